@@ -1,0 +1,1 @@
+"""Pixels in and out: EXR/PNG/TIFF/JPEG decoding, EXR writing, colourspace conversion."""

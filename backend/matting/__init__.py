@@ -1,0 +1,1 @@
+"""Matting engines: turn a tracker's mask into a float alpha matte."""

@@ -1,0 +1,1 @@
+"""The ZeroMQ server: request dispatch, the GPU worker, job scheduling."""

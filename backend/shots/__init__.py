@@ -1,0 +1,1 @@
+"""Per-shot state on disk: frame store, matte cache, prompt journal."""

@@ -1,0 +1,1 @@
+"""SAM2Matting installer: backend environment, model files, Nuke plugin path, doctor."""

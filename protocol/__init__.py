@@ -1,0 +1,1 @@
+"""SAM2Matting wire protocol v1: signed ZeroMQ messages shared by the Nuke plugin and the backend."""
