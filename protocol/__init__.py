@@ -1,1 +1,1 @@
-"""SAM2Matting wire protocol v1: signed ZeroMQ messages shared by the Nuke plugin and the backend."""
+"""SAM2Matting wire protocol v1: signed ZeroMQ messages between the Nuke plugin and the backend."""

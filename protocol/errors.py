@@ -1,4 +1,4 @@
-"""The error taxonomy both sides share: a stable code, a message, and a hint that says how to fix it.
+"""The shared error taxonomy: a stable code, a message, and a hint that says how to fix it.
 
 Codes are stable strings on the wire (PROTOCOL.md lists them; a test keeps the two in step). A
 `ProtocolError` travels as an `error` message whose parent header is the failed request.
@@ -6,8 +6,9 @@ Codes are stable strings on the wire (PROTOCOL.md lists them; a test keeps the t
 
 from __future__ import annotations
 
+import json
 from enum import Enum
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 
 class ErrorCode(str, Enum):
@@ -45,25 +46,41 @@ class ErrorCode(str, Enum):
 
 # The default hint for each code: what the artist or TD can do about it.
 HINTS: Dict[ErrorCode, str] = {
-    ErrorCode.MALFORMED: "The message could not be parsed; plugin and backend may be different builds.",
+    ErrorCode.MALFORMED: (
+        "The message could not be parsed; plugin and backend may be different builds."
+    ),
     ErrorCode.BAD_SIGNATURE: (
         "Signature check failed: the plugin and the backend use different connection files. "
         "Restart the backend, or point SAM2MATTING_CONNECTION_FILE at the file it wrote."
     ),
     ErrorCode.REPLAYED: "A message was received twice and ignored; retry the action.",
-    ErrorCode.STALE: "The message's timestamp is too old: check that the clocks of both machines agree.",
-    ErrorCode.TOO_LARGE: "Send fewer or smaller frames per message, or raise the backend's size limits.",
-    ErrorCode.VERSION_MISMATCH: "Plugin and backend speak different protocol versions: update both.",
+    ErrorCode.STALE: (
+        "The message's timestamp is too old: check that the clocks of both machines agree."
+    ),
+    ErrorCode.TOO_LARGE: (
+        "Send fewer or smaller frames per message, or raise the backend's size limits."
+    ),
+    ErrorCode.VERSION_MISMATCH: (
+        "Plugin and backend speak different protocol versions: update both."
+    ),
     ErrorCode.UNKNOWN_MESSAGE_TYPE: "The backend does not know this request: update the backend.",
     ErrorCode.INVALID_FIELD: "A request field has the wrong type or value; see the details.",
     ErrorCode.TIMEOUT: "The backend did not answer in time; it may be busy or stopped.",
     ErrorCode.BACKEND_UNREACHABLE: "No backend is running: start it with 'sam2matting serve'.",
-    ErrorCode.UNKNOWN_SHOT: "Open the shot first (open_shot), or re-open it after a backend restart.",
-    ErrorCode.SHOT_MISMATCH: "A shot with this id exists with another format or range: use a new shot id.",
+    ErrorCode.UNKNOWN_SHOT: (
+        "Open the shot first (open_shot), or re-open it after a backend restart."
+    ),
+    ErrorCode.SHOT_MISMATCH: (
+        "A shot with this id exists with another format or range: use a new shot id."
+    ),
     ErrorCode.UNKNOWN_OBJECT: "Add a prompt for this object before tracking or removing it.",
     ErrorCode.UNKNOWN_JOB: "That job has already finished or never existed.",
-    ErrorCode.FRAME_OUT_OF_RANGE: "The frame is outside the shot's frame range; check the node's range.",
-    ErrorCode.FRAME_SIZE_MISMATCH: "The frame's size differs from the shot's format; crop to the format.",
+    ErrorCode.FRAME_OUT_OF_RANGE: (
+        "The frame is outside the shot's frame range; check the node's range."
+    ),
+    ErrorCode.FRAME_SIZE_MISMATCH: (
+        "The frame's size differs from the shot's format; crop to the format."
+    ),
     ErrorCode.FRAME_MISSING: "Send the frame's pixels (put_frames) before tracking over it.",
     ErrorCode.BAD_IMAGE: "The image bytes could not be decoded; re-render the frame.",
     ErrorCode.NO_PROMPT: "Give at least one point, a box or a mask on a frame before tracking.",
@@ -75,8 +92,12 @@ HINTS: Dict[ErrorCode, str] = {
     ErrorCode.OUT_OF_MEMORY: (
         "The GPU ran out of memory: use a smaller tracker, fewer objects, or enable CPU offload."
     ),
-    ErrorCode.MODEL_UNAVAILABLE: "Install the model files with the installer, or choose another model.",
-    ErrorCode.CHECKPOINT_INVALID: "The model file is damaged or not the expected one: reinstall it.",
+    ErrorCode.MODEL_UNAVAILABLE: (
+        "Install the model files with the installer, or choose another model."
+    ),
+    ErrorCode.CHECKPOINT_INVALID: (
+        "The model file is damaged or not the expected one: reinstall it."
+    ),
     ErrorCode.BUSY: "The backend is busy with this shot; wait or cancel the running job.",
     ErrorCode.SHUTTING_DOWN: "The backend is shutting down; start it again.",
     ErrorCode.INTERNAL: "An unexpected backend error; the backend log has the details.",
@@ -98,6 +119,10 @@ class ProtocolError(Exception):
         self.message = message
         self.hint = HINTS[self.code] if hint is None else hint
         self.details: Dict[str, Any] = dict(details or {})
+        # Set by the envelope decoder: where the failed message came from and, when readable,
+        # its header, so that the error reply can be routed and matched to the request.
+        self.identities: List[bytes] = []
+        self.header: Dict[str, Any] = {}
 
     def __str__(self) -> str:
         return f"[{self.code.value}] {self.message} ({self.hint})"
@@ -107,7 +132,7 @@ class ProtocolError(Exception):
             "code": self.code.value,
             "message": self.message,
             "hint": self.hint,
-            "details": self.details,
+            "details": {str(k)[:64]: _scalar(v) for k, v in list(self.details.items())[:32]},
         }
 
     @classmethod
@@ -122,3 +147,11 @@ class ProtocolError(Exception):
             hint=content.get("hint"),
             details=content.get("details") or {},
         )
+
+
+def _scalar(value: Any) -> Any:
+    """Details travel as scalars; anything else is summarised as compact JSON text."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:1024]

@@ -1,0 +1,398 @@
+"""Every message type of protocol v1 and the schema of its content.
+
+PROTOCOL.md documents each of these with an example; tests/protocol/test_spec.py checks that the
+document and this module agree (types, fields, error codes, version).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Sequence
+
+from .errors import ErrorCode, ProtocolError
+from .schema import (
+    Bool,
+    Field,
+    Float,
+    Int,
+    ListOf,
+    Map,
+    Nullable,
+    Record,
+    Scalar,
+    Spec,
+    Str,
+    invalid,
+    one_of,
+    opt,
+    ordered,
+    same_length,
+)
+
+# ---------------------------------------------------------------- building blocks
+
+FRAME = Int(-(10**7), 10**7)
+ID = Str(max_len=128, min_len=1, pattern=r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+OBJECT_ID = Int(1, 10_000)
+PATH = Str(max_len=4096, min_len=1)
+COORD = Float(-1e6, 1e6)
+POINT = ListOf(COORD, 2, 2)
+BOX = ListOf(COORD, 4, 4)
+RANGES = ListOf(ListOf(FRAME, 2, 2), 0, 100_000)
+PARAMS = Map(Scalar())
+MAX_BUFFERS = 64
+DTYPE_SIZES = {"uint8": 1, "uint16": 2, "float16": 2, "float32": 4}
+
+ENCODINGS = ("raw", "exr", "png", "jpeg", "tiff")
+DIRECTIONS = ("forward", "backward", "both")
+DELIVERIES = ("path", "exr", "none")
+
+
+def _raw_needs_layout(record: Dict[str, Any], path: str) -> None:
+    if record["encoding"] != "raw":
+        return
+    if record["dtype"] is None or record["shape"] is None:
+        raise invalid(path, "raw buffers need dtype and shape")
+    shape = record["shape"]
+    channels = shape[2] if len(shape) == 3 else 1
+    if record["channels"] is not None and len(record["channels"]) != channels:
+        raise invalid(
+            f"{path}.channels", f"{len(record['channels'])} names for {channels} channels"
+        )
+
+
+# A pixel buffer travelling as a raw ZeroMQ frame (never base64 in JSON). `buffer` indexes the
+# message's buffer list. Colourspace and origin are explicit, never implied.
+IMAGE = Record(
+    {
+        "buffer": Field(Int(0, MAX_BUFFERS - 1)),
+        "encoding": Field(Str(choices=ENCODINGS)),
+        "dtype": opt(Nullable(Str(choices=tuple(DTYPE_SIZES)))),
+        "shape": opt(Nullable(ListOf(Int(1, 65_536), 2, 3))),  # [height, width(, channels)]
+        "channels": opt(Nullable(ListOf(Str(max_len=64, min_len=1), 1, 64))),
+        "colourspace": opt(Str(max_len=128), "scene_linear"),
+        "origin": opt(Str(choices=("top_left", "bottom_left")), "top_left"),
+    },
+    checks=[_raw_needs_layout],
+)
+
+PARAM = Record(
+    {
+        "name": Field(Str(max_len=64, min_len=1)),
+        "type": Field(Str(choices=("int", "float", "bool", "choice", "str"))),
+        "default": Field(Scalar()),
+        "help": Field(Str(max_len=1024)),
+        "choices": opt(ListOf(Str(max_len=128), 0, 256), []),
+        "min": opt(Nullable(Float(-1e18, 1e18))),
+        "max": opt(Nullable(Float(-1e18, 1e18))),
+    }
+)
+
+CAPABILITY = Record(
+    {
+        "name": Field(Str(max_len=64, min_len=1)),
+        "label": Field(Str(max_len=256)),
+        "available": Field(Bool()),
+        "reason": opt(Nullable(Str(max_len=2048))),
+        "fallback": opt(Bool(), False),
+        "params": opt(ListOf(PARAM, 0, 64), []),
+    }
+)
+
+OBJECT = Record({"id": Field(OBJECT_ID), "name": Field(Str(max_len=64, min_len=1))})
+
+PROMPT_SUMMARY = Record(
+    {
+        "seq": Field(Int(0)),
+        "frame": Field(FRAME),
+        "object_id": Field(OBJECT_ID),
+        "points": Field(ListOf(POINT, 0, 256)),
+        "labels": Field(ListOf(Int(0, 1), 0, 256)),
+        "box": opt(Nullable(BOX)),
+        "has_mask": opt(Bool(), False),
+    }
+)
+
+SHOT_STATE = {
+    "shot_id": Field(ID),
+    "revision": Field(Int(0)),
+    "objects": Field(ListOf(OBJECT, 0, 1000)),
+    "prompts": Field(ListOf(PROMPT_SUMMARY, 0, 100_000)),
+    "frames_stored": Field(RANGES),
+    "frames_matted": Field(RANGES),
+    "cache_dir": Field(PATH),
+    "matte_pattern": Field(PATH),  # e.g. /cache/shot/matte/matte.####.exr
+    "tracker": Field(Str(max_len=64)),
+    "engine": Field(Str(max_len=64)),
+}
+
+FRAME_ENTRY = Record(
+    {
+        "frame": Field(FRAME),
+        "image": opt(Nullable(IMAGE)),
+        "path": opt(Nullable(PATH)),
+        "colourspace": opt(Nullable(Str(max_len=128))),
+    },
+    checks=[one_of("image", "path")],
+)
+
+
+def _has_prompt(record: Dict[str, Any], path: str) -> None:
+    if not record["points"] and record["box"] is None and record["mask"] is None:
+        raise ProtocolError(ErrorCode.NO_PROMPT, f"{path}: a prompt needs points, a box or a mask")
+
+
+def _box_ordered(record: Dict[str, Any], path: str) -> None:
+    box = record.get("box")
+    if box is not None and (box[2] <= box[0] or box[3] <= box[1]):
+        raise invalid(f"{path}.box", "expected [x0, y0, x1, y1] with x1 > x0 and y1 > y0")
+
+
+# ---------------------------------------------------------------- message content schemas
+
+CONTENT: Dict[str, Spec] = {
+    "describe_request": Record(
+        {
+            # The client writes a random token to a file; a backend that can read it shares the
+            # client's filesystem, so frames and mattes can travel as paths instead of bytes.
+            "fs_probe": opt(Nullable(Record({"path": Field(PATH), "token": Field(Str(128, 16))}))),
+            "client_version": opt(Nullable(Str(max_len=64))),
+        }
+    ),
+    "describe_reply": Record(
+        {
+            "package_version": Field(Str(max_len=64)),
+            "protocol_version": Field(Str(max_len=16)),
+            "server_id": Field(Str(max_len=128)),
+            "hostname": Field(Str(max_len=256)),
+            "shares_filesystem": Field(Bool()),
+            "device": Field(
+                Record(
+                    {
+                        "type": Field(Str(choices=("cuda", "cpu", "mps"))),
+                        "name": Field(Str(max_len=256)),
+                        "memory_total_bytes": opt(Nullable(Int(0, 2**62))),
+                        "memory_free_bytes": opt(Nullable(Int(0, 2**62))),
+                        "note": opt(Nullable(Str(max_len=1024))),
+                    }
+                )
+            ),
+            "trackers": Field(ListOf(CAPABILITY, 0, 64)),
+            "engines": Field(ListOf(CAPABILITY, 0, 64)),
+            "limits": Field(Map(Int(0, 2**62))),
+            "shots": opt(ListOf(ID, 0, 1000), []),
+        }
+    ),
+    "open_shot_request": Record(
+        {
+            "shot_id": Field(ID),
+            "width": Field(Int(1, 65_536)),
+            "height": Field(Int(1, 65_536)),
+            "pixel_aspect": opt(Float(0.01, 100.0), 1.0),
+            "first_frame": Field(FRAME),
+            "last_frame": Field(FRAME),
+            "colourspace": opt(Str(max_len=128), "scene_linear"),
+            "tracker": opt(Str(max_len=64), "auto"),
+            "engine": opt(Str(max_len=64), "auto"),
+            "tracker_params": opt(PARAMS, {}),
+            "engine_params": opt(PARAMS, {}),
+        },
+        checks=[ordered("first_frame", "last_frame")],
+    ),
+    "open_shot_reply": Record(dict(SHOT_STATE, restored=Field(Bool()))),
+    "put_frames_request": Record(
+        {"shot_id": Field(ID), "frames": Field(ListOf(FRAME_ENTRY, 1, MAX_BUFFERS))}
+    ),
+    "put_frames_reply": Record(
+        {"shot_id": Field(ID), "stored": Field(ListOf(FRAME, 0, MAX_BUFFERS))}
+    ),
+    "add_prompt_request": Record(
+        {
+            "shot_id": Field(ID),
+            "frame": Field(FRAME),
+            "object": Field(OBJECT),
+            "points": opt(ListOf(POINT, 0, 256), []),
+            "labels": opt(ListOf(Int(0, 1), 0, 256), []),
+            "box": opt(Nullable(BOX)),
+            "mask": opt(Nullable(IMAGE)),
+            "clear_old": opt(Bool(), True),
+            "matte": opt(Str(choices=DELIVERIES), "path"),
+        },
+        checks=[same_length("points", "labels"), _box_ordered, _has_prompt],
+    ),
+    "add_prompt_reply": Record(
+        {
+            "shot_id": Field(ID),
+            "frame": Field(FRAME),
+            "object_id": Field(OBJECT_ID),
+            "revision": Field(Int(0)),
+            "invalidated": Field(RANGES),  # frames whose mattes are now stale (re-track them)
+            "matte_path": opt(Nullable(PATH)),
+            "matte": opt(Nullable(IMAGE)),
+        }
+    ),
+    "remove_object_request": Record({"shot_id": Field(ID), "object_id": Field(OBJECT_ID)}),
+    "remove_object_reply": Record(
+        {"shot_id": Field(ID), "object_id": Field(OBJECT_ID), "revision": Field(Int(0))}
+    ),
+    "propagate_request": Record(
+        {
+            "shot_id": Field(ID),
+            "start_frame": opt(Nullable(FRAME)),  # default: the latest prompted frame
+            "direction": opt(Str(choices=DIRECTIONS), "both"),
+            "first_frame": opt(Nullable(FRAME)),  # sub-range; default: the whole shot
+            "last_frame": opt(Nullable(FRAME)),
+            "objects": opt(Nullable(ListOf(OBJECT_ID, 1, 1000))),  # default: all objects
+            "matte": opt(Str(choices=DELIVERIES), "path"),
+        },
+        checks=[ordered("first_frame", "last_frame")],
+    ),
+    "propagate_reply": Record(
+        {
+            "job_id": Field(ID),
+            "shot_id": Field(ID),
+            "frames_planned": Field(Int(0)),
+            "unchanged": Field(RANGES),  # frames this job will not touch
+        }
+    ),
+    "progress": Record(
+        {
+            "job_id": Field(ID),
+            "shot_id": Field(ID),
+            "frame": Field(FRAME),
+            "done": Field(Int(0)),
+            "total": Field(Int(0)),
+            "objects": Field(ListOf(OBJECT_ID, 0, 1000)),
+            "matte_path": opt(Nullable(PATH)),
+            "matte": opt(Nullable(IMAGE)),
+            "frames_per_second": opt(Nullable(Float(0, 1e6))),
+        }
+    ),
+    "done": Record(
+        {
+            "job_id": Field(ID),
+            "shot_id": Field(ID),
+            "frames_done": Field(Int(0)),
+            "elapsed_s": Field(Float(0, 1e9)),
+        }
+    ),
+    "cancelled": Record(
+        {
+            "job_id": Field(ID),
+            "shot_id": Field(ID),
+            "frames_done": Field(Int(0)),
+            "elapsed_s": Field(Float(0, 1e9)),
+        }
+    ),
+    "error": Record(
+        {
+            "code": Field(Str(max_len=64)),
+            "message": Field(Str(max_len=8192)),
+            "hint": Field(Str(max_len=2048)),
+            "details": opt(Map(Scalar()), {}),
+        }
+    ),
+    "cancel_request": Record(
+        {"job_id": opt(Nullable(ID)), "shot_id": opt(Nullable(ID))},
+        checks=[one_of("job_id", "shot_id")],
+    ),
+    "cancel_reply": Record({"cancelled": Field(ListOf(ID, 0, 1000))}),
+    "get_matte_request": Record(
+        {
+            "shot_id": Field(ID),
+            "frame": Field(FRAME),
+            "matte": opt(Str(choices=("path", "exr")), "path"),
+        }
+    ),
+    "get_matte_reply": Record(
+        {
+            "shot_id": Field(ID),
+            "frame": Field(FRAME),
+            "objects": Field(ListOf(OBJECT_ID, 0, 1000)),
+            "matte_path": opt(Nullable(PATH)),
+            "matte": opt(Nullable(IMAGE)),
+        }
+    ),
+    "close_shot_request": Record({"shot_id": Field(ID), "delete_cache": opt(Bool(), False)}),
+    "close_shot_reply": Record({"shot_id": Field(ID)}),
+    "ping_request": Record({}),
+    "ping_reply": Record(
+        {
+            "server_time": Field(Float(0, 1e12)),
+            "uptime_s": Field(Float(0, 1e12)),
+            "jobs_running": Field(Int(0)),
+        }
+    ),
+    "shutdown_request": Record({}),
+    "shutdown_reply": Record({}),
+}
+
+# Requests and the reply type each one gets on success (failure: an `error` message).
+REQUESTS: Dict[str, str] = {
+    name: name[: -len("_request")] + "_reply" for name in CONTENT if name.endswith("_request")
+}
+# Events a job streams after its request's reply; the last is one of JOB_END.
+EVENTS = ("progress",)
+JOB_END = ("done", "cancelled", "error")
+MESSAGE_TYPES = tuple(CONTENT)
+
+HEADER = Record(
+    {
+        "msg_id": Field(Str(max_len=64, min_len=8, pattern=r"[0-9a-f\-]+")),
+        "msg_type": Field(Str(max_len=64, min_len=1, pattern=r"[a-z_]+")),
+        "protocol_version": Field(Str(max_len=16, pattern=r"\d{1,4}\.\d{1,4}")),
+        "date": Field(Float(0, 1e11)),  # sender's clock, seconds since the Unix epoch (UTC)
+        "client_id": Field(Str(max_len=128, min_len=1, pattern=r"[A-Za-z0-9_.:\-]+")),
+    }
+)
+METADATA = Map(Scalar(), max_items=32)
+
+
+def validate_content(msg_type: str, content: Any, lenient: bool = False) -> Dict[str, Any]:
+    spec = CONTENT.get(msg_type)
+    if spec is None:
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_MESSAGE_TYPE,
+            f"unknown message type {msg_type!r}",
+            details={"msg_type": msg_type},
+        )
+    result: Dict[str, Any] = spec.check(content, "content", lenient)
+    return result
+
+
+def image_descriptors(content: Any) -> List[Dict[str, Any]]:
+    """Every pixel-buffer descriptor in a validated content tree (the dicts with 'buffer')."""
+    found: List[Dict[str, Any]] = []
+    stack: List[Any] = [content]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "buffer" in node and "encoding" in node:
+                found.append(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def check_buffers(content: Dict[str, Any], sizes: Sequence[int]) -> None:
+    """Each buffer is described exactly once, and raw buffers have exactly their declared size."""
+    descs = image_descriptors(content)
+    used = sorted(d["buffer"] for d in descs)
+    if used != list(range(len(sizes))):
+        raise invalid(
+            "content",
+            f"{len(sizes)} buffers sent but descriptors reference {used}: "
+            "each buffer must be described exactly once",
+        )
+    for desc in descs:
+        if desc["encoding"] != "raw":
+            continue
+        expected = DTYPE_SIZES[desc["dtype"]]
+        for dim in desc["shape"]:
+            expected *= dim
+        got = sizes[desc["buffer"]]
+        if got != expected:
+            raise invalid(
+                f"content.buffer[{desc['buffer']}]",
+                f"{got} bytes, but dtype {desc['dtype']} and shape {desc['shape']} need {expected}",
+            )
