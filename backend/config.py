@@ -26,6 +26,7 @@ ENV_VARS: Dict[str, str] = {
     "SAM2MATTING_LOG_DIR": "log_dir",
     "SAM2MATTING_TRACKER": "default_tracker",
     "SAM2MATTING_ENGINE": "default_engine",
+    "SAM2MATTING_OCIO": "ocio_config",
 }
 
 
@@ -44,6 +45,8 @@ class BackendConfig:
     log_dir: Path = field(default_factory=lambda: paths.home_dir() / "logs")
     default_tracker: str = "auto"  # "auto" picks the best available: a SAM2.1 model, else "flow"
     default_engine: str = "auto"  # "auto" picks the best available engine
+    # OCIO config for plate colourspaces beyond the built-in ones ("" = use $OCIO if set).
+    ocio_config: str = ""
 
     @classmethod
     def load(

@@ -69,7 +69,8 @@ IMAGE = Record(
         "dtype": opt(Nullable(Str(choices=tuple(DTYPE_SIZES)))),
         "shape": opt(Nullable(ListOf(Int(1, 65_536), 2, 3))),  # [height, width(, channels)]
         "channels": opt(Nullable(ListOf(Str(max_len=64, min_len=1), 1, 64))),
-        "colourspace": opt(Str(max_len=128), "scene_linear"),
+        # null: sRGB for integer images, the shot's colourspace for float ones
+        "colourspace": opt(Nullable(Str(max_len=128))),
         "origin": opt(Str(choices=("top_left", "bottom_left")), "top_left"),
     },
     checks=[_raw_needs_layout],

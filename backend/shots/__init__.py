@@ -1,1 +1,5 @@
-"""Per-shot state on disk: frame store, matte cache, prompt journal."""
+"""Per-shot state on disk: frame store, matte cache, prompt journal.
+
+docs/CACHE_LAYOUT.md describes the folder these classes share:
+`<cache_root>/<shot_id>/{shot.json, plate/, prompts/, matte/}`.
+"""
