@@ -1,0 +1,126 @@
+"""Creating a SAM2Matte node and keeping its insides in step with its state.
+
+A Python-built Group (not a gizmo): Nuke saves its internal nodes with the script, so the Copy
+chain rebuilt for the objects and the cache Read's file reopen exactly as they were.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Optional, Sequence
+
+from . import editor, frames, graph, knobs
+from .coords import Format
+from .state import NodeState, StateError, new_shot_id
+
+if TYPE_CHECKING:
+    from .host import NukeHost, NukeNode
+
+NODE_NAME = "SAM2Matte1"
+
+
+def create(host: NukeHost, token: Optional[str] = None) -> NukeNode:
+    """A new SAM2Matte node fed by the selected node: knobs, insides, a fresh shot id."""
+    node, upstream = host.create_group(NODE_NAME)
+    node.add_knobs(knobs.panel())
+    node.set_code(knobs.KNOB_CHANGED_CODE, knobs.ON_CREATE_CODE)
+    node.build(graph.base_nodes("", 1, 1, [0, 0, 0, 0]))
+    node.connect(0, upstream)
+    first, last = node.input_range(0) or host.script_range()
+    shot_id = new_shot_id(host.script_path(), node.name(), token or secrets.token_hex(3))
+    state = NodeState(shot_id=shot_id, first_frame=first, last_frame=last)
+    state.add_object("object1")
+    state.cache_dir = default_cache_dir(shot_id)
+    fmt = node.input_format(0)
+    if fmt is not None:
+        place_plate(node, fmt)
+    sync_read(node, state)
+    node.set("first_frame", first)
+    node.set("last_frame", last)
+    node.set("cache_dir", state.cache_dir)
+    rebuild_output(host, node, state)
+    show_objects(node, state)
+    editor.update_visibility(node)  # no point in use yet: no handles in the Viewer
+    save(node, state)
+    node.show_panel()
+    return node
+
+
+def default_cache_dir(shot_id: str) -> str:
+    """Where the backend puts a shot by default (open_shot_reply tells the real place)."""
+    from sam2matting.protocol import paths  # not needed to render from the cache
+
+    return str(paths.home_dir() / "cache" / shot_id).replace("\\", "/")
+
+
+def matte_file(state: NodeState) -> str:
+    """The cache Read's file: <cache folder>/matte/matte.####.exr, padded for the shot's range."""
+    first, last = (
+        (state.shot.first_frame, state.shot.last_frame)
+        if state.shot
+        else (state.first_frame, state.last_frame)
+    )
+    return frames.matte_pattern(state.cache_dir, first, last)
+
+
+def load(node: NukeNode) -> NodeState:
+    """The node's state from its hidden knob, with the visible knobs' current values."""
+    text = str(node.get(knobs.STATE_KNOB))
+    if not text:
+        raise StateError(f"{node.name()} has no SAM2Matting state (not made by this plugin?)")
+    state = NodeState.loads(text)
+    state.first_frame = node.get_int("first_frame")
+    state.last_frame = node.get_int("last_frame")
+    state.direction = str(node.get("direction"))
+    state.output = str(node.get("output"))
+    state.tracker = str(node.get("tracker"))
+    state.engine = str(node.get("engine"))
+    state.cache_dir = str(node.get("cache_dir")).rstrip("/\\") or state.cache_dir
+    return state
+
+
+def save(node: NukeNode, state: NodeState) -> None:
+    node.set(knobs.STATE_KNOB, state.dumps())
+
+
+def rebuild_output(host: NukeHost, node: NukeNode, state: NodeState) -> None:
+    """The Copy chain for the output choice and the objects (layers created first)."""
+    layers = state.layer_names()
+    for layer, channels in graph.layers_needed(layers):
+        host.ensure_layer(layer, channels)
+    node.delete_children(graph.COPY_PREFIX)
+    node.delete_children(graph.OUTPUT)
+    node.build(graph.output_nodes(state.output, layers))
+
+
+def sync_read(node: NukeNode, state: NodeState) -> None:
+    """Point the cache Read at the shot's mattes over the node's frame range."""
+    read = node.child(graph.MATTE_READ)
+    if read is None:
+        return
+    read.set("file", matte_file(state))
+    read.set("first", state.first_frame)
+    read.set("last", state.last_frame)
+
+
+def place_plate(node: NukeNode, fmt: Format) -> None:
+    """Crop input renders to the format's image area; put mattes back at its offset."""
+    for name in (graph.PLATE_CROP, graph.MASK_CROP):
+        crop = node.child(name)
+        if crop is not None:
+            crop.set("box", list(fmt.box))
+    offset = node.child(graph.MATTE_OFFSET)
+    if offset is not None:
+        offset.set("translate", [fmt.box[0], fmt.box[1]])
+
+
+def show_objects(node: NukeNode, state: NodeState) -> None:
+    names = [o.name for o in state.objects] or ["(none)"]
+    current = state.object(state.current_object).name if state.objects else names[0]
+    node.set_choices("object", names, current)
+
+
+def set_choices(node: NukeNode, knob: str, names: Sequence[str], current: str) -> None:
+    """Tracker / engine menus from describe, keeping the artist's choice when still offered."""
+    values = ["auto"] + [n for n in names if n != "auto"]
+    node.set_choices(knob, values, current if current in values else "auto")

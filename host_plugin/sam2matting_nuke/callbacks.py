@@ -1,0 +1,106 @@
+"""Entry points Nuke calls: the menu command, the node's buttons and knobChanged / onCreate code,
+and script-wide callbacks. Each finds the node's Controller (one per node, made on first use).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Optional
+
+from . import build, startup
+from .controller import Controller
+from .host import NukeHost, NukeNode
+from .state import NodeState, StateError, new_shot_id
+
+log = logging.getLogger(__name__)
+
+_controllers: Dict[Any, Controller] = {}
+
+
+def controller_for(node: NukeNode, host: Optional[NukeHost] = None) -> Controller:
+    found = _controllers.get(node.key)
+    if found is None:
+        found = Controller(host or NukeHost(), node)
+        _controllers[node.key] = found
+    return found
+
+
+def create_node() -> Optional[NukeNode]:
+    """The menu command: a new SAM2Matte node where the artist works."""
+    host = NukeHost()
+    try:
+        node = build.create(host)
+    except Exception as exc:
+        log.exception("could not create a SAM2Matte node")
+        host.message(f"SAM2Matte could not be created: {exc}")
+        return None
+    controller = controller_for(node, host)
+    controller.set_status(startup.problem() or "not connected yet: press Connect")
+    return node
+
+
+def button(action: str) -> None:
+    host = NukeHost()
+    controller_for(host.this_node(), host).button(action)
+
+
+def knob_changed() -> None:
+    host = NukeHost()
+    node = host.this_node()
+    if node.is_ours():
+        controller_for(node, host).knob_changed(host.this_knob_name())
+
+
+def on_create() -> None:
+    """A SAM2Matte node appeared from a script or a paste: settle its Read and shot id."""
+    host = NukeHost()
+    node = host.this_node()
+    if not node.is_ours():
+        return
+    try:
+        state = build.load(node)
+    except StateError:
+        log.exception("%s: cannot read its state", node.name())
+        return
+    if host.gui() and _shot_id_taken(host, node, state):
+        # A copy of another node: same prompts, but its own shot (and cache).
+        shot_id = new_shot_id(host.script_path(), node.name(), _token())
+        state.start_new_shot(shot_id, build.default_cache_dir(shot_id))
+        build.save(node, state)
+        node.set("cache_dir", state.cache_dir)
+    build.sync_read(node, state)
+    if host.gui():
+        problem = startup.problem()
+        node.set("status", problem or "not connected yet: press Connect")
+
+
+def _shot_id_taken(host: NukeHost, node: NukeNode, state: NodeState) -> bool:
+    for other in host.our_nodes():
+        if other.key == node.key:
+            continue
+        try:
+            if build.load(other).shot_id == state.shot_id:
+                return True
+        except StateError:
+            continue
+    return False
+
+
+def _token() -> str:
+    import secrets
+
+    return secrets.token_hex(3)
+
+
+def on_destroy() -> None:
+    node = NukeHost.this_node()
+    controller = _controllers.pop(node.key, None)
+    if controller is not None:
+        controller.shutdown()
+
+
+def on_script_close() -> None:
+    """Stop every worker: their nodes are going away."""
+    for controller in list(_controllers.values()):
+        controller.shutdown()
+    _controllers.clear()

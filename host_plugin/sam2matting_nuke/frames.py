@@ -1,0 +1,85 @@
+"""Frame lists: inclusive ranges as the protocol sends them, chunks, and what a track covers.
+
+Frames are always real frame numbers (1001...), never indices.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import Iterable, List, Sequence, Set
+
+DIRECTIONS = ("forward", "backward", "both")
+MAX_FRAMES_PER_MESSAGE = 64  # the protocol's limit for put_frames
+
+
+def to_ranges(frames: Iterable[int]) -> List[List[int]]:
+    """[1001, 1002, 1003, 1010] -> [[1001, 1003], [1010, 1010]] (sorted, duplicates dropped)."""
+    out: List[List[int]] = []
+    for frame in sorted({int(f) for f in frames}):
+        if out and frame == out[-1][1] + 1:
+            out[-1][1] = frame
+        else:
+            out.append([frame, frame])
+    return out
+
+
+def from_ranges(ranges: Iterable[Sequence[int]]) -> List[int]:
+    """[[1001, 1003], [1010, 1010]] -> [1001, 1002, 1003, 1010]."""
+    frames: Set[int] = set()
+    for first, last in ranges:
+        frames.update(range(int(first), int(last) + 1))
+    return sorted(frames)
+
+
+def describe_ranges(ranges: Iterable[Sequence[int]], limit: int = 8) -> str:
+    """'1001-1003, 1010' for messages; long lists end with '... (N more)'."""
+    items = [str(a) if a == b else f"{a}-{b}" for a, b in ranges]
+    if len(items) > limit:
+        return ", ".join(items[:limit]) + f", ... ({len(items) - limit} more)"
+    return ", ".join(items)
+
+
+def covered(direction: str, start: int, first: int, last: int) -> List[int]:
+    """The frames a track from `start` in `direction` over first..last touches, in order."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+    if not first <= start <= last:
+        raise ValueError(f"start frame {start} is outside the range {first}-{last}")
+    forward = list(range(start, last + 1))
+    backward = list(range(start, first - 1, -1))
+    if direction == "forward":
+        return forward
+    if direction == "backward":
+        return backward
+    return forward + backward[1:]
+
+
+def missing(frames: Iterable[int], stored: Iterable[Sequence[int]]) -> List[int]:
+    """Frames of `frames` not in the `stored` ranges, sorted."""
+    have = set(from_ranges(stored))
+    return sorted(set(frames) - have)
+
+
+def chunks(frames: Sequence[int], size: int = MAX_FRAMES_PER_MESSAGE) -> List[List[int]]:
+    """Consecutive pieces of at most `size` frames."""
+    if size < 1:
+        raise ValueError("chunk size must be at least 1")
+    return [list(frames[i : i + size]) for i in range(0, len(frames), size)]
+
+
+def padding(first: int, last: int) -> int:
+    """Digits in cache file names: max(4, digits of the largest |frame|) (docs/CACHE_LAYOUT.md)."""
+    return max(4, len(str(max(abs(first), abs(last)))))
+
+
+def matte_pattern(cache_dir: str, first: int, last: int) -> str:
+    """The matte sequence a shot's cache holds, as Nuke's Read wants it (####)."""
+    name = "matte." + "#" * padding(first, last) + ".exr"
+    return (PurePosixPath(cache_dir.replace("\\", "/")) / "matte" / name).as_posix()
+
+
+def frame_file(pattern: str, frame: int) -> str:
+    """A '####' (or '%04d') pattern at a frame; negative frames as Nuke writes them (-005)."""
+    printf = re.sub(r"#+", lambda m: f"%0{len(m.group(0))}d", pattern)
+    return re.sub(r"%0?(\d*)d", lambda m: f"{frame:0{int(m.group(1) or 1)}d}", printf)

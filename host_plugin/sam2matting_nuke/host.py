@@ -1,0 +1,428 @@
+"""The one module that imports `nuke`: every Nuke call the plugin makes goes through here.
+
+Everything else takes plain data and a `NukeHost` / `NukeNode`, so tests run the plugin against
+a fake `nuke` module. All methods must be called on Nuke's main thread, except `run_in_main`
+and `run_in_main_with_result`, which exist to get there from a worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, cast
+
+import nuke
+
+from . import coords, graph
+from .knobs import STATE_KNOB, KnobSpec
+
+log = logging.getLogger(__name__)
+
+# Values Nuke's Write knobs take for a render the backend decodes.
+_WRITE_KNOBS = (
+    ("file_type", "exr"),
+    ("datatype", "16 bit half"),
+    ("compression", "Zip (1 scanline)"),
+    ("raw", True),
+    ("create_directories", True),
+)
+
+
+class NukeNode:
+    """A node, with knob access that irons out Nuke's quirks (Array_Knob.value() and friends)."""
+
+    def __init__(self, node: nuke.Node) -> None:
+        self.node = node
+
+    @property
+    def key(self) -> nuke.Node:
+        """What identifies the node in registries (Nuke's node wrappers compare equal)."""
+        return self.node
+
+    def name(self) -> str:
+        return self.node.name()
+
+    def full_name(self) -> str:
+        return self.node.fullName()
+
+    def is_ours(self) -> bool:
+        return self.node.knob(STATE_KNOB) is not None
+
+    def alive(self) -> bool:
+        try:
+            self.node.name()
+        except ValueError:  # "PythonObject not attached to a node": deleted
+            return False
+        return True
+
+    # ------------------------------------------------------------ knobs
+
+    def get(self, knob: str) -> Any:
+        """A scalar knob's value: str for text/enums/files, bool, int or float."""
+        return self.node[knob].value()
+
+    def get_int(self, knob: str) -> int:
+        return int(self.node[knob].value())
+
+    def get_bool(self, knob: str) -> bool:
+        return bool(self.node[knob].value())
+
+    def get_xy(self, knob: str, frame: int) -> Tuple[float, float]:
+        k = self.node[knob]
+        return float(k.getValueAt(frame, 0)), float(k.getValueAt(frame, 1))
+
+    def get_box(self, knob: str, frame: int) -> List[float]:
+        k = self.node[knob]
+        return [float(k.getValueAt(frame, i)) for i in range(4)]
+
+    def set(self, knob: str, value: Any) -> None:
+        k = self.node[knob]
+        if isinstance(value, (list, tuple)):
+            # Array knobs: element by element, dropping animation, so every element is set.
+            k.clearAnimated()
+            for index, element in enumerate(value):
+                k.setValue(element, index)
+        else:
+            k.setValue(value)
+
+    def set_choices(self, knob: str, values: Sequence[str], current: str) -> None:
+        k = self.node[knob]
+        if not isinstance(k, nuke.Enumeration_Knob):
+            raise TypeError(f"{knob} is not a choice knob")
+        k.setValues(list(values))
+        if current in values:
+            k.setValue(current)
+
+    def set_visible(self, knob: str, visible: bool) -> None:
+        self.node[knob].setVisible(visible)
+
+    def add_knobs(self, specs: Sequence[KnobSpec]) -> None:
+        for spec in specs:
+            knob = _make_knob(spec)
+            self.node.addKnob(knob)
+            if spec.default is not None and spec.kind not in ("text", "divider", "tab", "button"):
+                knob.setValue(spec.default)
+
+    def set_code(self, knob_changed: str, on_create: str) -> None:
+        self.node["knobChanged"].setValue(knob_changed)
+        self.node["onCreate"].setValue(on_create)
+
+    # ------------------------------------------------------------ graph
+
+    def connect(self, index: int, source: Optional[NukeNode]) -> None:
+        self.node.setInput(index, source.node if source is not None else None)
+
+    def show_panel(self) -> None:
+        if nuke.GUI:
+            self.node.showControlPanel()
+
+    def input(self, index: int) -> Optional[NukeNode]:
+        source = self.node.input(index)
+        return NukeNode(source) if source is not None else None
+
+    def input_format(self, index: int) -> Optional[coords.Format]:
+        """The format of input `index` at full resolution (read with proxy mode off)."""
+        source = self.node.input(index)
+        if source is None:
+            return None
+        with full_resolution():
+            fmt = source.format()
+            return coords.Format(
+                fmt.width(),
+                fmt.height(),
+                fmt.x(),
+                fmt.y(),
+                fmt.r(),
+                fmt.t(),
+                float(fmt.pixelAspect()),
+            )
+
+    def input_range(self, index: int) -> Optional[Tuple[int, int]]:
+        source = self.node.input(index)
+        if source is None:
+            return None
+        return int(source.firstFrame()), int(source.lastFrame())
+
+    def child(self, name: str) -> Optional[NukeNode]:
+        group = _as_group(self.node)
+        found = group.node(name)
+        return NukeNode(found) if found is not None else None
+
+    def build(self, specs: Sequence[graph.NodeSpec]) -> None:
+        """Create nodes inside this group from specs (inputs resolved by name, in order)."""
+        group = _as_group(self.node)
+        made: Dict[str, nuke.Node] = {}
+        with group:
+            for spec in specs:
+                node = getattr(nuke.nodes, spec.cls)()
+                node.setName(spec.name)
+                for key, value in spec.knobs:
+                    NukeNode(node).set(key, value)
+                made[spec.name] = node
+        for spec in specs:
+            for index, source in enumerate(spec.inputs):
+                if source is not None:
+                    made[spec.name].setInput(index, made.get(source) or group.node(source))
+
+    def delete_children(self, prefix: str) -> int:
+        group = _as_group(self.node)
+        doomed = [n for n in group.nodes() if n.name().startswith(prefix)]
+        for node in doomed:
+            nuke.delete(node)
+        return len(doomed)
+
+    def reload(self) -> None:
+        """Nuke caches what a Read read; make it look at its files again."""
+        cast(nuke.Script_Knob, self.node["reload"]).execute()
+
+    def is_disabled(self) -> bool:
+        knob = self.node.knob("disable")
+        return knob is not None and bool(knob.value())
+
+    def upstream(self) -> List[NukeNode]:
+        """Every node this one depends on, walking into groups (for the render check)."""
+        seen: List[nuke.Node] = []
+        stack = list(self.node.dependencies(nuke.INPUTS | nuke.HIDDEN_INPUTS))
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.append(node)
+            stack += node.dependencies(nuke.INPUTS | nuke.HIDDEN_INPUTS)
+            if isinstance(node, nuke.Group) and node.knob(STATE_KNOB) is None:
+                stack += node.nodes()
+        return [NukeNode(n) for n in seen]
+
+    # ------------------------------------------------------------ rendering
+
+    def render(self, source: str, frames: Sequence[int], pattern: str, channels: str) -> None:
+        """Render child `source` through a temporary Write: raw EXR, full resolution."""
+        group = _as_group(self.node)
+        with group:
+            write = nuke.nodes.Write()
+        try:
+            write.setInput(0, group.node(source))
+            wrapped = NukeNode(write)
+            wrapped.set("file", pattern)
+            for key, value in _WRITE_KNOBS:
+                wrapped.set(key, value)
+            wrapped.set("channels", channels)
+            with full_resolution():
+                for first, last in _runs(frames):
+                    nuke.execute(write, first, last)
+        finally:
+            nuke.delete(write)
+
+
+class Progress:
+    """A Nuke ProgressTask (a progress bar with a Cancel button), closed explicitly."""
+
+    def __init__(self, title: str) -> None:
+        self._task: Optional[nuke.ProgressTask] = nuke.ProgressTask(title)
+
+    def update(self, message: str, percent: int) -> None:
+        if self._task is not None:
+            self._task.setMessage(message)
+            self._task.setProgress(max(0, min(100, int(percent))))
+
+    def cancelled(self) -> bool:
+        return self._task is not None and bool(self._task.isCancelled())
+
+    def close(self) -> None:
+        self._task = None  # Nuke closes the bar when the task object goes away
+
+
+class NukeHost:
+    """Nuke-wide calls: threads, dialogs, time, scripts, layers, callbacks, menus."""
+
+    # ------------------------------------------------------------ threads
+
+    @staticmethod
+    def run_in_main(call: Callable[..., Any], *args: Any) -> None:
+        """From a worker thread: run `call(*args)` on the main thread later (never waits)."""
+        nuke.executeInMainThread(call, args)
+
+    @staticmethod
+    def run_in_main_with_result(call: Callable[..., Any], *args: Any) -> Any:
+        """From a worker thread: run on the main thread and wait; its exception is re-raised."""
+        box: Dict[str, Any] = {}
+
+        def capture() -> None:
+            try:
+                box["value"] = call(*args)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the worker thread
+                box["error"] = exc
+
+        nuke.executeInMainThreadWithResult(capture)  # type: ignore[no-untyped-call]
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
+
+    # ------------------------------------------------------------ dialogs
+
+    @staticmethod
+    def gui() -> bool:
+        return bool(nuke.GUI)
+
+    @staticmethod
+    def message(text: str) -> None:
+        if nuke.GUI:
+            nuke.message(text)
+        else:
+            log.error("%s", text)
+
+    @staticmethod
+    def ask(text: str) -> bool:
+        return bool(nuke.ask(text)) if nuke.GUI else False
+
+    @staticmethod
+    def get_input(prompt: str, default: str = "") -> Optional[str]:
+        value = nuke.getInput(prompt, default)
+        return None if value is None else str(value)
+
+    @staticmethod
+    def get_filename(title: str, pattern: str) -> Optional[str]:
+        value = nuke.getFilename(title, pattern)
+        return None if value is None else str(value)
+
+    @staticmethod
+    def progress(title: str) -> Progress:
+        return Progress(title)
+
+    # ------------------------------------------------------------ script, time, nodes
+
+    @staticmethod
+    def frame() -> int:
+        return int(nuke.frame())
+
+    @staticmethod
+    def script_path() -> str:
+        try:
+            return str(nuke.scriptName())
+        except RuntimeError:  # never saved
+            return ""
+
+    @staticmethod
+    def script_range() -> Tuple[int, int]:
+        root = nuke.root()
+        return int(root.firstFrame()), int(root.lastFrame())
+
+    @staticmethod
+    def this_node() -> NukeNode:
+        return NukeNode(nuke.thisNode())
+
+    @staticmethod
+    def this_knob_name() -> str:
+        knob = nuke.thisKnob()
+        return knob.name() if knob is not None else ""
+
+    @staticmethod
+    def create_group(name: str) -> Tuple[NukeNode, Optional[NukeNode]]:
+        """An empty Group where the artist is working, and the selected node that feeds it.
+
+        The Tab menu's Group comes with Input1 -> Output1 inside; they are removed (the plugin
+        builds its own inputs), so the caller reconnects the returned upstream node itself.
+        """
+        node = nuke.createNode("Group", inpanel=False)
+        node.setName(name, uncollide=True)
+        upstream = node.input(0)
+        for child in _as_group(node).nodes():
+            nuke.delete(child)
+        return NukeNode(node), (NukeNode(upstream) if upstream is not None else None)
+
+    @staticmethod
+    def our_nodes() -> List[NukeNode]:
+        """Every SAM2Matte node of the script, inside groups too."""
+        return [
+            NukeNode(n)
+            for n in nuke.allNodes(group=nuke.root(), recurseGroups=True)
+            if n.knob(STATE_KNOB) is not None
+        ]
+
+    @staticmethod
+    def ensure_layer(name: str, channels: Sequence[str]) -> None:
+        nuke.Layer(name, list(channels))
+
+    # ------------------------------------------------------------ callbacks and menus
+
+    @staticmethod
+    def on_render(before_render: Callable[[], None], before_frame: Callable[[], None]) -> None:
+        nuke.addBeforeRender(before_render)
+        nuke.addBeforeFrameRender(before_frame)
+
+    @staticmethod
+    def on_script_close(call: Callable[[], None]) -> None:
+        nuke.addOnScriptClose(call)
+
+    @staticmethod
+    def on_destroy(call: Callable[[], None]) -> None:
+        nuke.addOnDestroy(call, nodeClass="Group")
+
+    @staticmethod
+    def add_menu_command(menu_name: str, path: str, call: Callable[[], object]) -> None:
+        nuke.menu(menu_name).addCommand(path, call)
+
+
+@contextlib.contextmanager
+def full_resolution() -> Iterator[None]:
+    """Proxy mode off for the duration (renders and formats at full resolution), then restored."""
+    root = nuke.root()
+    was = bool(root["proxy"].value())
+    if was:
+        root["proxy"].setValue(False)
+    try:
+        yield
+    finally:
+        if was:
+            root["proxy"].setValue(True)
+
+
+def _as_group(node: nuke.Node) -> nuke.Group:
+    if not isinstance(node, nuke.Group):
+        raise TypeError(f"{node.name()} is not a group")
+    return node
+
+
+def _runs(frames: Sequence[int]) -> List[Tuple[int, int]]:
+    out: List[Tuple[int, int]] = []
+    for frame in sorted(set(frames)):
+        if out and frame == out[-1][1] + 1:
+            out[-1] = (out[-1][0], frame)
+        else:
+            out.append((frame, frame))
+    return out
+
+
+def _make_knob(spec: KnobSpec) -> nuke.Knob:
+    knob: nuke.Knob
+    if spec.kind == "tab":
+        knob = nuke.Tab_Knob(spec.name, spec.label)
+    elif spec.kind in ("text", "divider"):
+        knob = nuke.Text_Knob(
+            spec.name, spec.label, "" if spec.default is None else str(spec.default)
+        )
+    elif spec.kind == "button":
+        knob = nuke.PyScript_Knob(spec.name, spec.label, spec.command)
+    elif spec.kind == "enum":
+        knob = nuke.Enumeration_Knob(spec.name, spec.label, list(spec.values))
+    else:
+        knob = _simple_knob(spec)
+    if spec.tooltip:
+        knob.setTooltip(spec.tooltip)
+    if spec.same_line:
+        knob.clearFlag(nuke.STARTLINE)
+    if spec.hidden:
+        knob.setFlag(nuke.INVISIBLE)
+    return knob
+
+
+def _simple_knob(spec: KnobSpec) -> nuke.Knob:
+    kinds: Dict[str, Callable[[str, str], nuke.Knob]] = {
+        "bool": nuke.Boolean_Knob,
+        "xy": nuke.XY_Knob,
+        "bbox": nuke.BBox_Knob,
+        "int": nuke.Int_Knob,
+        "string": nuke.String_Knob,
+        "file": nuke.File_Knob,
+    }
+    return kinds[spec.kind](spec.name, spec.label)

@@ -1,0 +1,58 @@
+"""Test controls of the fake (no such module in Nuke): reset, the event loop, artist actions."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, List, Optional
+
+from . import _core, _nodes
+
+
+def reset(gui: bool = True) -> _core.Session:
+    """A fresh fake Nuke process: empty script, no callbacks, nothing queued."""
+    session = _core.SESSION
+    session.__init__()  # type: ignore[misc]
+    session.gui = gui
+    session.root = _nodes.Root()
+    import nuke
+
+    nuke.GUI = gui
+    nuke.env["gui"] = gui
+    return session
+
+
+def session() -> _core.Session:
+    return _core.SESSION
+
+
+def pump(until: Optional[Callable[[], bool]] = None, timeout_s: float = 30.0) -> int:
+    """Run Nuke's event loop: deferred main-thread calls, until `until()` holds."""
+    return _core.pump(until, timeout_s)
+
+
+def answer(*values: Any) -> None:
+    """Script the artist's answers to the next dialogs (ask / getInput / getFilename)."""
+    _core.SESSION.answers.extend(values)
+
+
+def artist_sets(node: Any, knob: str, value: Any, index: Optional[int] = None) -> None:
+    """The artist edits a knob in the open panel (knobChanged runs, as in Nuke)."""
+    node.showControlPanel()
+    if index is None:
+        node[knob].setValue(value)
+    else:
+        node[knob].setValue(value, index)
+
+
+def press(node: Any, knob: str) -> None:
+    """The artist presses a button on the node."""
+    node.showControlPanel()
+    node[knob].execute()
+
+
+def set_frame(frame: int) -> None:
+    """The artist moves the time slider."""
+    _core.SESSION.frame = int(frame)
+
+
+def violations() -> List[str]:
+    return list(_core.SESSION.violations)

@@ -1,0 +1,81 @@
+"""Artist actions and checks shared by the plugin tests (on top of nuke._fake)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import nuke
+from nuke import _exr, _pixels
+from sam2matting_nuke import callbacks
+from sam2matting_nuke.host import NukeNode
+
+from . import plates
+
+
+def new_node(tmp: Path, first: int = plates.FIRST, last: int = plates.LAST, aspect: float = 1.0):
+    """A plate Read and a SAM2Matte node made from the menu command, fed by it."""
+    pattern = plates.write_plate(tmp / "plate", first, last, aspect)
+    read = plates.read_node(pattern, first, last)
+    made = callbacks.create_node()
+    assert made is not None
+    return made.node, read
+
+
+def controller(node):
+    return callbacks.controller_for(NukeNode(node))
+
+
+def wait(node, timeout_s: float = 30.0) -> None:
+    """Let Nuke's event loop run until the node's job has ended."""
+    ctl = controller(node)
+    nuke._fake.pump(until=lambda: ctl.idle, timeout_s=timeout_s)
+
+
+def nuke_xy(x_top: float, y_top: float, height: int = plates.HEIGHT) -> List[float]:
+    """A top-left plate position as the Viewer puts it in an XY knob (origin bottom-left)."""
+    return [x_top, height - y_top]
+
+
+def place_point(node, slot: str, x_top: float, y_top: float) -> None:
+    """Tick a point slot ('pos1', 'neg2', ...) and drag its handle to a plate position."""
+    nuke._fake.artist_sets(node, "use_" + slot, True)
+    nuke._fake.artist_sets(node, slot, nuke_xy(x_top, y_top))
+
+
+def square_centre(frame: int) -> Tuple[float, float]:
+    sx, sy = plates.square_top_left(frame)
+    return sx + plates.SQUARE / 2.0, sy + plates.SQUARE / 2.0
+
+
+def render(
+    node, frames: List[int], folder: Path, channels: str = "all"
+) -> Dict[int, _pixels.Image]:
+    """Render the node's output through a Write downstream (as the artist would)."""
+    write = downstream_write(node, folder, channels, name="WriteCheck")
+    try:
+        nuke.execute(write, frames[0], frames[-1])
+    finally:
+        nuke.delete(write)
+    return {f: read_image(folder / f"out.{f:04d}.exr") for f in frames}
+
+
+def downstream_write(node, folder: Path, channels: str = "all", name: str = "WriteMatte"):
+    write = nuke.nodes.Write(name=name, file=str(folder / "out.####.exr"))
+    write.setInput(0, node)
+    write["file_type"].setValue("exr")
+    write["datatype"].setValue("32 bit float")
+    write["channels"].setValue(channels)
+    write["create_directories"].setValue(True)
+    return write
+
+
+def read_image(path: Path) -> _pixels.Image:
+    return _pixels.from_exr(_exr.decode(Path(path).read_bytes()))
+
+
+def alpha_nuke(
+    image: _pixels.Image, x_top: float, y_top: float, channel: str = "rgba.alpha"
+) -> float:
+    """A channel at a top-left plate position, looked up the way Nuke indexes pixels."""
+    return image.at(channel, int(x_top), image.height - 1 - int(y_top))

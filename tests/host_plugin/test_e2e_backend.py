@@ -1,0 +1,183 @@
+"""End to end: the plugin (on the fake Nuke) against the real backend process on loopback
+(`sam2matting serve`, flow tracker, CPU), a synthetic plate rendered by the fake Write, and the
+mattes read back from the cache and compared with the moving square. Skipped where the backend
+cannot be imported (the Nuke-side interpreters), never faked."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nuke
+import pytest
+from sam2matting_nuke import render_check, startup
+
+from sam2matting.protocol.client import Client
+from sam2matting.protocol.connection import read_connection_file
+from sam2matting.protocol.errors import ProtocolError
+
+from . import plates
+from .helpers import (
+    alpha_nuke,
+    controller,
+    downstream_write,
+    new_node,
+    place_point,
+    read_image,
+    square_centre,
+    wait,
+)
+
+pytest.importorskip("torch", reason="the backend needs torch (not installed on the Nuke side)")
+try:
+    importlib.import_module("sam2matting.backend.server.app")
+except ImportError as exc:  # pragma: no cover - depends on the checkout's state
+    pytest.skip(f"the backend server cannot be imported yet: {exc}", allow_module_level=True)
+
+pytestmark = pytest.mark.slow
+FIRST, LAST = 1001, 1040
+START_TIMEOUT_S = 180.0
+TRACK_TIMEOUT_S = 240.0
+
+
+@pytest.fixture
+def real_backend(home, tmp_path):
+    log = tmp_path / "serve.out"
+    command = [
+        sys.executable,
+        "-m",
+        "sam2matting.backend.cli.main",
+        "serve",
+        "--connection-file",
+        str(home / "connection.json"),
+        "--cache-root",
+        str(tmp_path / "cache"),
+        "--tracker",
+        "flow",
+        "--device",
+        "cpu",
+        "--log-file",
+        str(tmp_path / "backend.log"),
+    ]
+    env = dict(os.environ, SAM2MATTING_HOME=str(home))
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        info = _wait_until_up(home / "connection.json", process, log)
+        yield info
+    finally:
+        _stop(home / "connection.json", process)
+
+
+def _wait_until_up(path: Path, process, log: Path):
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"sam2matting serve exited:\n{log.read_text()[-3000:]}"
+        if path.is_file():
+            try:
+                info = read_connection_file(path)
+                if info.port:
+                    with Client(info, timeout_s=5) as client:
+                        client.ping(timeout_s=5)
+                    return info
+            except ProtocolError:
+                pass
+        time.sleep(0.5)
+    raise AssertionError(
+        f"the backend did not come up in {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}"
+    )
+
+
+def _stop(path: Path, process) -> None:
+    if process.poll() is None:
+        try:
+            with Client(read_connection_file(path), timeout_s=10) as client:
+                client.shutdown()
+            process.wait(30)
+        except (ProtocolError, subprocess.TimeoutExpired):
+            process.kill()
+            process.wait(10)
+
+
+def square_iou(image, frame: int) -> float:
+    sx, sy = plates.square_top_left(frame)
+    inside = {(x, y) for x in range(sx, sx + plates.SQUARE) for y in range(sy, sy + plates.SQUARE)}
+    matte = {
+        (x, y)
+        for y in range(plates.HEIGHT)
+        for x in range(plates.WIDTH)
+        if alpha_nuke(image, x, y) > 0.5
+    }
+    return len(inside & matte) / max(1, len(inside | matte))
+
+
+def test_session_against_the_real_backend(real_backend, home, tmp_path):
+    fake = nuke._fake
+    startup.init()
+    node, _ = new_node(tmp_path, FIRST, LAST)
+    fake.press(node, "connect")
+    wait(node, 60)
+    assert node["status"].value().startswith("connected to "), node["status"].value()
+    assert "flow" in node["tracker"].values()
+
+    fake.set_frame(1010)
+    place_point(node, "pos1", *square_centre(1010))
+    place_point(node, "neg1", 2.5, 2.5)
+    fake.press(node, "set_prompt")
+    wait(node, 120)
+    assert "matte of frame 1010" in node["status"].value(), node["status"].value()
+    cache = Path(controller(node).state().cache_dir)
+    assert (cache / "matte" / "matte.1010.exr").is_file()
+
+    fake.press(node, "track")  # both ways
+    wait(node, TRACK_TIMEOUT_S)
+    assert node["status"].value().startswith(f"tracked {LAST - FIRST + 1} frames"), node[
+        "status"
+    ].value()
+    scores = {
+        f: square_iou(read_image(cache / "matte" / f"matte.{f}.exr"), f)
+        for f in (1001, 1010, 1020, 1040)
+    }
+    assert min(scores.values()) > 0.5, scores
+
+    fake.set_frame(1025)
+    place_point(node, "pos1", *square_centre(1025))
+    node["direction"].setValue("forward")
+    fake.press(node, "retrack")
+    wait(node, TRACK_TIMEOUT_S)
+    assert node["status"].value().startswith(f"tracked {LAST - 1025 + 1} frames"), node[
+        "status"
+    ].value()
+
+    node["direction"].setValue("both")
+    fake.press(node, "track")
+    bar = fake.session().progress_tasks[-1]
+    fake.pump(
+        until=lambda: any(m.startswith("Tracking frame") for m in bar.messages),
+        timeout_s=TRACK_TIMEOUT_S,
+    )
+    bar.cancel()
+    wait(node, TRACK_TIMEOUT_S)
+    assert node["status"].value().startswith("cancelled after "), node["status"].value()
+
+    write = downstream_write(node, tmp_path / "farm")
+    script = tmp_path / "comp.nk"
+    nuke.scriptSaveAs(str(script))
+    fake.reset(gui=False)  # nuke -x on the farm: no GUI, and the backend is not asked
+    startup.reset()
+    startup.init()
+    nuke.scriptOpen(str(script))
+    write = nuke.toNode("WriteMatte")
+    nuke.execute(write, 1030, 1034)
+    for frame in range(1030, 1035):
+        rendered = read_image(tmp_path / "farm" / f"out.{frame:04d}.exr")
+        cached = read_image(cache / "matte" / f"matte.{frame}.exr")
+        assert rendered.plane("rgba.alpha") == cached.plane("rgba.alpha")
+    (cache / "matte" / "matte.1033.exr").unlink()
+    render_check.before_render()
+    with pytest.raises(render_check.MissingMatteError, match="no matte for frame 1033"):
+        nuke.execute(write, 1030, 1034)
