@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from typing import List, Optional
 
@@ -56,6 +57,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if known.command is None:
         parser.print_help()
         return exit_codes.USAGE
+    # sam2 draws a tqdm bar per propagation call; our commands report progress themselves.
+    # tqdm reads this only when imported, so it is set before any command imports sam2.
+    os.environ.setdefault("TQDM_DISABLE", "1")
     module = importlib.import_module(COMMANDS[known.command][0])
     sub = argparse.ArgumentParser(
         prog=f"sam2matting {known.command}", description=COMMANDS[known.command][1]

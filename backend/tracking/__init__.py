@@ -1,1 +1,1 @@
-"""Trackers: SAM2.1 (the sam2 package's own model classes) and the weight-free optical-flow fallback."""
+"""Trackers: SAM2.1 (the sam2 package's own model classes) and the weight-free flow fallback."""

@@ -45,10 +45,11 @@ class FrameSource(Protocol):
 
 @dataclass
 class SAM2Features:
-    """SAM2 backbone features of one frame, as the tracker computed them (reused by matting heads)."""
+    """SAM2 backbone features of one frame, as the tracker computed them (for the matting heads)."""
 
     image: torch.Tensor  # (1, 3, S, S) the normalised square-resized frame the tracker saw
-    # stride 4 (32 ch), stride 8 (64 ch) after the mask decoder's conv_s0/conv_s1, stride 16 (256 ch)
+    # stride 4 (32 ch) and stride 8 (64 ch) after the mask decoder's conv_s0/conv_s1;
+    # stride 16 (256 ch)
     fpn: Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
@@ -91,7 +92,7 @@ class TrackerSession(abc.ABC):
 
     @abc.abstractmethod
     def propagate(self, start: int, stop: int) -> Iterator[TrackedFrame]:
-        """Track from `start` to `stop` inclusive, one frame per iteration (stop < start = backward).
+        """Track from `start` to `stop` inclusive, a frame per step (stop < start: backward).
 
         Frames are produced lazily so the caller can cancel or pre-empt between frames.
         """
