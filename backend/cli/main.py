@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_module, help_text) in COMMANDS.items():
-        sub.add_parser(name, help=help_text, description=help_text)
+        sub.add_parser(name, help=help_text, description=help_text, add_help=False)
     return parser
 
 

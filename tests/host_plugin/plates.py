@@ -14,8 +14,10 @@ SQUARE = 10  # side of the moving square, pixels
 
 
 def square_top_left(frame: int) -> Tuple[int, int]:
-    """Top-left pixel (column, row from the top) of the square on `frame`: it moves right."""
-    return 6 + (frame - FIRST) % 24, 11
+    """Top-left pixel (column, row from the top) of the square on `frame`: it moves right one
+    pixel a frame, then back (smoothly, so that an optical-flow tracker can follow it)."""
+    t = (frame - FIRST) % 48
+    return 6 + (t if t < 24 else 48 - t), 11
 
 
 def pixel(frame: int, x: int, y_top: int) -> Tuple[float, float, float]:

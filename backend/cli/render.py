@@ -1,0 +1,223 @@
+"""`sam2matting render`: the farm command. Mattes a plate sequence from a shot file, resumably.
+
+    sam2matting render --plate /shots/sh010/plate/plate.####.exr --frames 1001-1240 \\
+        --shot sh010.sam2shot.json -o /shots/sh010/matte/matte.####.exr [--object 2]
+
+A backend runs on a thread of this process (fresh key, private cache under --work-dir) and is
+driven over a loopback socket like any host. The shot file's prompts seed the tracker; each
+object is tracked from its prompted frame nearest to the frames asked for. Frames whose output
+already exists from this shot revision and these objects are not written again (docs/CLI.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict, List, Set, Tuple
+
+from sam2matting.backend.cli import exit_codes
+from sam2matting.backend.cli.render_patterns import (
+    SequencePattern,
+    UsageError,
+    describe_frames,
+    parse_frame_range,
+    usage_error,
+)
+
+if TYPE_CHECKING:  # imported lazily at run time: `--help` must not load the backend
+    from sam2matting.backend.cli.render_job import RenderJob
+    from sam2matting.backend.cli.render_shot import RenderShot
+    from sam2matting.protocol.errors import ProtocolError
+
+log = logging.getLogger("sam2matting.render")
+
+SETUP_ERRORS = ("model_unavailable", "checkpoint_invalid")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = _EPILOG
+    parser.add_argument(
+        "--plate",
+        required=True,
+        metavar="PATTERN",
+        help="plate sequence, e.g. /shots/sh010/plate.####.exr or plate.%%04d.exr",
+    )
+    parser.add_argument(
+        "--frames",
+        required=True,
+        metavar="FIRST-LAST",
+        help="frames to write, e.g. 1001-1240 (real frame numbers)",
+    )
+    parser.add_argument(
+        "--shot",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="shot file exported by the SAM2Matte node (prompts and objects)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="PATTERN",
+        help="matte sequence to write, e.g. /shots/sh010/matte/matte.####.exr",
+    )
+    parser.add_argument(
+        "--object",
+        type=int,
+        action="append",
+        metavar="ID",
+        dest="objects",
+        help="render only this object (repeatable; default: every object)",
+    )
+    parser.add_argument(
+        "--tracker",
+        help="tracker instead of the shot file's (auto, sam2.1-tiny ... sam2.1-large, flow)",
+    )
+    parser.add_argument("--engine", help="matting engine instead of the shot file's (auto ...)")
+    parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        metavar="DIR",
+        help="scratch folder for the backend's cache (default: the system "
+        "temp folder); removed when the render ends",
+    )
+    parser.add_argument("--models-dir", type=Path, help="folder holding model files")
+    parser.add_argument("--config", type=Path,
+                        help="config file (default: ~/.sam2matting/config.json)")  # fmt: skip
+
+
+_EPILOG = """\
+exit codes: 0 every frame written (or already finished), 2 bad arguments or shot file,
+3 setup (model not installed: run 'sam2matting doctor'), 4 some frames could not be produced
+(listed on stderr; re-run after fixing the plate), 1 the render failed (message says why),
+130 interrupted. Re-running the same command resumes: finished frames are not written again.
+
+example (one farm task per object):
+  sam2matting render --plate /shots/sh010/plate/plate.####.exr --frames 1001-1240 \\
+      --shot sh010.sam2shot.json -o /shots/sh010/matte/hero.####.exr --object 1
+"""
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        plate, output, frames, shot = _parse(args)
+    except UsageError as exc:
+        return usage_error(exc, "render")
+    from sam2matting.backend.cli.render_backend import scratch_folder
+    from sam2matting.backend.cli.render_job import RenderJob
+
+    try:
+        with scratch_folder(args.work_dir) as scratch:
+            job = RenderJob(shot, plate, output, frames, scratch)
+            if not job.remaining:
+                print(f"render: all {job.count} frames of {output.text} are finished")
+                return exit_codes.OK
+            return _execute(job, args, scratch)
+    except OSError as exc:  # an output or scratch folder that cannot be written
+        print(f"sam2matting render: {exc}", file=sys.stderr)
+        return exit_codes.FAILURE
+
+
+def _parse(
+    args: argparse.Namespace,
+) -> Tuple[SequencePattern, SequencePattern, Tuple[int, int], RenderShot]:
+    from sam2matting.backend.cli.render_shot import load_render_shot
+
+    plate = SequencePattern.parse(args.plate, "plate pattern")
+    output = SequencePattern.parse(args.output, "output pattern")
+    frames = parse_frame_range(args.frames)
+    if plate.path(frames[0]).resolve() == output.path(frames[0]).resolve():
+        hint = "Write the mattes to other files."
+        raise UsageError("the output pattern names the plate's files", hint)
+    shot = load_render_shot(args.shot, args.objects)
+    s = shot.settings
+    if frames[0] < s.first_frame or frames[1] > s.last_frame:
+        raise UsageError(
+            f"frames {frames[0]}-{frames[1]} are outside the shot's range "
+            f"{s.first_frame}-{s.last_frame}",
+            f"Use --frames within {s.first_frame}-{s.last_frame}.",
+        )
+    return plate, output, frames, shot
+
+
+def _execute(job: RenderJob, args: argparse.Namespace, scratch: Path) -> int:
+    from sam2matting.backend.cli.render_backend import InProcessBackend
+    from sam2matting.protocol.errors import ProtocolError
+
+    cache_root = scratch / "cache"
+    job.shot.seed_journal(cache_root)  # the backend restores the shot from it when opening
+    try:
+        backend = InProcessBackend(args.config, _overrides(args, job, cache_root))
+    except ValueError as exc:
+        print(f"sam2matting render: {exc}", file=sys.stderr)
+        return exit_codes.SETUP
+    _quiet_backend_logs(args.verbose)
+    try:
+        with backend as client:
+            job.execute(client, args.tracker, args.engine)
+    except ProtocolError as exc:
+        return _failed(job, exc)
+    return _report(job)
+
+
+def _overrides(args: argparse.Namespace, job: RenderJob, cache_root: Path) -> Dict[str, object]:
+    """Backend settings: the user's config, with a private cache and the plate's folders."""
+    values: Dict[str, object] = {
+        "cache_root": cache_root,
+        "log_dir": cache_root.parent / "logs",
+        "allowed_roots": job.plate_roots(),
+    }
+    for key, value in (("device", args.device), ("models_dir", args.models_dir)):
+        if value is not None:
+            values[key] = value
+    return values
+
+
+def _quiet_backend_logs(verbose: bool) -> None:
+    """The backend's per-job info lines would interleave with the progress bar."""
+    if not verbose:
+        for name in ("sam2matting.backend.server", "sam2matting.protocol"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _report(job: RenderJob) -> int:
+    finished = job.count - len(job.remaining)
+    print(
+        f"render: {job.output.text}: {len(job.written)} frames written, {finished} already "
+        f"finished, {len(job.skipped)} not produced (shot {job.shot.settings.shot_id}, "
+        f"objects {', '.join(map(str, job.shot.objects))}, tracker {job.tracker}, "
+        f"engine {job.engine})"
+    )
+    if not job.skipped:
+        return exit_codes.OK
+    _list_skipped(job.skipped)
+    return exit_codes.PARTIAL
+
+
+def _list_skipped(skipped: Dict[int, str]) -> None:
+    by_reason: Dict[str, List[int]] = {}
+    for frame, why in skipped.items():
+        by_reason.setdefault(why, []).append(frame)
+    count = f"{len(skipped)} frame{'s' if len(skipped) != 1 else ''}"
+    print(f"sam2matting render: {count} not produced:", file=sys.stderr)
+    for why, frames in by_reason.items():
+        print(f"  {describe_frames(frames)}: {why}", file=sys.stderr)
+
+
+def _failed(job: RenderJob, exc: ProtocolError) -> int:
+    print(f"sam2matting render: {exc.message}\n  hint: {exc.hint}", file=sys.stderr)
+    missing: Set[int] = set(job.remaining) - set(job.written)
+    if missing:
+        print(
+            f"  not written: {describe_frames(sorted(missing))} (re-run the same command to "
+            "resume)",
+            file=sys.stderr,
+        )
+    if exc.code.value in SETUP_ERRORS:
+        return exit_codes.SETUP
+    return exit_codes.FAILURE

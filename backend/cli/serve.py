@@ -1,0 +1,97 @@
+"""`sam2matting serve`: run the backend until a shutdown request, Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Dict
+
+from sam2matting.backend.cli import exit_codes
+from sam2matting.protocol import paths
+from sam2matting.protocol.connection import (
+    ConnectionInfo,
+    new_key,
+    read_connection_file,
+    write_connection_file,
+)
+from sam2matting.protocol.errors import ProtocolError
+
+log = logging.getLogger("sam2matting.serve")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--connection-file", type=Path, default=None,
+        help="where to write the endpoint and key (default: $SAM2MATTING_CONNECTION_FILE or "
+        "~/.sam2matting/connection.json); an existing file's key is reused",
+    )  # fmt: skip
+    parser.add_argument("--ip", default=None, help="interface to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="TCP port (default: any free one)")
+    parser.add_argument("--cache-root", type=Path, help="folder for shot caches")
+    parser.add_argument("--models-dir", type=Path, help="folder holding model files")
+    parser.add_argument("--tracker", help="default tracker (e.g. sam2.1-tiny, flow; auto)")
+    parser.add_argument("--engine", help="default matting engine (auto picks the best)")
+    parser.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--allowed-root", type=Path, action="append", default=None,
+        help="folder the backend may read plates from by path (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--log-file", type=Path, help="log file (default: <log dir>/backend.log)")
+    parser.add_argument(
+        "--config", type=Path, help="config file (default: ~/.sam2matting/config.json)"
+    )
+
+
+def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
+    pairs = {
+        "cache_root": args.cache_root, "models_dir": args.models_dir,
+        "default_tracker": args.tracker, "default_engine": args.engine,
+        "device": args.device, "allowed_roots": args.allowed_root,
+    }  # fmt: skip
+    return {k: v for k, v in pairs.items() if v is not None}
+
+
+def _connection(path: Path, ip: str | None, port: int | None) -> ConnectionInfo:
+    """Reuse the key of a valid existing file (hosts keep working); fresh key otherwise."""
+    key = new_key()
+    if path.is_file():
+        try:
+            key = read_connection_file(path).key
+        except ProtocolError as exc:
+            log.warning("not reusing %s: %s", path, exc)
+    return ConnectionInfo(key, ip=ip or "127.0.0.1", port=port or 0)
+
+
+def _setup_logging(log_file: Path) -> None:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sam2matting.backend.config import BackendConfig
+    from sam2matting.backend.server.app import BackendServer
+
+    try:
+        config = BackendConfig.load(args.config, overrides=_overrides(args))
+    except ValueError as exc:
+        print(f"sam2matting serve: bad configuration: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
+    _setup_logging(args.log_file or config.log_dir / "backend.log")
+    conn_path = args.connection_file or paths.default_connection_file()
+    try:
+        server = BackendServer(config, _connection(conn_path, args.ip, args.port))
+    except ValueError as exc:  # e.g. --device cuda without a GPU
+        print(f"sam2matting serve: {exc}", file=sys.stderr)
+        return exit_codes.SETUP
+    write_connection_file(conn_path, server.info)
+    log.info("connection file %s", conn_path)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: server.stop())
+    server.serve_forever()
+    log.info("stopped")
+    return exit_codes.OK

@@ -1,0 +1,225 @@
+"""The backend server: the I/O loop, open shots, the GPU worker and the matte writer.
+
+Threads: the I/O thread polls the socket and answers quick requests itself (ping, describe,
+cancel, get_matte); frames are decoded on a small pool; everything that touches a tracker or an
+engine runs on the one GPU worker. Replies from other threads go through the endpoint's
+thread-safe `send`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import zmq
+
+from sam2matting.backend.config import BackendConfig
+from sam2matting.backend.device import is_out_of_memory, resolve_device
+from sam2matting.backend.server.jobs import PropagationJob
+from sam2matting.backend.server.models import ModelPool
+from sam2matting.backend.server.shot import Shot
+from sam2matting.backend.server.worker import GpuWorker, out_of_memory
+from sam2matting.backend.server.writer import MatteWriter
+from sam2matting.backend.shots.records import ShotSettings
+from sam2matting.protocol.connection import ConnectionInfo
+from sam2matting.protocol.envelope import Buffer, Limits, Message
+from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.server import ServerEndpoint
+
+log = logging.getLogger(__name__)
+
+Reply = Tuple[str, Dict[str, Any], Sequence[Buffer]]
+
+
+class BackendServer:
+    def __init__(
+        self,
+        config: BackendConfig,
+        info: ConnectionInfo,
+        limits: Optional[Limits] = None,
+        context: Optional[zmq.Context] = None,  # type: ignore[type-arg]
+    ) -> None:
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.models = ModelPool(config, self.device)
+        self.endpoint = ServerEndpoint(info, limits=limits, context=context)
+        self.info = self.endpoint.bind()
+        self.shots: Dict[str, Shot] = {}
+        self.shots_lock = threading.Lock()
+        self.worker = GpuWorker(self._job_ended)
+        self.writer = MatteWriter()
+        self.decoders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="frame-decode")
+        self.started = time.time()
+        self._stop = threading.Event()
+        from sam2matting.backend.server import handlers  # the request table
+
+        self._handlers: Dict[str, Callable[[BackendServer, Message], None]] = handlers.TABLE
+
+    # ------------------------------------------------------------ lifecycle
+
+    def serve_forever(self) -> None:
+        """Answer requests until `stop()` or a shutdown request."""
+        self.worker.start()
+        log.info("backend ready on %s (device %s)", self.info.endpoint, self.device)
+        try:
+            while not self._stop.is_set():
+                msg = self.endpoint.poll(0.2)
+                if msg is not None:
+                    self._dispatch(msg)
+        finally:
+            self._close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _close(self) -> None:
+        log.info("shutting down: cancelling jobs, flushing mattes")
+        self.worker.stop()
+        self.writer.close()
+        self.decoders.shutdown(wait=True)
+        self.endpoint.poll(0)  # send what the worker and writer queued last
+        self.endpoint.close()
+
+    # ------------------------------------------------------------ dispatch
+
+    def _dispatch(self, msg: Message) -> None:
+        handler = self._handlers.get(msg.msg_type)
+        if handler is None:
+            err = ProtocolError(ErrorCode.UNKNOWN_MESSAGE_TYPE, f"{msg.msg_type} is not handled")
+            self.endpoint.send_error(msg, err)
+            return
+        self.answer(msg, lambda: handler(self, msg))
+
+    def answer(self, msg: Message, work: Callable[[], Any]) -> None:
+        """Run `work`; turn any failure into a typed error reply to `msg`."""
+        try:
+            work()
+        except ProtocolError as exc:
+            log.info("%s failed: %s", msg.msg_type, exc)
+            self.endpoint.send_error(msg, exc)
+        except Exception as exc:  # noqa: BLE001 - last resort: logged, answered as internal_error
+            self.endpoint.send_error(msg, self._unexpected(msg, exc))
+
+    def _unexpected(self, msg: Message, exc: Exception) -> ProtocolError:
+        shot_id = msg.content.get("shot_id")
+        if is_out_of_memory(exc) and isinstance(shot_id, str):
+            with self.shots_lock:
+                shot = self.shots.get(shot_id)
+            if shot is not None:
+                shot.release_caches()
+            return out_of_memory(shot_id)
+        if isinstance(exc, OSError) and exc.errno == 28:  # ENOSPC not already mapped
+            return ProtocolError(ErrorCode.DISK_FULL, f"disk full: {exc}")
+        log.exception("unexpected failure handling %s", msg.msg_type)
+        return ProtocolError(ErrorCode.INTERNAL, f"{msg.msg_type} failed: {exc}")
+
+    def reply(self, msg: Message, reply: Reply) -> None:
+        msg_type, content, buffers = reply
+        self.endpoint.send(msg, msg_type, content, buffers)
+
+    def on_worker(self, msg: Message, shot: Optional[Shot], work: Callable[[], Reply]) -> None:
+        """Queue `work` on the GPU worker as an interactive task; it replies when done."""
+        shot_id = shot.shot_id if shot else None
+        self.worker.submit(lambda: self.answer(msg, lambda: self.reply(msg, work())), shot_id)
+
+    # ------------------------------------------------------------ shots
+
+    def shot(self, shot_id: str) -> Shot:
+        with self.shots_lock:
+            shot = self.shots.get(shot_id)
+        if shot is None:
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_SHOT, f"shot {shot_id} is not open", details={"shot_id": shot_id}
+            )
+        return shot
+
+    def open_shot(self, settings: ShotSettings) -> Tuple[Shot, bool]:
+        """The open shot with this id, or load it from its journal, or create it."""
+        with self.shots_lock:
+            shot = self.shots.get(settings.shot_id)
+            if shot is not None:
+                shot.matches(settings)
+                return shot, True
+            root = self.config.cache_root / settings.shot_id
+            restored = (root / "shot.json").is_file()
+            shot = Shot(settings, root, self.config, self.models)
+            self.shots[settings.shot_id] = shot
+            return shot, restored
+
+    def close_shot(self, shot_id: str, delete_cache: bool) -> None:
+        shot = self.shot(shot_id)
+        self.worker.cancel(shot_id=shot_id)
+        with self.shots_lock:
+            self.shots.pop(shot_id, None)
+
+        def release() -> None:
+            shot.release()
+            if delete_cache:
+                root = shot.root.resolve()
+                if self.config.cache_root.resolve() in root.parents:
+                    shutil.rmtree(root, ignore_errors=True)
+
+        self.worker.submit(release, shot_id)
+
+    # ------------------------------------------------------------ propagation jobs
+
+    def start_job(self, job: PropagationJob) -> None:
+        for old in self.worker.add_job(job):
+            log.info("job %s replaces %s on shot %s", job.job_id, old.job_id, job.shot.shot_id)
+
+    def job_frame(self, job: PropagationJob, frame: int, alphas: Dict[int, np.ndarray]) -> None:
+        """Worker -> writer: write the frame's matte, then report progress."""
+        msg = job.request
+
+        def write() -> None:
+            if job.write_error is not None:
+                return
+            try:
+                path = job.shot.write_matte(frame, alphas)
+                job.shot.mark_matted(alphas, [frame], job.revision)
+            except ProtocolError as exc:
+                job.write_error = exc
+                job.cancel_requested = True
+                return
+            content, buffers = self.matte_delivery(msg.content.get("matte", "path"), path)
+            fps = job.done / max(job.elapsed(), 1e-6)
+            content.update(
+                job_id=job.job_id, shot_id=job.shot.shot_id, frame=frame, done=job.done,
+                total=job.total, objects=sorted(alphas), frames_per_second=fps,
+            )  # fmt: skip
+            self.endpoint.send(msg, "progress", content, buffers)
+
+        self.writer.submit(write)
+
+    def _job_ended(self, job: PropagationJob, kind: str, error: Optional[ProtocolError]) -> None:
+        msg = job.request
+
+        def report() -> None:
+            failure = job.write_error or error
+            if failure is not None:
+                self.endpoint.send_error(msg, failure)
+                return
+            content = {
+                "job_id": job.job_id, "shot_id": job.shot.shot_id,
+                "frames_done": job.done, "elapsed_s": job.elapsed(),
+            }  # fmt: skip
+            self.endpoint.send(msg, kind, content)
+            log.info("job %s %s: %d frames in %.1f s", job.job_id, kind, job.done, job.elapsed())
+
+        self.writer.submit(report)  # after the job's last frame is on disk
+
+    @staticmethod
+    def matte_delivery(how: str, path: Path) -> Tuple[Dict[str, Any], List[Buffer]]:
+        """`matte_path` (shared filesystem) or the EXR bytes as a buffer."""
+        if how == "exr":
+            desc = {"buffer": 0, "encoding": "exr", "colourspace": "raw", "origin": "top_left"}
+            return {"matte_path": None, "matte": desc}, [path.read_bytes()]
+        if how == "none":
+            return {"matte_path": None, "matte": None}, []
+        return {"matte_path": str(path), "matte": None}, []

@@ -1,0 +1,159 @@
+"""A propagation job: planned segments of frames, advanced one frame per step by the worker.
+
+Stepping one frame at a time is what makes cancel (within one frame) and pre-emption by
+interactive prompts possible: between two steps the worker may run anything else. If something
+else touched the job's shot meanwhile, the job restarts its tracker pass at its next frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
+
+import numpy as np
+
+from sam2matting.backend.server.shot import Shot
+from sam2matting.backend.tracking.base import TrackedFrame
+from sam2matting.protocol.envelope import Message
+from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.schema import frame_ranges
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Segment:
+    """Frames `start` to `stop` inclusive, in the direction from one to the other."""
+
+    start: int
+    stop: int
+    skip_first: bool = False  # the start frame was already matted by the previous segment
+
+    @property
+    def step(self) -> int:
+        return 1 if self.stop >= self.start else -1
+
+    def frames(self) -> List[int]:
+        frames = list(range(self.start, self.stop + self.step, self.step))
+        return frames[1:] if self.skip_first else frames
+
+
+def plan(
+    shot: Shot,
+    start: Optional[int],
+    direction: str,
+    first: Optional[int],
+    last: Optional[int],
+) -> List[Segment]:
+    """Segments for a propagate request; checks prompts, range and that the frames are stored."""
+    s = shot.settings
+    first = s.first_frame if first is None else first
+    last = s.last_frame if last is None else last
+    if not shot.journal.prompts:
+        raise ProtocolError(ErrorCode.NO_PROMPT, f"shot {shot.shot_id} has no prompt to track from")
+    if start is None:
+        start = shot.journal.prompts[-1].frame  # the frame the artist worked on last
+    for frame in (start, first, last):
+        shot.index(frame)
+    if not first <= start <= last:
+        raise ProtocolError(
+            ErrorCode.FRAME_OUT_OF_RANGE,
+            f"start frame {start} is outside the range {first}-{last}",
+            details={"frame": start},
+        )
+    segments = []
+    if direction in ("forward", "both"):
+        segments.append(Segment(start, last))
+    if direction in ("backward", "both"):
+        segments.append(Segment(start, first, skip_first=bool(segments)))
+    missing = shot.store.missing(first, last)
+    planned = {f for seg in segments for f in seg.frames()}
+    lacking = sorted(planned & set(missing))
+    if lacking:
+        raise ProtocolError(
+            ErrorCode.FRAME_MISSING,
+            f"{len(lacking)} frames to track have no pixels yet: {frame_ranges(lacking)[:5]}",
+            details={"missing": frame_ranges(lacking)},
+        )
+    return segments
+
+
+class PropagationJob:
+    """Tracks and mattes the planned frames; reports each frame through `on_frame`."""
+
+    def __init__(
+        self,
+        shot: Shot,
+        segments: Sequence[Segment],
+        objects: Optional[Sequence[int]],
+        request: Message,
+        on_frame: Callable[[PropagationJob, int, Dict[int, np.ndarray]], None],
+    ) -> None:
+        self.request = request  # replies and events of the job answer this message
+        self.write_error: Optional[ProtocolError] = None  # set if a matte could not be written
+        self.job_id = "job-" + uuid.uuid4().hex[:12]
+        self.shot = shot
+        self.segments = list(segments)
+        self.objects = list(objects) if objects else list(shot.journal.objects)
+        unknown = [o for o in self.objects if o not in shot.journal.objects]
+        if unknown:
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_OBJECT, f"shot {shot.shot_id} has no object {unknown[0]}",
+                details={"object_id": unknown[0]},
+            )  # fmt: skip
+        self.on_frame = on_frame
+        self.revision = shot.journal.revision
+        self.total = len({f for seg in self.segments for f in seg.frames()})
+        self.done = 0
+        self.started = time.monotonic()
+        self.cancel_requested = False
+        self._queue: List[List[int]] = [seg.frames() for seg in self.segments]
+        self._pass: Optional[Iterator[TrackedFrame]] = None
+        self._pass_next: Optional[int] = None
+
+    @property
+    def finished(self) -> bool:
+        return not any(self._queue)
+
+    def unchanged(self) -> List[List[int]]:
+        planned = {f for frames in self._queue for f in frames}
+        s = self.shot.settings
+        return frame_ranges([f for f in range(s.first_frame, s.last_frame + 1) if f not in planned])
+
+    def interrupt(self) -> None:
+        """Something else used the shot's tracker: restart the pass at the next frame."""
+        if self._pass is not None:
+            self._pass = None
+
+    def step(self) -> None:
+        """Track, matte and hand over one frame."""
+        while self._queue and not self._queue[0]:
+            self._queue.pop(0)
+            self._pass = None
+        frames = self._queue[0]
+        frame = frames[0]
+        tracked = self._next_tracked(frame, frames[-1])
+        alphas = self.shot.matte(tracked, self.objects)
+        frames.pop(0)
+        self.done += 1
+        self.on_frame(self, frame, alphas)
+
+    def _next_tracked(self, frame: int, stop: int) -> TrackedFrame:
+        if self._pass is None or self._pass_next != frame:
+            shot = self.shot
+            self._pass = shot.session.propagate(shot.index(frame), shot.index(stop))
+        tracked = next(self._pass)
+        got = self.shot.frame_of(tracked.index)
+        if got != frame:
+            raise ProtocolError(
+                ErrorCode.INTERNAL, f"tracker produced frame {got}, expected {frame}"
+            )
+        step = 1 if stop >= frame else -1
+        self._pass_next = frame + step
+        return tracked
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started

@@ -1,0 +1,276 @@
+"""The backend over real sockets: prompt, track both ways, re-prompt, restart, two shots, errors.
+
+Flow tracker + the default weight-free engine on a small synthetic shot with known alpha.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from sam2matting.backend.imageio.exr import read_exr
+from sam2matting.protocol.errors import ErrorCode, ProtocolError
+
+from .harness import (
+    FIRST,
+    H,
+    W,
+    box_prompt,
+    frame_truth,
+    frames_of,
+    iou,
+    open_shot,
+    put_all,
+    raw_frame,
+    start_server,
+)
+
+N = 12
+
+
+@pytest.fixture
+def backend(tmp_path):
+    running = start_server(tmp_path / "cache")
+    yield running
+    running.stop()
+
+
+def matte_alpha(path):
+    return read_exr(path).channels["A"]
+
+
+def test_describe_reports_fallbacks_and_shared_filesystem(backend):
+    with backend.client() as client:
+        info = client.describe()
+    flow = [t for t in info["trackers"] if t["name"] == "flow"]
+    assert len(flow) == 1
+    assert flow[0]["available"]
+    assert flow[0]["fallback"]
+    assert any(e["available"] for e in info["engines"])
+    assert info["shares_filesystem"] is True
+    assert info["device"]["type"] == "cpu"
+    # No SAM2 weights are installed in the test's models folder: each says how to install.
+    for cap in info["trackers"]:
+        if cap["name"].startswith("sam2.1"):
+            assert not cap["available"]
+            assert "installer/install.py" in cap["reason"]
+
+
+def test_prompt_track_both_ways_then_reprompt(backend):
+    with backend.client() as client:
+        state = open_shot(client, "sh010", N)
+        assert state["restored"] is False
+        put_all(client, "sh010", N)
+        mid = FIRST + 5
+        reply = client.request("add_prompt_request", box_prompt("sh010", mid)).content
+        assert reply["invalidated"] == []
+        truth = frame_truth(5)[1]
+        assert iou(matte_alpha(reply["matte_path"]), truth) > 0.85
+
+        job = client.propagate(shot_id="sh010", direction="both")
+        assert job.ack.content["frames_planned"] == N
+        progress = list(job.events())
+        frames = frames_of(progress)
+        assert frames == list(range(mid, FIRST + N)) + list(range(mid - 1, FIRST - 1, -1))
+        assert progress[-1].content["done"] == N
+        for event in progress:
+            i = event.content["frame"] - FIRST
+            alpha = matte_alpha(event.content["matte_path"])
+            assert alpha.shape == (H, W)
+            # The flow fallback drifts (docs: re-prompt every ~10 frames); this catches breakage.
+            assert iou(alpha, frame_truth(i)[1]) > 0.45, f"frame {event.content['frame']}"
+
+        # Re-prompt on a later frame: it sticks, and only frames after it are recomputed.
+        drift = FIRST + 9
+        before = {
+            f: (backend.server.shots["sh010"].cache.path(f)).read_bytes()
+            for f in range(FIRST, FIRST + N)
+        }
+        reply = client.request("add_prompt_request", box_prompt("sh010", drift)).content
+        assert reply["invalidated"] == [[drift + 1, FIRST + N - 1]]
+        job = client.propagate(shot_id="sh010", start_frame=drift, direction="forward")
+        assert job.ack.content["unchanged"] == [[FIRST, drift - 1]]
+        assert frames_of(list(job.events())) == list(range(drift, FIRST + N))
+        cache = backend.server.shots["sh010"].cache
+        for f in range(FIRST, drift):
+            assert cache.path(f).read_bytes() == before[f], f"frame {f} was touched"
+        state = open_shot(client, "sh010", N)
+        assert state["restored"] is True
+        assert [p["frame"] for p in state["prompts"]] == [mid, drift]
+        assert state["frames_matted"] == [[FIRST, FIRST + N - 1]]
+
+
+def test_restart_recovers_prompts_and_resumes(tmp_path):
+    cache = tmp_path / "cache"
+    first = start_server(cache)
+    with first.client() as client:
+        open_shot(client, "sh020", 8)
+        put_all(client, "sh020", 8)
+        client.request("add_prompt_request", box_prompt("sh020", FIRST))
+        job = client.propagate(shot_id="sh020", direction="forward", last_frame=FIRST + 3)
+        list(job.events())
+    first.stop()
+
+    second = start_server(cache)
+    try:
+        with second.client() as client:
+            state = open_shot(client, "sh020", 8)
+            assert state["restored"] is True
+            assert state["objects"] == [{"id": 1, "name": "disc"}]
+            assert state["frames_stored"] == [[FIRST, FIRST + 7]]
+            assert state["frames_matted"] == [[FIRST, FIRST + 3]]
+            # Resume without re-prompting: the journal's prompt is replayed into the tracker.
+            job = client.propagate(shot_id="sh020", start_frame=FIRST + 3, direction="forward")
+            progress = list(job.events())
+            assert frames_of(progress) == list(range(FIRST + 3, FIRST + 8))
+            last = progress[-1].content
+            assert iou(matte_alpha(last["matte_path"]), frame_truth(7)[1]) > 0.6
+    finally:
+        second.stop()
+
+
+def test_two_clients_two_shots_at_once(backend):
+    results = {}
+
+    def artist(shot_id):
+        with backend.client() as client:
+            open_shot(client, shot_id, 6)
+            put_all(client, shot_id, 6)
+            client.request("add_prompt_request", box_prompt(shot_id, FIRST))
+            job = client.propagate(shot_id=shot_id, direction="forward")
+            results[shot_id] = frames_of(list(job.events()))
+
+    threads = [threading.Thread(target=artist, args=(s,)) for s in ("shA", "shB")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert results == {"shA": list(range(FIRST, FIRST + 6)), "shB": list(range(FIRST, FIRST + 6))}
+
+
+def test_prompt_pre_empts_a_running_propagation(backend):
+    with backend.client() as client, backend.client() as other:
+        open_shot(client, "sh030", N)
+        put_all(client, "sh030", N)
+        client.request("add_prompt_request", box_prompt("sh030", FIRST))
+        job = client.propagate(shot_id="sh030", direction="forward")
+        events = job.events()
+        next(events)
+        # A second object on a later frame, from another connection, while the job runs.
+        reply = other.request("add_prompt_request", box_prompt("sh030", FIRST + 8, obj=2, name="b"))
+        assert reply.content["object_id"] == 2
+        rest = [e.content["frame"] for e in events]
+        assert job.end.msg_type == "done"
+        assert rest[-1] == FIRST + N - 1  # the job resumed and finished
+
+
+def test_cancel_stops_within_a_frame(backend):
+    with backend.client() as client:
+        open_shot(client, "sh040", N)
+        put_all(client, "sh040", N)
+        client.request("add_prompt_request", box_prompt("sh040", FIRST))
+        job = client.propagate(shot_id="sh040", direction="forward")
+        seen = []
+        for event in job.events():
+            seen.append(event.content["frame"])
+            if len(seen) == 2:
+                job.cancel()
+        assert job.end.msg_type == "cancelled"
+        assert job.end.content["frames_done"] <= 4
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"shape": [H, W + 1, 3]}, ErrorCode.INVALID_FIELD),  # buffer size no longer matches
+        ({"frame": FIRST + 99}, ErrorCode.FRAME_OUT_OF_RANGE),
+    ],
+)
+def test_bad_frames_get_typed_errors_and_the_server_keeps_serving(backend, change, code):
+    with backend.client() as client:
+        open_shot(client, "sh050", 4)
+        entry, pixels = raw_frame(FIRST, 0)
+        if "frame" in change:
+            entry["frame"] = change["frame"]
+        else:
+            entry["image"] = dict(entry["image"], **change)
+        with pytest.raises(ProtocolError) as err:
+            client.request("put_frames_request", {"shot_id": "sh050", "frames": [entry]}, [pixels])
+        assert err.value.code is code
+        assert client.ping()["jobs_running"] == 0
+
+
+def test_corrupt_bytes_wrong_size_and_paths(backend, tmp_path):
+    with backend.client() as client:
+        open_shot(client, "sh060", 4)
+        corrupt = {"frame": FIRST, "image": {"buffer": 0, "encoding": "exr"}}
+        with pytest.raises(ProtocolError) as err:
+            client.request(
+                "put_frames_request", {"shot_id": "sh060", "frames": [corrupt]}, [b"not an exr"]
+            )
+        assert err.value.code is ErrorCode.BAD_IMAGE
+        small = {
+            "frame": FIRST,
+            "image": {
+                "buffer": 0,
+                "encoding": "raw",
+                "dtype": "uint8",
+                "shape": [H // 2, W, 3],
+                "channels": ["R", "G", "B"],
+            },
+        }
+        with pytest.raises(ProtocolError) as err:
+            client.request(
+                "put_frames_request",
+                {"shot_id": "sh060", "frames": [small]},
+                [bytes(H // 2 * W * 3)],
+            )
+        assert err.value.code is ErrorCode.FRAME_SIZE_MISMATCH
+        outside = tmp_path / "elsewhere.exr"
+        outside.write_bytes(b"x")
+        with pytest.raises(ProtocolError) as err:
+            client.request(
+                "put_frames_request",
+                {"shot_id": "sh060", "frames": [{"frame": FIRST, "path": str(outside)}]},
+            )
+        assert err.value.code is ErrorCode.PATH_NOT_ALLOWED
+
+
+def test_shot_errors(backend):
+    with backend.client() as client:
+        with pytest.raises(ProtocolError) as err:
+            client.request("propagate_request", {"shot_id": "nope"})
+        assert err.value.code is ErrorCode.UNKNOWN_SHOT
+        open_shot(client, "sh070", 4)
+        with pytest.raises(ProtocolError) as err:
+            client.request("propagate_request", {"shot_id": "sh070"})
+        assert err.value.code is ErrorCode.NO_PROMPT
+        with pytest.raises(ProtocolError) as err:
+            open_shot(client, "sh070", 5)
+        assert err.value.code is ErrorCode.SHOT_MISMATCH
+        put_all(client, "sh070", 2)
+        client.request("add_prompt_request", box_prompt("sh070", FIRST))
+        with pytest.raises(ProtocolError) as err:
+            client.request("propagate_request", {"shot_id": "sh070", "direction": "forward"})
+        assert err.value.code is ErrorCode.FRAME_MISSING
+        with pytest.raises(ProtocolError) as err:
+            client.request("remove_object_request", {"shot_id": "sh070", "object_id": 9})
+        assert err.value.code is ErrorCode.UNKNOWN_OBJECT
+        with pytest.raises(ProtocolError) as err:
+            client.request("get_matte_request", {"shot_id": "sh070", "frame": FIRST + 1})
+        assert err.value.code is ErrorCode.FRAME_MISSING
+        reply = client.request(
+            "get_matte_request", {"shot_id": "sh070", "frame": FIRST, "matte": "exr"}
+        )
+        assert read_exr(bytes(reply.buffers[0])).channels["obj1.A"].shape == (H, W)
+
+
+def test_shutdown_request_stops_the_server(tmp_path):
+    running = start_server(tmp_path / "cache")
+    with running.client() as client:
+        client.shutdown()
+    running.thread.join(30)
+    assert not running.thread.is_alive()
+    time.sleep(0.05)
