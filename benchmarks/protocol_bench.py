@@ -13,6 +13,7 @@ import time
 from typing import Any, Dict, List
 
 import zmq
+
 from sam2matting.protocol.client import Client
 from sam2matting.protocol.connection import ConnectionInfo, new_key
 from sam2matting.protocol.envelope import Message

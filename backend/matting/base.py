@@ -25,7 +25,7 @@ class MattingInput:
     mask: torch.Tensor  # (H, W) float32 0/1: the tracker's mask for this object at plate resolution
     # (h, w) tracker logits for this object (SAM2: 256x256 of the square-resized frame), if any
     logits: Optional[torch.Tensor] = None
-    features: Optional[SAM2Features] = None  # same-frame SAM2 backbone features, if the tracker has them
+    features: Optional[SAM2Features] = None  # same-frame SAM2 backbone features, if any
 
 
 class MattingEngine(abc.ABC):

@@ -35,18 +35,13 @@ class ModelPool:
         return trackers.tracker_capabilities(self.config), engines.engine_capabilities(self.config)
 
     def resolve(self, tracker: str, engine: str) -> Tuple[str, str]:
-        """Concrete, available names for a shot's choices ('auto' picks the best available)."""
-        tracker_caps, engine_caps = self.capabilities()
+        """Concrete, available names for a shot's choices ('auto' picks the best available).
+
+        The engine is resolved for the chosen tracker: heads need their own tracker's features.
+        """
+        tracker_caps = trackers.tracker_capabilities(self.config)
         tracker_name = _pick("tracker", tracker, tracker_caps, self.config.default_tracker)
-        usable = [c for c in engine_caps if not _needs_features(c.name) or tracker_name != "flow"]
-        engine_name = _pick("matting engine", engine, usable, self.config.default_engine)
-        if tracker_name == "flow" and _needs_features(engine_name):
-            raise ProtocolError(
-                ErrorCode.MODEL_UNAVAILABLE,
-                f"engine {engine_name} needs SAM2 features; the flow tracker has none",
-                hint="Choose a SAM2.1 tracker, or a weight-free matting engine.",
-            )
-        return tracker_name, engine_name
+        return tracker_name, engines.resolve_engine(engine, self.config, tracker_name)
 
     def tracker(self, name: str) -> Tracker:
         with self._lock:
@@ -61,10 +56,6 @@ class ModelPool:
                 log.info("loading matting engine %s on %s", name, self.device)
                 self._engines[name] = engines.load_engine(name, self.config, self.device)
             return self._engines[name]
-
-
-def _needs_features(engine_name: str) -> bool:
-    return bool(engines.engine_needs_features(engine_name))
 
 
 def _pick(kind: str, wanted: str, caps: List[Capability], default: str) -> str:

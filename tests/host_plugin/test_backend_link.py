@@ -92,6 +92,8 @@ def test_plugin_starts_the_backend_when_configured(home, tmp_path):
         if info.port:
             with Client(info, timeout_s=5) as client:
                 client.shutdown()
+        for process in backend._started:  # reap it: no process outlives the test
+            process.wait(30)
 
 
 def test_settings_file_errors_are_reported(home):

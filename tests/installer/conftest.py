@@ -120,10 +120,18 @@ def _pip_download(dest: Path, python: Tuple[int, int]) -> bool:
 
 
 @pytest.fixture(scope="session")
-def pyzmq_wheels(request: pytest.FixtureRequest) -> Optional[Path]:
+def pyzmq_wheels(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Optional[Path]:
     """The real pyzmq wheels for the four Nuke Pythons, downloaded once and kept in pytest's
-    cache folder; None when PyPI cannot be reached (tests that need them skip)."""
-    cache = Path(str(request.config.cache.mkdir("sam2matting-installer-wheels")))
+    cache folder (a temporary one with -p no:cacheprovider); None when PyPI cannot be reached
+    (tests that need them skip)."""
+    store = getattr(request.config, "cache", None)
+    cache = (
+        Path(str(store.mkdir("sam2matting-installer-wheels")))
+        if store is not None
+        else tmp_path_factory.mktemp("installer-wheels")
+    )
     for python in sorted(set(FAKE_NUKES.values())):
         version = nuke_installs.pyzmq_requirement(python).split("==")[1]
         tag = f"cp{python[0]}{python[1]}"

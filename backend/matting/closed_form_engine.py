@@ -1,0 +1,188 @@
+"""The weight-free engine: adaptive band + closed-form matting, at native resolution.
+
+The default wherever no SAM2Matting weights are installed. Per object and frame:
+
+1. At half resolution, the candidate zone around the tracker's mask (`band.candidate_zone`) is
+   solved with closed-form matting, the mask as a weak prior (`closed_form`), in tiles.
+2. The band shrinks to where that first alpha is fractional (`band.band_from_alpha`); outside it,
+   pixels take the first solve's rounded answer, which also corrects the tracker's edge offset.
+3. The native-resolution stage re-solves the band in plate-resolution tiles (`native`), each
+   solved at half resolution and carried to full resolution through the local colour model.
+
+Robustness: every tile system is positive definite (the prior), tiles are bounded in size, a
+failed or non-finite tile falls back to the coarse alpha (logged), and the output is clamped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import ClassVar, Dict
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812 - the usual torch alias
+
+from sam2matting.backend.capabilities import Capability, Param
+from sam2matting.backend.config import BackendConfig
+from sam2matting.backend.matting import band as bandlib
+from sam2matting.backend.matting.base import MattingEngine, MattingInput
+from sam2matting.backend.matting.closed_form import ClosedFormParams, ClosedFormSolver
+from sam2matting.backend.matting.guided import downsample
+from sam2matting.backend.matting.native import NativeStage, TileLayout
+
+log = logging.getLogger(__name__)
+
+WORK_SCALE = 0.5  # the first solve and the band work at half the plate's resolution
+MIN_SIDE_FOR_HALF = 32  # smaller images are solved at their own resolution
+
+
+@dataclass(frozen=True)
+class ClosedFormEngineParams:
+    band: bandlib.BandParams = field(default_factory=bandlib.BandParams)
+    first: ClosedFormParams = field(
+        default_factory=lambda: ClosedFormParams(prior_weight=0.1, solve_scale=1.0)
+    )
+    second: ClosedFormParams = field(
+        default_factory=lambda: ClosedFormParams(prior_weight=0.01, solve_scale=0.5,
+                                                 cg_iterations=50)
+    )
+    # tiles of the first solve are at half resolution: 96 px there is 192 plate pixels
+    first_layout: TileLayout = field(default_factory=lambda: TileLayout(96, 16, 16))
+    native_layout: TileLayout = field(default_factory=lambda: TileLayout(192, 32, 16))
+    snap: float = 0.02  # band alpha within this of 0 or 1 becomes exactly 0 or 1
+
+
+class ClosedFormEngine(MattingEngine):
+    """Adaptive band + closed-form matting (pymatting), solved per tile on the CPU."""
+
+    name: ClassVar[str] = "closed_form"
+    needs_features: ClassVar[bool] = False
+
+    def __init__(self, params: ClosedFormEngineParams | None = None) -> None:
+        self.params = params or ClosedFormEngineParams()
+        self.stats: Dict[str, float] = {}  # what the latest call did (for logs and benchmarks)
+
+    @classmethod
+    def capability(cls, config: BackendConfig) -> Capability:
+        defaults = bandlib.BandParams()
+        return Capability(
+            name=cls.name,
+            label="Closed-form matting (weight-free)",
+            available=_pymatting_importable(),
+            reason=None if _pymatting_importable() else "pymatting is not installed: "
+            "pip install pymatting",
+            fallback=True,
+            params=[
+                Param("max_width", "float", defaults.max_width,
+                      "farthest the unknown band reaches from the mask edge (plate pixels)",
+                      minimum=4.0, maximum=128.0),
+            ],
+        )
+
+    @classmethod
+    def with_options(cls, max_width: float | None = None) -> ClosedFormEngine:
+        """An engine with user-facing options applied (the capability's params)."""
+        params = ClosedFormEngineParams()
+        if max_width is not None:
+            params = replace(params, band=replace(params.band, max_width=float(max_width)))
+        return cls(params)
+
+    def matte(self, inp: MattingInput) -> torch.Tensor:
+        device = inp.rgb.device
+        rgb = inp.rgb.detach().float().cpu().clamp(0.0, 1.0)
+        mask = (inp.mask.detach().float().cpu() > 0.5).float()
+        h, w = mask.shape
+        factor = 2 if min(h, w) >= MIN_SIDE_FOR_HALF else 1
+        alpha = self._matte_cpu(rgb, mask, factor)
+        return alpha.to(device)
+
+    def _matte_cpu(self, rgb: torch.Tensor, mask: torch.Tensor, factor: int) -> torch.Tensor:
+        h, w = mask.shape
+        first = self._first_pass(rgb, mask, factor)
+        band = _upsample_nearest(first.band.astype(np.float32), factor, (h, w)) > 0.5
+        known = _upsample_nearest(first.known, factor, (h, w))
+        coarse = np.where(band, _upsample_bilinear(first.alpha, (h, w)), known)
+        params = replace(self.params.second, prior_width=self.params.band.max_width)
+        if factor == 1:  # too small to halve again
+            params = replace(params, solve_scale=1.0)
+        solver = ClosedFormSolver(params)
+        second = NativeStage(solver, self.params.native_layout)
+        alpha = second.refine(rgb, torch.from_numpy(coarse.astype(np.float32)),
+                              torch.from_numpy(bandlib.trimap_from(band, known)))
+        alpha = _snap(alpha, torch.from_numpy(band), self.params.snap)
+        self.stats = {
+            "zone_fraction": first.zone_fraction,
+            "band_fraction": float(band.mean()),
+            "first_tiles": float(first.tiles),
+            "native_tiles": float(second.last_tile_count),
+            "failed_tiles": float(first.failures + solver.failures),
+        }
+        return alpha
+
+    def _first_pass(self, rgb: torch.Tensor, mask: torch.Tensor, factor: int) -> _FirstPass:
+        """Closed-form over the candidate zone at 1/factor resolution, and the band it implies."""
+        band_params = self.params.band.scaled(1.0 / factor)
+        rgb_low = downsample(rgb[None], factor)[0]
+        mask_low = (downsample(mask[None, None], factor)[0, 0] > 0.5).float()
+        mask_np = mask_low.numpy()
+        zone = bandlib.candidate_zone(mask_np, band_params)
+        solver = ClosedFormSolver(replace(self.params.first, prior_width=band_params.max_width))
+        stage = NativeStage(solver, self.params.first_layout)
+        trimap = torch.from_numpy(bandlib.trimap_from(zone, mask_np))
+        alpha = stage.refine(rgb_low, mask_low, trimap).numpy()
+        return _FirstPass(
+            alpha=alpha,
+            band=bandlib.band_from_alpha(alpha, zone, mask_np, band_params),
+            # outside the band the first solve decides, which also fixes the mask's edge offset
+            known=np.where(zone, alpha > 0.5, mask_np > 0.5).astype(np.float32),
+            zone_fraction=float(zone.mean()),
+            tiles=stage.last_tile_count,
+            failures=solver.failures,
+        )
+
+
+@dataclass
+class _FirstPass:
+    alpha: np.ndarray  # (h, w) at the working resolution
+    band: np.ndarray  # (h, w) bool: where the native stage re-solves
+    known: np.ndarray  # (h, w) 0/1 values outside the band
+    zone_fraction: float
+    tiles: int
+    failures: int
+
+
+def _pymatting_importable() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("pymatting") is not None
+
+
+def _upsample_nearest(x: np.ndarray, factor: int, size: tuple[int, int]) -> np.ndarray:
+    """Each low-resolution pixel repeated factor x factor times, cropped to `size` (h, w)."""
+    if factor == 1:
+        return x[: size[0], : size[1]]
+    up = np.repeat(np.repeat(x, factor, axis=0), factor, axis=1)
+    return up[: size[0], : size[1]]
+
+
+def _upsample_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear upsampling to `size` (h, w), pixel centres aligned as by area downsampling."""
+    if x.shape == size:
+        return x.astype(np.float32)
+    h, w = size
+    factor_h, factor_w = -(-h // x.shape[0]), -(-w // x.shape[1])
+    t = torch.from_numpy(x.astype(np.float32))[None, None]
+    up = F.interpolate(t, size=(x.shape[0] * factor_h, x.shape[1] * factor_w),
+                       mode="bilinear", align_corners=False)
+    return up[0, 0, :h, :w].numpy()
+
+
+def _snap(alpha: torch.Tensor, band: torch.Tensor, eps: float) -> torch.Tensor:
+    """Values within eps of 0 or 1 inside the band become exactly 0 or 1 (solver residue)."""
+    if eps <= 0:
+        return alpha
+    out = alpha.clone()
+    out[band & (alpha < eps)] = 0.0
+    out[band & (alpha > 1.0 - eps)] = 1.0
+    return out

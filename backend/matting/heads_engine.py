@@ -1,0 +1,118 @@
+"""The SAM2Matting engine: official heads on the tracker's own features, then native resolution.
+
+Per object and frame: the tracker's mask logits (binarised at 0), its backbone features and the
+square image it saw go through the heads (no second encoder pass), under the same bf16 autocast
+as the tracker on CUDA. alpha3 (half of the square input: 512x512 at 1024) is resized to the
+plate - which undoes the tracker's square resize - and the native-resolution stage re-solves the
+soft band at plate resolution, guided by the plate's RGB. The band is capped at `max_width`
+plate pixels from the alpha's 0.5 contour, so the stage's cost follows the edge's length on
+2K and 4K plates instead of the 512 grid's blur.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import ClassVar, Optional
+
+import torch
+import torch.nn.functional as F  # noqa: N812 - the usual torch alias
+
+from sam2matting.backend.capabilities import Capability
+from sam2matting.backend.config import BackendConfig
+from sam2matting.backend.device import autocast
+from sam2matting.backend.matting.base import MattingEngine, MattingInput, TileSolver
+from sam2matting.backend.matting.heads import SAM2MattingHeads
+from sam2matting.backend.matting.native import NativeStage, TileLayout
+from sam2matting.protocol.errors import ErrorCode, ProtocolError
+
+log = logging.getLogger(__name__)
+
+FRACTIONAL = 0.02  # coarse alpha in (f, 1 - f) is refined
+MARGIN = 3  # plate pixels around the fractional region
+MAX_WIDTH = 24  # plate pixels from the coarse 0.5 contour beyond which nothing is refined
+
+
+class HeadsEngine(MattingEngine):
+    """SAM2Matting heads + native-resolution stage; needs a SAM2.1 tracker's features."""
+
+    name: ClassVar[str] = "sam2matting"
+    needs_features: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        heads: SAM2MattingHeads,
+        solver: Optional[TileSolver] = None,
+        layout: Optional[TileLayout] = None,
+        max_width: int = MAX_WIDTH,
+    ) -> None:
+        self.heads = heads.eval()
+        self.native = NativeStage(solver, layout or TileLayout(128, 32, 64)) if solver else None
+        self.max_width = max_width
+
+    @classmethod
+    def capability(cls, config: BackendConfig) -> Capability:
+        """Generic description; the registry reports one entry per installed checkpoint."""
+        return Capability(
+            name=cls.name,
+            label="SAM2Matting heads",
+            available=False,
+            reason="choose a SAM2Matting checkpoint by name (sam2matting-tiny, -base_plus)",
+        )
+
+    @classmethod
+    def from_checkpoint(cls, path: Path, device: torch.device,
+                        solver: Optional[TileSolver] = None) -> HeadsEngine:
+        from sam2matting.backend.matting.heads_checkpoint import load_heads
+
+        return cls(load_heads(path, device), solver)
+
+    @torch.inference_mode()
+    def matte(self, inp: MattingInput) -> torch.Tensor:
+        if inp.features is None or inp.logits is None:
+            raise ProtocolError(
+                ErrorCode.INVALID_FIELD,
+                "the SAM2Matting engine needs a SAM2.1 tracker's features and mask logits",
+                hint="Track with a SAM2.1 tracker, or choose the closed_form engine.",
+            )
+        device = inp.rgb.device
+        h, w = inp.mask.shape
+        feats = inp.features
+        with autocast(feats.image.device):  # as the tracker ran, bf16 on CUDA
+            mask = (inp.logits.float() > 0).float()[None, None]
+            out = self.heads(feats.fpn, mask.to(feats.image.device), feats.image)
+        coarse = F.interpolate(out.alpha.float(), size=(h, w), mode="bilinear",
+                               align_corners=False)[0, 0].to(device)
+        coarse = torch.nan_to_num(coarse, nan=0.0).clamp_(0.0, 1.0)
+        if self.native is None:
+            return coarse
+        trimap = band_trimap(coarse, FRACTIONAL, MARGIN, self.max_width)
+        return self.native.refine(inp.rgb.float(), coarse, trimap)
+
+
+def band_trimap(coarse: torch.Tensor, fractional: float, margin: int,
+                max_width: int) -> torch.Tensor:
+    """Trimap of a soft alpha: unknown where fractional (grown by margin) and near its 0.5 edge."""
+    inside = coarse > 0.5
+    frac = (coarse > fractional) & (coarse < 1.0 - fractional)
+    grown = _dilate(frac, margin)
+    edge = _dilate(inside, 1) & ~_erode(inside, 1)
+    near = _dilate(edge, max_width)
+    unknown = grown & near
+    return torch.where(unknown, torch.full_like(coarse, 0.5), inside.float())
+
+
+def _dilate(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Square dilation of a (H, W) bool map, separable (two 1-D max-pools)."""
+    if radius <= 0:
+        return x
+    k = 2 * radius + 1
+    t = x.float()[None, None]
+    t = F.max_pool2d(t, (1, k), stride=1, padding=(0, radius))
+    t = F.max_pool2d(t, (k, 1), stride=1, padding=(radius, 0))
+    return t[0, 0] > 0.5
+
+
+def _erode(x: torch.Tensor, radius: int) -> torch.Tensor:
+    return ~_dilate(~x, radius)
+
