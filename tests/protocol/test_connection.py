@@ -7,6 +7,7 @@ import os
 import stat
 
 import pytest
+
 from sam2matting.protocol.connection import (
     ConnectionInfo,
     new_key,

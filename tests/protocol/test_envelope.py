@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from sam2matting.protocol import messages
 from sam2matting.protocol.envelope import DELIMITER, Limits, Message, Session
 from sam2matting.protocol.errors import ErrorCode, ProtocolError

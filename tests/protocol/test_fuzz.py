@@ -9,6 +9,7 @@ import os
 import zmq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from sam2matting.protocol.client import Client
 from sam2matting.protocol.envelope import DELIMITER, Session
 from sam2matting.protocol.errors import ProtocolError

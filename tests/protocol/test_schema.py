@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sam2matting.protocol import messages
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 from sam2matting.protocol.schema import expand_ranges, frame_ranges

@@ -7,6 +7,7 @@ import time
 
 import pytest
 import zmq
+
 from sam2matting.protocol.client import Client
 from sam2matting.protocol.connection import ConnectionInfo
 from sam2matting.protocol.errors import ErrorCode, ProtocolError

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from sam2matting.protocol import messages
 from sam2matting.protocol.errors import HINTS, ErrorCode
 from sam2matting.protocol.version import PROTOCOL_VERSION, PROTOCOL_VERSION_INFO, parse_version

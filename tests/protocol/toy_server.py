@@ -9,6 +9,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 import zmq
+
 from sam2matting.protocol.connection import ConnectionInfo, new_key
 from sam2matting.protocol.envelope import Limits, Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
