@@ -4,8 +4,9 @@
    panning textured background) with exact alpha, written as scene-linear half-float EXR plates.
 2. Starts `sam2matting serve` as a child process on loopback (own key, own cache).
 3. Over ZeroMQ: describe, open the shot, send the frames (by path when the backend shares this
-   filesystem, else inline), prompt the first frame with a box and a positive point (derived
-   from the truth, where an artist would click), propagate forward.
+   filesystem, else inline), prompt the first frame (a roto mask by default, or a box and a
+   positive point; both derived from the truth, as an artist would draw or click), propagate
+   forward.
 4. Copies each frame's float EXR matte to DIR/matte/, scores the mattes against the truth
    (SAD, dtSSD) next to a hard mask made from the same matte, writes a preview PNG, prints a
    report, and shuts the backend down.
@@ -38,9 +39,11 @@ DEFAULT_OUT = Path("out") / "demo"
 
 _EPILOG = """\
 The shot is generated at run time with exact ground-truth alpha; plates are written as
-scene-linear half-float EXRs. The prompt (a box and one positive point on the first frame) is
-derived from the truth, where an artist would click. Without model weights the backend uses its
-weight-free tracker and engine; with SAM2.1 weights installed it uses them (see --tracker).
+scene-linear half-float EXRs. The prompt on the first frame is derived from the truth: a roto
+mask (alpha > 0.5, the shape a quick roto gives; the default) or, with --prompt clicks, a box and
+one positive point where an artist would click (the weight-free tracker's click seeding is
+rough). Without model weights the backend uses its weight-free tracker and engine; with SAM2.1
+weights installed it uses them (see --tracker).
 
 exit codes: 0 done, 2 bad arguments, 3 setup (a model or package is missing: run
 'sam2matting doctor'), 5 the backend did not come up, 1 anything else (the message says why),
@@ -63,6 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", help="matting engine (default auto: the best available)")
     parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated shot")
+    parser.add_argument(
+        "--prompt", choices=("roto", "clicks"), default="roto",
+        help="first-frame prompt: a roto mask (default) or a box and a positive click",
+    )  # fmt: skip
     parser.add_argument(
         "--size", default=f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}", metavar="WxH",
         help="frame size (default 1920x1080; smaller sizes are for quick checks)",
@@ -142,7 +149,7 @@ def _run_backend(shot: DemoShot, args: argparse.Namespace, private: Path) -> Dem
     _say("starting the backend (sam2matting serve on 127.0.0.1) ...")
     try:
         with serve as client:
-            return track_shot(client, shot, args.tracker, args.engine)
+            return track_shot(client, shot, args.tracker, args.engine, args.prompt)
     except BackendStartError as exc:
         print(f"sam2matting demo: {exc}; the backend said:\n{serve.log_tail()}", file=sys.stderr)
         return exc.exit_code
@@ -184,8 +191,9 @@ def report(
         "",
         f"SAM2Matting demo: {len(shot.frames)} frames {first}-{last}, {shot.width}x{shot.height}",
         f"  backend:  tracker {result.tracker}, engine {result.engine}, device {result.device}",
-        f"  prompt:   box {_fmt(shot.box)} and positive point {_fmt(shot.point)} on frame {first}",
-        "            (derived from the truth, where an artist would click); frames sent " + how,
+        f"  prompt:   {_prompt_text(shot, result.prompt)} on frame {first}",
+        "            (derived from the truth, as an artist would draw or click); frames sent "
+        + how,
         "  error against the exact alpha (lower is better):",
         f"    SAD per frame (/1000): matte {scores.sad:.2f}, hard mask {scores.sad_hard:.2f}",
         f"    dtSSD:                 matte {_opt(scores.dtssd)}, hard mask "
@@ -219,3 +227,9 @@ def _fmt(values: Tuple[float, ...]) -> str:
 
 def _opt(value: float | None) -> str:
     return "n/a (one frame)" if value is None else f"{value:.2f}"
+
+
+def _prompt_text(shot: DemoShot, kind: str) -> str:
+    if kind == "roto":
+        return "a roto mask (truth alpha > 0.5)"
+    return f"box {_fmt(shot.box)} and positive point {_fmt(shot.point)}"

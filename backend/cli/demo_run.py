@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+import numpy as np
+
 from sam2matting.backend.cli.demo_shot import OBJECT_ID, OBJECT_NAME, PLATE_COLOURSPACE, DemoShot
 from sam2matting.backend.cli.progress import ProgressBar
 from sam2matting.backend.cli.render_client import matte_source, put_frames, run_propagation
@@ -30,10 +32,15 @@ class DemoResult:
     shared: bool  # frames and mattes travelled as paths
     frames_per_second: float  # tracking + matting, as the backend timed the job
     matte: SequencePattern  # the mattes, copied out of the backend's cache
+    prompt: str  # "roto" or "clicks"
 
 
 def track_shot(
-    client: Client, shot: DemoShot, tracker: Optional[str], engine: Optional[str]
+    client: Client,
+    shot: DemoShot,
+    tracker: Optional[str],
+    engine: Optional[str],
+    prompt: str = "roto",
 ) -> DemoResult:
     """Run the shot through the backend; every frame's matte lands in DIR/matte/.
 
@@ -49,7 +56,7 @@ def track_shot(
     if refused:
         frame, exc = next(iter(refused.items()))
         raise ProtocolError(exc.code, f"frame {frame} was refused: {exc.message}", exc.hint)
-    _prompt(client, shot)
+    _prompt(client, shot, prompt)
     matte = SequencePattern.parse(str(shot.folder / "matte" / "matte.####.exr"))
     done = _propagate(client, shot, matte, shared)
     return DemoResult(
@@ -59,6 +66,7 @@ def track_shot(
         shared=shared,
         frames_per_second=done["frames_done"] / max(float(done["elapsed_s"]), 1e-6),
         matte=matte,
+        prompt=prompt,
     )
 
 
@@ -76,13 +84,22 @@ def _open_shot(
     return state
 
 
-def _prompt(client: Client, shot: DemoShot) -> None:
-    content = {
+def _prompt(client: Client, shot: DemoShot, kind: str) -> None:
+    """A roto (the solid part of the true alpha, as a raw 8-bit mask) or a box and a click."""
+    content: Dict[str, Any] = {
         "shot_id": SHOT_ID, "frame": shot.frames[0],
-        "object": {"id": OBJECT_ID, "name": OBJECT_NAME},
-        "points": [list(shot.point)], "labels": [1], "box": list(shot.box), "matte": "none",
+        "object": {"id": OBJECT_ID, "name": OBJECT_NAME}, "matte": "none",
     }  # fmt: skip
-    client.request("add_prompt_request", content)
+    buffers = []
+    if kind == "roto":
+        mask = (shot.truth_alpha(shot.frames[0]) > 0.5).astype(np.uint8) * 255
+        content["mask"] = {"buffer": 0, "encoding": "raw", "dtype": "uint8",
+                           "shape": [shot.height, shot.width], "channels": ["A"],
+                           "colourspace": "raw", "origin": "top_left"}  # fmt: skip
+        buffers.append(mask.tobytes())
+    else:
+        content.update(points=[list(shot.point)], labels=[1], box=list(shot.box))
+    client.request("add_prompt_request", content, buffers)
 
 
 def _propagate(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 import numpy as np
 
-from sam2matting.backend.imageio.decode import decode_image, decode_raw
+from sam2matting.backend.imageio.decode import decode_image
 from sam2matting.backend.server import jobs
 from sam2matting.backend.server.describe import describe_reply
 from sam2matting.backend.shots.records import ShotSettings
@@ -110,10 +110,10 @@ def _mask(settings: ShotSettings, desc: Dict[str, Any], msg: Message) -> np.ndar
     """A mask prompt buffer (rendered roto) -> (H, W) bool at plate size."""
     data = bytes(msg.buffers[desc["buffer"]])
     if desc["encoding"] == "raw":
-        image = decode_raw(data, desc["dtype"], desc["shape"], desc["channels"], desc["origin"])
+        plane = _raw_mask_plane(data, desc)
     else:
         image = decode_image(data, desc["encoding"])
-    plane = image.alpha if image.alpha is not None else image.rgb[..., 0]
+        plane = image.alpha if image.alpha is not None else image.rgb[..., 0]
     if plane.shape != (settings.height, settings.width):
         raise ProtocolError(
             ErrorCode.FRAME_SIZE_MISMATCH,
@@ -121,6 +121,20 @@ def _mask(settings: ShotSettings, desc: Dict[str, Any], msg: Message) -> np.ndar
             f"{settings.width}x{settings.height}",
         )
     return np.asarray(plane > 0.5)
+
+
+def _raw_mask_plane(data: bytes, desc: Dict[str, Any]) -> np.ndarray:
+    """The mask channel of a raw buffer: the one named A/alpha, else the first; in [0, 1]."""
+    shape = desc["shape"]
+    channels = shape[2] if len(shape) == 3 else 1
+    dtype = np.dtype(desc["dtype"]).newbyteorder("<")
+    pixels = np.frombuffer(data, dtype=dtype).reshape(shape[0], shape[1], channels)
+    names = [n.split(".")[-1].lower() for n in (desc["channels"] or [])]
+    pick = next((i for i, n in enumerate(names) if n in ("a", "alpha")), 0)
+    plane = pixels[..., pick].astype(np.float32)
+    if dtype.kind == "u":
+        plane /= float(np.iinfo(dtype).max)
+    return plane[::-1] if desc["origin"] == "bottom_left" else plane
 
 
 def remove_object(server: BackendServer, msg: Message) -> None:

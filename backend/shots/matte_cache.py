@@ -243,7 +243,11 @@ def _clean_alpha(alpha: np.ndarray) -> np.ndarray:
     array = np.asarray(alpha, dtype=np.float32)
     if array.ndim != 2:
         raise ValueError(f"an alpha is (H, W), not {array.shape}")
-    return np.clip(np.nan_to_num(array, nan=0.0), 0.0, 1.0)
+    # clip maps +-inf to 1/0; NaN survives clip and is zeroed after (cheaper than nan_to_num,
+    # which scans for infinities too: this runs on every frame of every object).
+    clean = np.clip(array, 0.0, 1.0)
+    clean[np.isnan(clean)] = 0.0
+    return clean
 
 
 def _prefixed(key: str) -> str:
