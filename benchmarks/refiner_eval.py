@@ -3,16 +3,13 @@
     .venv/bin/python benchmarks/refiner_eval.py images --weights backend/matting/refiner/weights
     .venv/bin/python benchmarks/refiner_eval.py sequence --weights ... --frames 100
 
-images: alphamatting_dev (GT01-GT13) with the matting issue's mask protocol: mask = gt > 0.5,
-then dilated or eroded (coin flip) with a square kernel of half-size k in {1, 2, 3}, from one
-seeded generator in file order. Reports SAD and Grad (/1000, whole image) per image and their
-means relative to the binary mask's. Nothing here feeds back into training.
+images: alphamatting_dev (GT01-GT13) with the matting evaluation's mask protocol
+(`evaluation.simulate_mask`, seeded per image name, as `sam2matting eval` draws it). Reports SAD
+and Grad (`metrics.py`, /1000, whole image) per image and their means relative to the binary
+mask's. Nothing here feeds back into training.
 
 sequence: the synthetic moving-hair shot (`make_sequence`, procedural textures), tracker-like
 jittered masks; reports dtSSD (temporal coherence) and mean SAD per frame.
-
-The metrics come from `sam2matting.backend.matting.metrics` when that module exists; until it
-does, the minimal definitions below are used (and the output says which).
 """
 
 from __future__ import annotations
@@ -27,7 +24,9 @@ import cv2
 import numpy as np
 import torch
 
+from sam2matting.backend.matting import metrics
 from sam2matting.backend.matting.base import MattingInput
+from sam2matting.backend.matting.evaluation import mask_rng, simulate_mask
 from sam2matting.backend.matting.refiner import weights
 from sam2matting.backend.matting.refiner.engine import RefinerEngine, RefinerSolver
 
@@ -35,39 +34,10 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alphamatting_d
 Engine = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def _gauss_grad(a: np.ndarray, sigma: float = 1.4) -> np.ndarray:
-    blurred = cv2.GaussianBlur(a.astype(np.float64), (0, 0), sigma)
-    gx = cv2.Sobel(blurred, cv2.CV_64F, 1, 0, ksize=3) / 8.0
-    gy = cv2.Sobel(blurred, cv2.CV_64F, 0, 1, ksize=3) / 8.0
-    return np.sqrt(gx**2 + gy**2)
-
-
-def metric_fns() -> Dict[str, Callable[[np.ndarray, np.ndarray], float]]:
-    """SAD and Grad (both /1000): the project's metrics module if present, else fallbacks."""
-    try:
-        import importlib
-
-        metrics = importlib.import_module("sam2matting.backend.matting.metrics")
-    except ImportError:
-        return {
-            "sad": lambda a, gt: float(np.abs(a - gt).sum() / 1000.0),
-            "grad": lambda a, gt: float(((_gauss_grad(a) - _gauss_grad(gt)) ** 2).sum() / 1000.0),
-        }
-    return {"sad": metrics.sad, "grad": metrics.grad}
-
-
-def protocol_masks(gts: List[np.ndarray], seed: int = 0) -> List[np.ndarray]:
-    """gt > 0.5, dilated or eroded by a square of half-size 1-3 (one generator, file order)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for gt in gts:
-        grow = rng.random() < 0.5
-        k = int(rng.integers(1, 4))
-        kernel = np.ones((2 * k + 1, 2 * k + 1), np.uint8)
-        base = (gt > 0.5).astype(np.uint8)
-        moved = cv2.dilate(base, kernel) if grow else cv2.erode(base, kernel)
-        out.append(moved.astype(np.float32))
-    return out
+def protocol_masks(names: List[str], gts: List[np.ndarray], seed: int = 0) -> List[np.ndarray]:
+    """The matting evaluation's one seeded mask protocol (`evaluation.simulate_mask`)."""
+    # keyed by file stem, as `sam2matting eval` keys its items
+    return [simulate_mask(gt, mask_rng(seed, Path(n).stem))[0] for n, gt in zip(names, gts)]
 
 
 def make_engines(weights_dir: Path, threads: int) -> Dict[str, Engine]:
@@ -97,8 +67,8 @@ def images(args: argparse.Namespace) -> Dict[str, object]:
         cv2.imread(str(DATA / "gt" / n), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
         for n in names
     ]
-    masks = protocol_masks(gts, args.seed)
-    fns = metric_fns()
+    masks = protocol_masks(names, gts, args.seed)
+    fns = {"sad": metrics.sad, "grad": metrics.grad}
     engines = make_engines(args.weights, args.threads)
     rows: Dict[str, Dict[str, Dict[str, float]]] = {}
     for name, rgb, gt, mask in zip(names, rgbs, gts, masks):
@@ -116,8 +86,7 @@ def images(args: argparse.Namespace) -> Dict[str, object]:
             json.dumps({k: {m: round(v, 3) for m, v in r.items()} for k, r in rows[name].items()}),
             flush=True,
         )
-    fallback = fns["sad"].__name__ == "<lambda>"
-    summary: Dict[str, object] = {"metrics": "fallback definitions" if fallback else "metrics.py"}
+    summary: Dict[str, object] = {"metrics": "metrics.py", "masks": "evaluation.simulate_mask"}
     for metric in ("sad", "grad"):
         means = {k: float(np.mean([rows[n][k][metric] for n in names])) for k in engines}
         summary[f"mean_{metric}"] = means
@@ -128,20 +97,10 @@ def images(args: argparse.Namespace) -> Dict[str, object]:
     return {"per_image": rows, "summary": summary}
 
 
-def dtssd(alphas: List[np.ndarray], truths: List[np.ndarray]) -> float:
-    """Mean over frame pairs of sqrt(mean squared difference of temporal derivatives) x 100."""
-    vals = []
-    for t in range(1, len(alphas)):
-        d = (alphas[t] - alphas[t - 1]) - (truths[t] - truths[t - 1])
-        vals.append(float(np.sqrt(np.mean(d.astype(np.float64) ** 2))) * 100.0)
-    return float(np.mean(vals))
-
-
 def sequence(args: argparse.Namespace) -> Dict[str, object]:
     from sam2matting.backend.matting.synthetic.sequence import make_sequence
 
     engines = make_engines(args.weights, args.threads)
-    fns = metric_fns()
     out: Dict[str, List[np.ndarray]] = {k: [] for k in engines}
     truths = []
     for frame in make_sequence(
@@ -152,8 +111,8 @@ def sequence(args: argparse.Namespace) -> Dict[str, object]:
             out[key].append(engine(frame.image, frame.mask))
     return {
         k: {
-            "dtssd": dtssd(v, truths),
-            "sad_per_frame": float(np.mean([fns["sad"](a, g) for a, g in zip(v, truths)])),
+            "dtssd": metrics.dtssd(v, truths),
+            "sad_per_frame": float(np.mean([metrics.sad(a, g) for a, g in zip(v, truths)])),
         }
         for k, v in out.items()
     }
