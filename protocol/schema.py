@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import ErrorCode, ProtocolError
 
@@ -242,10 +242,13 @@ def same_length(a: str, b: str) -> Check:
 FrameRanges = Tuple[Tuple[int, int], ...]
 
 
-def frame_ranges(frames: Sequence[int]) -> List[List[int]]:
-    """[1001, 1002, 1003, 1010] -> [[1001, 1003], [1010, 1010]]: compact lists on the wire."""
+def frame_ranges(frames: Iterable[int]) -> List[List[int]]:
+    """[1001, 1002, 1003, 1010] -> [[1001, 1003], [1010, 1010]]: compact lists on the wire.
+
+    The one implementation: the backend, the plugin and the CLI all call this.
+    """
     out: List[List[int]] = []
-    for f in sorted(set(frames)):
+    for f in sorted({int(f) for f in frames}):
         if out and f == out[-1][1] + 1:
             out[-1][1] = f
         else:

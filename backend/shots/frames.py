@@ -3,18 +3,11 @@ zero-padded numbers in file names (as Nuke's '####' reads them)."""
 
 from __future__ import annotations
 
-from typing import Iterable, List, Sequence, Set
+from typing import Iterable, Sequence, Set
 
+from sam2matting.protocol.schema import frame_ranges as to_ranges
 
-def to_ranges(frames: Iterable[int]) -> List[List[int]]:
-    """{1001, 1002, 1003, 1010} -> [[1001, 1003], [1010, 1010]]."""
-    ranges: List[List[int]] = []
-    for frame in sorted(set(frames)):
-        if ranges and frame == ranges[-1][1] + 1:
-            ranges[-1][1] = frame
-        else:
-            ranges.append([frame, frame])
-    return ranges
+__all__ = ["frame_token", "from_ranges", "padding_for", "to_ranges"]
 
 
 def from_ranges(ranges: Iterable[Sequence[int]]) -> Set[int]:

@@ -15,13 +15,10 @@ MAX_FRAMES_PER_MESSAGE = 64  # the protocol's limit for put_frames
 
 def to_ranges(frames: Iterable[int]) -> List[List[int]]:
     """[1001, 1002, 1003, 1010] -> [[1001, 1003], [1010, 1010]] (sorted, duplicates dropped)."""
-    out: List[List[int]] = []
-    for frame in sorted({int(f) for f in frames}):
-        if out and frame == out[-1][1] + 1:
-            out[-1][1] = frame
-        else:
-            out.append([frame, frame])
-    return out
+    # Imported here: the plugin loads (for farm renders) even where the protocol is not vendored.
+    from sam2matting.protocol.schema import frame_ranges
+
+    return frame_ranges(frames)
 
 
 def from_ranges(ranges: Iterable[Sequence[int]]) -> List[int]:

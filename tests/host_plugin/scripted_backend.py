@@ -22,6 +22,7 @@ from sam2matting.protocol import paths
 from sam2matting.protocol.connection import ConnectionInfo, new_key, write_connection_file
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.schema import frame_ranges
 from sam2matting.protocol.server import ServerEndpoint
 
 RADIUS = 4.0
@@ -47,8 +48,8 @@ class Shot:
             "revision": self.revision,
             "objects": [{"id": i, "name": n} for i, n in sorted(self.objects.items())],
             "prompts": [dict(p) for p in self.prompts],
-            "frames_stored": _ranges(self.frames),
-            "frames_matted": _ranges(
+            "frames_stored": frame_ranges(self.frames),
+            "frames_matted": frame_ranges(
                 f for f in range(self.first, self.last + 1) if self.matte_path(f).is_file()
             ),
             "cache_dir": str(self.cache_dir),
@@ -85,14 +86,6 @@ class Shot:
         return path
 
 
-def _ranges(frames: Any) -> List[List[int]]:
-    out: List[List[int]] = []
-    for f in sorted(set(frames)):
-        if out and f == out[-1][1] + 1:
-            out[-1][1] = f
-        else:
-            out.append([f, f])
-    return out
 
 
 class ScriptedBackend:
@@ -322,7 +315,7 @@ class ScriptedBackend:
             raise ProtocolError(ErrorCode.FRAME_MISSING, f"frames {lacking} were not sent")
         job_id = f"job-{msg.msg_id[:8]}"
         self.cancelled[job_id] = threading.Event()
-        unchanged = _ranges(set(range(shot.first, shot.last + 1)) - set(order))
+        unchanged = frame_ranges(set(range(shot.first, shot.last + 1)) - set(order))
         self.endpoint.send(
             msg,
             "propagate_reply",
