@@ -8,32 +8,12 @@ the native stage overwrites anyway.
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict
 
 import torch
-import torch.nn.functional as F  # noqa: N812 - the usual torch alias
 
+from sam2matting.backend.matting.heads_losses import laplacian_pyramid
 from sam2matting.backend.matting.refiner.data import Batch
-
-
-def _gauss_kernel(device: torch.device) -> torch.Tensor:
-    k1 = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], device=device) / 16.0
-    return (k1[:, None] * k1[None, :]).view(1, 1, 5, 5)
-
-
-def _pyramid(x: torch.Tensor, levels: int) -> List[torch.Tensor]:
-    """Laplacian pyramid of a (N, 1, h, w) image, finest level first."""
-    kernel = _gauss_kernel(x.device)
-    out = []
-    current = x
-    for _ in range(levels - 1):
-        blurred = F.conv2d(F.pad(current, (2, 2, 2, 2), mode="reflect"), kernel)
-        down = blurred[..., ::2, ::2]
-        up = F.interpolate(down, size=current.shape[-2:], mode="bilinear", align_corners=False)
-        out.append(current - up)
-        current = down
-    out.append(current)
-    return out
 
 
 def laplacian_loss(pred: torch.Tensor, target: torch.Tensor, levels: int = 5) -> torch.Tensor:
@@ -42,7 +22,9 @@ def laplacian_loss(pred: torch.Tensor, target: torch.Tensor, levels: int = 5) ->
     A level has 4^-i of the pixels, so level i counts 2^-i of the finest: fine detail leads.
     """
     total = pred.new_zeros(())
-    for i, (p, t) in enumerate(zip(_pyramid(pred, levels), _pyramid(target, levels))):
+    for i, (p, t) in enumerate(
+        zip(laplacian_pyramid(pred, levels - 1), laplacian_pyramid(target, levels - 1))
+    ):
         total = total + (p - t).abs().mean() / (2.0**i)
     return total
 
