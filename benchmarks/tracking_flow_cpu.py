@@ -26,6 +26,7 @@ import torch
 from benchmarks.common import print_table, write_result
 from sam2matting.backend.tracking.base import Prompt
 from sam2matting.backend.tracking.flow import DIS_PRESETS, FlowSettings, FlowTracker
+from tests.backend.tracking.conftest import DavisClip  # the tests' real-clip FrameSource
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DAVIS = Path(os.environ.get("SAM2MATTING_SHARED_DATA", SHARED))
@@ -92,30 +93,6 @@ def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     return np.clip(big[:height, :width], 0, 1)
 
 
-class DavisClip:
-    def __init__(self, name: str) -> None:
-        root = DAVIS / "davis"
-        self.images = sorted((root / "JPEGImages" / "480p" / name).glob("*.jpg"))
-        self.annotations = sorted((root / "Annotations" / "480p" / name).glob("*.png"))
-        first = cv2.imread(str(self.images[0]))
-        self._size = (first.shape[1], first.shape[0])
-
-    @property
-    def num_frames(self) -> int:
-        return len(self.images)
-
-    @property
-    def size(self) -> Tuple[int, int]:
-        return self._size
-
-    def rgb(self, index: int) -> torch.Tensor:
-        rgb = cv2.cvtColor(cv2.imread(str(self.images[index])), cv2.COLOR_BGR2RGB)
-        return torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255.0)
-
-    def mask(self, index: int) -> np.ndarray:
-        return np.asarray(cv2.imread(str(self.annotations[index]), cv2.IMREAD_GRAYSCALE) > 127)
-
-
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
@@ -148,7 +125,7 @@ def speed(frames: int, settings: FlowSettings) -> Dict[str, Any]:
 def davis(settings: FlowSettings) -> List[Dict[str, Any]]:
     rows = []
     for name in CLIPS:
-        clip = DavisClip(name)
+        clip = DavisClip(DAVIS / "davis", name)
         row: Dict[str, Any] = {"clip": name, "frames": clip.num_frames}
         for label, every in (("first_mask", 0), ("mask_every_10", 10)):
             session = FlowTracker(settings).open_session(clip)

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from sam2matting.installer import nuke_installs
+from sam2matting.installer import nuke_installs, nuke_plugin
 from sam2matting.installer.platforms import Platform
 from sam2matting.installer.report import Reporter
 
@@ -87,30 +87,8 @@ def fake_nukes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Dict[str, Opt
 
 def _pip_download(dest: Path, python: Tuple[int, int]) -> bool:
     platform = Platform.current()
-    abi = f"cp{python[0]}{python[1]}" + ("m" if python < (3, 8) else "")
-    argv = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--quiet",
-        "--only-binary=:all:",
-        "--no-deps",
-        "--implementation",
-        "cp",
-        "--python-version",
-        f"{python[0]}.{python[1]}",
-        "--abi",
-        abi,
-        "--abi",
-        "abi3",
-        "--abi",
-        "none",
-        "-d",
-        str(dest),
-    ]
-    for tag in platform.pip_platform_tags():
-        argv += ["--platform", tag]
+    wheels = nuke_plugin.foreign_wheel_args(python, platform.pip_platform_tags())
+    argv = [sys.executable, "-m", "pip", "download", "--quiet", *wheels, "-d", str(dest)]
     argv.append(nuke_installs.pyzmq_requirement(python))
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=180, check=False)
