@@ -19,6 +19,7 @@ from typing import Any, Deque, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import zmq
 
+from .auth import ZapHandler
 from .connection import ConnectionInfo
 from .envelope import Buffer, Limits, Message, Session
 from .errors import ErrorCode, ProtocolError
@@ -49,6 +50,7 @@ class Client:
         self._ctx = context or zmq.Context.instance()
         self._inbox: Dict[str, Deque[Message]] = defaultdict(deque)
         self._unverified = 0  # replies we could not verify: a hint that the keys differ
+        self._monitor: Optional[zmq.Socket] = None  # type: ignore[type-arg]
         self._socket = self._new_socket()
 
     # ------------------------------------------------------------ socket lifecycle
@@ -59,17 +61,35 @@ class Client:
         # Queue nothing for a backend that is not connected: sends fail fast instead.
         sock.setsockopt(zmq.IMMEDIATE, 1)
         sock.setsockopt(zmq.MAXMSGSIZE, self.session.limits.max_buffer_bytes + 1)
-        sock.connect(self.info.endpoint)
+        if ":" in self.info.ip:
+            sock.setsockopt(zmq.IPV6, 1)
+        if self.info.uses_auth:  # 1.1: the endpoint that refuses peers without the key
+            ZapHandler.configure_client(sock, self.info.key, self.info.auth_mechanism)
+            self._monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+        sock.connect(self.info.client_endpoint)
         return sock
+
+    def _close_socket(self) -> None:
+        if self._monitor is not None:
+            self._socket.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
+        self._socket.close(linger=0)
 
     def reconnect(self) -> None:
         """Drop the socket and everything queued on it; start a fresh connection."""
-        self._socket.close(linger=0)
+        self._close_socket()
         self._inbox.clear()
         self._socket = self._new_socket()
 
     def close(self) -> None:
-        self._socket.close(linger=0)
+        self._close_socket()
+
+    def _refused_by_backend(self) -> bool:
+        """Whether the backend refused this connection's credentials (a different key)."""
+        if self._monitor is None:
+            return False
+        return bool(self._monitor.poll(0, zmq.POLLIN))
 
     def __enter__(self) -> Client:
         return self
@@ -88,10 +108,16 @@ class Client:
         """Send a request without waiting; returns the sent message (its msg_id keys the reply)."""
         msg = self.session.msg(msg_type, content, buffers=buffers)
         if not self._socket.poll(int(self.connect_timeout_s * 1000), zmq.POLLOUT):
+            refused = self._refused_by_backend()
             self.reconnect()
+            if refused:
+                raise ProtocolError(
+                    ErrorCode.BAD_SIGNATURE,
+                    f"the backend at {self.info.client_endpoint} refused this client's key",
+                )
             raise ProtocolError(
                 ErrorCode.BACKEND_UNREACHABLE,
-                f"no backend is listening at {self.info.endpoint}",
+                f"no backend is listening at {self.info.client_endpoint}",
             )
         self._socket.send_multipart(self.session.serialize(msg), copy=False)
         return msg

@@ -15,13 +15,14 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from . import messages
+from . import limits, messages
 from .errors import ErrorCode, ProtocolError
 from .version import PROTOCOL_VERSION, PROTOCOL_VERSION_INFO, parse_version
 
@@ -35,13 +36,14 @@ Buffer = Union[bytes, bytearray, memoryview]
 class Limits:
     """Sizes the decoder accepts (configurable per side); larger messages are refused unread."""
 
-    max_json_bytes: int = 4 * 1024 * 1024
-    max_buffers: int = messages.MAX_BUFFERS
-    max_buffer_bytes: int = 1024 * 1024 * 1024
-    max_total_bytes: int = 2 * 1024 * 1024 * 1024
-    max_identities: int = 8
-    replay_window_s: float = 300.0  # messages older (or further in the future) are refused
-    replay_history: int = 100_000  # signatures remembered to refuse exact replays
+    max_json_bytes: int = limits.MAX_JSON_BYTES
+    max_buffers: int = limits.MAX_BUFFERS
+    max_buffer_bytes: int = limits.MAX_BUFFER_BYTES
+    max_total_bytes: int = limits.MAX_TOTAL_BYTES
+    max_identities: int = limits.MAX_IDENTITIES
+    # messages older (or further in the future) are refused
+    replay_window_s: float = float(limits.REPLAY_WINDOW_S)
+    replay_history: int = limits.REPLAY_HISTORY  # signatures remembered to refuse exact replays
 
     def to_wire(self) -> Dict[str, int]:
         return {
@@ -63,6 +65,7 @@ class Message:
     metadata: Dict[str, Any] = field(default_factory=dict)
     buffers: List[Buffer] = field(default_factory=list)
     identities: List[bytes] = field(default_factory=list)
+    channel: int = 0  # which of a server's sockets it came through (replies go back there)
 
     @property
     def msg_id(self) -> str:
@@ -93,19 +96,27 @@ def _loads(part: Buffer, what: str) -> Dict[str, Any]:
 
 
 class ReplayGuard:
-    """Refuses a signature seen before and a message outside the time window."""
+    """Refuses a signature seen before and a message outside the time window.
 
-    def __init__(self, window_s: float, history: int) -> None:
+    The signatures seen live in memory only, so a receiver that restarts also sets
+    `not_before` (its start time, less a small clock skew): a message captured before the
+    restart is then refused as stale instead of being accepted a second time.
+    """
+
+    def __init__(self, window_s: float, history: int, not_before: float = 0.0) -> None:
         self.window_s = window_s
         self.history = history
+        self.not_before = not_before
         self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._lock = threading.Lock()  # servers verify large messages off their I/O thread
 
     def check(self, signature: bytes) -> None:
-        if signature in self._seen:
-            raise ProtocolError(ErrorCode.REPLAYED, "message was already received (replay)")
-        self._seen[signature] = None
-        while len(self._seen) > self.history:
-            self._seen.popitem(last=False)
+        with self._lock:
+            if signature in self._seen:
+                raise ProtocolError(ErrorCode.REPLAYED, "message was already received (replay)")
+            self._seen[signature] = None
+            while len(self._seen) > self.history:
+                self._seen.popitem(last=False)
 
     def check_age(self, sent: float, now: float) -> None:
         if self.window_s > 0 and abs(now - sent) > self.window_s:
@@ -113,6 +124,13 @@ class ReplayGuard:
                 ErrorCode.STALE,
                 f"message timestamp is {now - sent:+.0f} s from this machine's clock "
                 f"(window {self.window_s:.0f} s)",
+            )
+        if sent < self.not_before:
+            raise ProtocolError(
+                ErrorCode.STALE,
+                f"message is dated {self.not_before - sent:.1f} s before this backend started: "
+                "a message from before a restart is never accepted",
+                hint="Send the request again (clocks of both machines must agree to a second).",
             )
 
 
@@ -161,6 +179,7 @@ class Session:
             metadata=dict(metadata or {}),
             buffers=list(buffers),
             identities=list(parent.identities) if parent is not None else [],
+            channel=parent.channel if parent is not None else 0,
         )
 
     def sign(self, parts: Sequence[Buffer]) -> bytes:

@@ -42,6 +42,8 @@ class ErrorCode(str, Enum):
     BUSY = "busy"
     SHUTTING_DOWN = "shutting_down"
     INTERNAL = "internal_error"
+    # 1.1
+    DAMAGED_STATE = "damaged_state"
 
 
 # The default hint for each code: what the artist or TD can do about it.
@@ -98,9 +100,17 @@ HINTS: Dict[ErrorCode, str] = {
     ErrorCode.CHECKPOINT_INVALID: (
         "The model file is damaged or not the expected one: reinstall it."
     ),
-    ErrorCode.BUSY: "The backend is busy with this shot; wait or cancel the running job.",
+    ErrorCode.BUSY: (
+        "The backend is busy (another client's job runs on this shot, or a limit on waiting "
+        "work is reached): wait, or cancel the running job."
+    ),
     ErrorCode.SHUTTING_DOWN: "The backend is shutting down; start it again.",
     ErrorCode.INTERNAL: "An unexpected backend error; the backend log has the details.",
+    ErrorCode.DAMAGED_STATE: (
+        "A file the backend keeps for this shot is damaged (disk fault or an outside edit); it "
+        "was set aside, not deleted. Send the frames again or track again; restore shot.json "
+        "from a backup or an exported shot file if it is the one named."
+    ),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence
 
+from . import limits
 from .errors import ErrorCode, ProtocolError
 from .schema import (
     Bool,
@@ -27,19 +28,21 @@ from .schema import (
     ordered,
     same_length,
 )
+from .version import VERSION_PATTERN
 
 # ---------------------------------------------------------------- building blocks
+# Every bound comes from limits.py (the one table PROTOCOL.md shows).
 
-FRAME = Int(-(10**7), 10**7)
-ID = Str(max_len=128, min_len=1, pattern=r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
-OBJECT_ID = Int(1, 10_000)
-PATH = Str(max_len=4096, min_len=1)
-COORD = Float(-1e6, 1e6)
+FRAME = Int(-limits.MAX_FRAME, limits.MAX_FRAME)
+ID = Str(max_len=limits.ID_MAX_LEN, min_len=1, pattern=limits.ID_PATTERN)
+OBJECT_ID = Int(1, limits.MAX_OBJECT_ID)
+PATH = Str(max_len=limits.MAX_PATH_LEN, min_len=1)
+COORD = Float(-limits.MAX_COORD, limits.MAX_COORD)
 POINT = ListOf(COORD, 2, 2)
 BOX = ListOf(COORD, 4, 4)
-RANGES = ListOf(ListOf(FRAME, 2, 2), 0, 100_000)
+RANGES = ListOf(ListOf(FRAME, 2, 2), 0, limits.MAX_RANGES)
 PARAMS = Map(Scalar())
-MAX_BUFFERS = 64
+MAX_BUFFERS = limits.MAX_BUFFERS
 DTYPE_SIZES = {"uint8": 1, "uint16": 2, "float16": 2, "float32": 4}
 
 ENCODINGS = ("raw", "exr", "png", "jpeg", "tiff")
@@ -67,7 +70,8 @@ IMAGE = Record(
         "buffer": Field(Int(0, MAX_BUFFERS - 1)),
         "encoding": Field(Str(choices=ENCODINGS)),
         "dtype": opt(Nullable(Str(choices=tuple(DTYPE_SIZES)))),
-        "shape": opt(Nullable(ListOf(Int(1, 65_536), 2, 3))),  # [height, width(, channels)]
+        # [height, width] or [height, width, channels]
+        "shape": opt(Nullable(ListOf(Int(1, limits.MAX_IMAGE_SIDE), 2, 3))),
         "channels": opt(Nullable(ListOf(Str(max_len=64, min_len=1), 1, 64))),
         # null: sRGB for integer images, the shot's colourspace for float ones
         "colourspace": opt(Nullable(Str(max_len=128))),
@@ -99,15 +103,17 @@ CAPABILITY = Record(
     }
 )
 
-OBJECT = Record({"id": Field(OBJECT_ID), "name": Field(Str(max_len=64, min_len=1))})
+OBJECT = Record(
+    {"id": Field(OBJECT_ID), "name": Field(Str(max_len=limits.NAME_MAX_LEN, min_len=1))}
+)
 
 PROMPT_SUMMARY = Record(
     {
         "seq": Field(Int(0)),
         "frame": Field(FRAME),
         "object_id": Field(OBJECT_ID),
-        "points": Field(ListOf(POINT, 0, 256)),
-        "labels": Field(ListOf(Int(0, 1), 0, 256)),
+        "points": Field(ListOf(POINT, 0, limits.MAX_POINTS)),
+        "labels": Field(ListOf(Int(0, 1), 0, limits.MAX_POINTS)),
         "box": opt(Nullable(BOX)),
         "has_mask": opt(Bool(), False),
     }
@@ -116,7 +122,7 @@ PROMPT_SUMMARY = Record(
 SHOT_STATE = {
     "shot_id": Field(ID),
     "revision": Field(Int(0)),
-    "objects": Field(ListOf(OBJECT, 0, 1000)),
+    "objects": Field(ListOf(OBJECT, 0, limits.MAX_OBJECTS)),
     "prompts": Field(ListOf(PROMPT_SUMMARY, 0, 100_000)),
     "frames_stored": Field(RANGES),
     "frames_matted": Field(RANGES),
@@ -186,8 +192,8 @@ CONTENT: Dict[str, Spec] = {
     "open_shot_request": Record(
         {
             "shot_id": Field(ID),
-            "width": Field(Int(1, 65_536)),
-            "height": Field(Int(1, 65_536)),
+            "width": Field(Int(1, limits.MAX_IMAGE_SIDE)),
+            "height": Field(Int(1, limits.MAX_IMAGE_SIDE)),
             "pixel_aspect": opt(Float(0.01, 100.0), 1.0),
             "first_frame": Field(FRAME),
             "last_frame": Field(FRAME),
@@ -201,18 +207,18 @@ CONTENT: Dict[str, Spec] = {
     ),
     "open_shot_reply": Record(dict(SHOT_STATE, restored=Field(Bool()))),
     "put_frames_request": Record(
-        {"shot_id": Field(ID), "frames": Field(ListOf(FRAME_ENTRY, 1, MAX_BUFFERS))}
+        {"shot_id": Field(ID), "frames": Field(ListOf(FRAME_ENTRY, 1, limits.MAX_FRAMES_PER_PUT))}
     ),
     "put_frames_reply": Record(
-        {"shot_id": Field(ID), "stored": Field(ListOf(FRAME, 0, MAX_BUFFERS))}
+        {"shot_id": Field(ID), "stored": Field(ListOf(FRAME, 0, limits.MAX_FRAMES_PER_PUT))}
     ),
     "add_prompt_request": Record(
         {
             "shot_id": Field(ID),
             "frame": Field(FRAME),
             "object": Field(OBJECT),
-            "points": opt(ListOf(POINT, 0, 256), []),
-            "labels": opt(ListOf(Int(0, 1), 0, 256), []),
+            "points": opt(ListOf(POINT, 0, limits.MAX_POINTS), []),
+            "labels": opt(ListOf(Int(0, 1), 0, limits.MAX_POINTS), []),
             "box": opt(Nullable(BOX)),
             "mask": opt(Nullable(IMAGE)),
             "clear_old": opt(Bool(), True),
@@ -242,7 +248,8 @@ CONTENT: Dict[str, Spec] = {
             "direction": opt(Str(choices=DIRECTIONS), "both"),
             "first_frame": opt(Nullable(FRAME)),  # sub-range; default: the whole shot
             "last_frame": opt(Nullable(FRAME)),
-            "objects": opt(Nullable(ListOf(OBJECT_ID, 1, 1000))),  # default: all objects
+            # default: all objects
+            "objects": opt(Nullable(ListOf(OBJECT_ID, 1, limits.MAX_OBJECTS))),
             "matte": opt(Str(choices=DELIVERIES), "path"),
         },
         checks=[ordered("first_frame", "last_frame")],
@@ -262,7 +269,7 @@ CONTENT: Dict[str, Spec] = {
             "frame": Field(FRAME),
             "done": Field(Int(0)),
             "total": Field(Int(0)),
-            "objects": Field(ListOf(OBJECT_ID, 0, 1000)),
+            "objects": Field(ListOf(OBJECT_ID, 0, limits.MAX_OBJECTS)),
             "matte_path": opt(Nullable(PATH)),
             "matte": opt(Nullable(IMAGE)),
             "frames_per_second": opt(Nullable(Float(0, 1e6))),
@@ -308,7 +315,7 @@ CONTENT: Dict[str, Spec] = {
         {
             "shot_id": Field(ID),
             "frame": Field(FRAME),
-            "objects": Field(ListOf(OBJECT_ID, 0, 1000)),
+            "objects": Field(ListOf(OBJECT_ID, 0, limits.MAX_OBJECTS)),
             "matte_path": opt(Nullable(PATH)),
             "matte": opt(Nullable(IMAGE)),
         }
@@ -340,12 +347,12 @@ HEADER = Record(
     {
         "msg_id": Field(Str(max_len=64, min_len=8, pattern=r"[0-9a-f\-]+")),
         "msg_type": Field(Str(max_len=64, min_len=1, pattern=r"[a-z_]+")),
-        "protocol_version": Field(Str(max_len=16, pattern=r"\d{1,4}\.\d{1,4}")),
+        "protocol_version": Field(Str(max_len=16, pattern=VERSION_PATTERN)),
         "date": Field(Float(0, 1e11)),  # sender's clock, seconds since the Unix epoch (UTC)
         "client_id": Field(Str(max_len=128, min_len=1, pattern=r"[A-Za-z0-9_.:\-]+")),
     }
 )
-METADATA = Map(Scalar(), max_items=32)
+METADATA = Map(Scalar(), max_items=limits.MAX_METADATA_ITEMS)
 
 
 def validate_content(msg_type: str, content: Any, lenient: bool = False) -> Dict[str, Any]:
@@ -397,3 +404,58 @@ def check_buffers(content: Dict[str, Any], sizes: Sequence[int]) -> None:
                 f"content.buffer[{desc['buffer']}]",
                 f"{got} bytes, but dtype {desc['dtype']} and shape {desc['shape']} need {expected}",
             )
+
+
+# ---------------------------------------------------------------- 1.1: reliability additions
+# Additive (optional fields with defaults, stricter bounds from limits.py): a 1.0 peer ignores
+# the new fields (a newer minor may add them) and keeps working. Kept in its own section so that
+# other 1.1 additions merge beside it; PROTOCOL.md's version history lists them all.
+
+CANCEL_REASONS = ("requested", "replaced", "object_removed", "shot_closed", "shutdown")
+
+WARNING = Record(
+    {
+        "code": Field(Str(max_len=64)),  # an error code (ErrorCode) naming what happened
+        "message": Field(Str(max_len=8192)),
+        "path": opt(Nullable(PATH)),
+    }
+)
+
+
+def _shot_size_bounded(record: Dict[str, Any], path: str) -> None:
+    frames = record["last_frame"] - record["first_frame"] + 1
+    if frames > limits.MAX_SHOT_FRAMES:
+        raise invalid(
+            f"{path}.last_frame",
+            f"{frames} frames; a shot holds at most {limits.MAX_SHOT_FRAMES} (split it)",
+        )
+    if record["width"] * record["height"] > limits.MAX_PIXELS:
+        raise invalid(
+            f"{path}.width",
+            f"{record['width']}x{record['height']} exceeds {limits.MAX_PIXELS} pixels",
+        )
+
+
+def _extend(msg_type: str, fields: Dict[str, Field], checks: Sequence[Any] = ()) -> None:
+    record = CONTENT[msg_type]
+    assert isinstance(record, Record)
+    record.fields.update(fields)
+    record.checks = (*record.checks, *checks)
+
+
+_extend(
+    "describe_reply",
+    # Folders plate paths (put_frames path) may be under, after resolving symlinks; [] means
+    # pixels must travel inline.
+    {"allowed_roots": opt(ListOf(PATH, 0, 64), [])},
+)
+_extend("open_shot_request", {}, checks=[_shot_size_bounded])
+# What the backend repaired or set aside while opening the shot (damaged files, ...).
+_extend("open_shot_reply", {"warnings": opt(ListOf(WARNING, 0, 64), [])})
+_extend(
+    "cancelled",
+    {
+        "reason": opt(Str(choices=CANCEL_REASONS), "requested"),
+        "replaced_by": opt(Nullable(ID)),  # reason "replaced": the job that took over
+    },
+)

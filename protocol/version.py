@@ -11,18 +11,20 @@ import sys
 from pathlib import Path
 from typing import Tuple
 
-PROTOCOL_VERSION = "1.0"
-PROTOCOL_VERSION_INFO: Tuple[int, int] = (1, 0)
+PROTOCOL_VERSION = "1.1"
+PROTOCOL_VERSION_INFO: Tuple[int, int] = (1, 1)
+# ASCII digits only (Python's \d also matches other scripts' digits, "１"), no leading zeros.
+VERSION_PATTERN = r"(?:0|[1-9][0-9]{0,3})\.(?:0|[1-9][0-9]{0,3})"
 
 _DIST = "sam2matting"
 
 
 def parse_version(text: str) -> Tuple[int, int]:
-    """'1.0' -> (1, 0); raises ValueError on anything else."""
-    match = re.fullmatch(r"(\d{1,4})\.(\d{1,4})", text)
-    if match is None:
+    """'1.0' -> (1, 0); raises ValueError on anything else ('01.0', '１.0', '1.0 ')."""
+    if not isinstance(text, str) or re.fullmatch(VERSION_PATTERN, text, re.ASCII) is None:
         raise ValueError(f"not a MAJOR.MINOR protocol version: {text!r}")
-    return int(match.group(1)), int(match.group(2))
+    major, minor = text.split(".")
+    return int(major), int(minor)
 
 
 def package_version() -> str:

@@ -87,6 +87,7 @@ EXAMPLES: Dict[str, Tuple[Dict[str, Any], List[bytes]]] = {
             "engines": [dict(CAP, name="closed_form", params=[])],
             "limits": {"max_buffers": 64},
             "shots": ["sh010"],
+            "allowed_roots": ["/shows"],
         },
         [],
     ),
@@ -106,7 +107,20 @@ EXAMPLES: Dict[str, Tuple[Dict[str, Any], List[bytes]]] = {
         },
         [],
     ),
-    "open_shot_reply": (dict(SHOT, restored=False), []),
+    "open_shot_reply": (
+        dict(
+            SHOT,
+            restored=True,
+            warnings=[
+                {
+                    "code": "damaged_state",
+                    "message": "plate index was damaged; 3 frames must be sent again",
+                    "path": "/cache/sh010/plate/refs.json.damaged",
+                }
+            ],
+        ),
+        [],
+    ),
     "put_frames_request": (
         {
             "shot_id": "sh010",
@@ -198,7 +212,17 @@ EXAMPLES: Dict[str, Tuple[Dict[str, Any], List[bytes]]] = {
         [],
     ),
     "done": ({"job_id": "job-1", "shot_id": "sh010", "frames_done": 3, "elapsed_s": 0.25}, []),
-    "cancelled": ({"job_id": "job-1", "shot_id": "sh010", "frames_done": 1, "elapsed_s": 0.1}, []),
+    "cancelled": (
+        {
+            "job_id": "job-1",
+            "shot_id": "sh010",
+            "frames_done": 1,
+            "elapsed_s": 0.1,
+            "reason": "replaced",
+            "replaced_by": "job-2",
+        },
+        [],
+    ),
     "error": (
         {
             "code": "unknown_shot",

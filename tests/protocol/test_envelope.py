@@ -11,11 +11,14 @@ import pytest
 from sam2matting.protocol import messages
 from sam2matting.protocol.envelope import DELIMITER, Limits, Message, Session
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.version import PROTOCOL_VERSION
 
 from .examples import EXAMPLES, RAW_IMAGE, RAW_PIXELS
 
 KEY = "k" * 64
 BASELINES = Path(__file__).resolve().parent.parent / "baselines" / "protocol"
+# The 1.0 goldens, as a 1.0 peer sent them: a 1.1 receiver must keep accepting every one.
+BASELINES_1_0 = BASELINES.parent / "protocol_1.0"
 GOLDEN_DATE = 1795600000.0
 REQUEST_HEADER = {
     "msg_id": "00000000000000000000000000000001",
@@ -71,6 +74,25 @@ def test_golden_envelope(msg_type):
     assert [bytes(b) for b in decoded.buffers] == EXAMPLES[msg_type][1]
 
 
+@pytest.mark.parametrize("msg_type", sorted(EXAMPLES))
+def test_protocol_1_0_goldens_are_still_accepted(msg_type):
+    """A 1.0 client keeps working: its bytes decode, and every 1.1 field takes its default."""
+    path = BASELINES_1_0 / f"{msg_type}.json"
+    if not path.is_file():
+        pytest.skip(f"{msg_type} did not exist in 1.0")
+    parts = json.loads(path.read_text(encoding="utf-8"))["parts"]
+    frames = [DELIMITER] + [
+        p.encode("utf-8") if i < 5 else bytes.fromhex(p) for i, p in enumerate(parts)
+    ]
+    decoded = Session(KEY).deserialize(frames, now=GOLDEN_DATE)
+    assert decoded.header["protocol_version"] == "1.0"
+    sent = json.loads(parts[4])
+    for name, value in decoded.content.items():
+        if name not in sent:  # a field 1.1 added: its default
+            field = messages.CONTENT[msg_type].fields[name]  # type: ignore[attr-defined]
+            assert value == field.default, f"{msg_type}.{name}"
+
+
 def put_frames(session: Session) -> Message:
     content, buffers = EXAMPLES["put_frames_request"]
     return session.msg("put_frames_request", content, buffers=buffers)
@@ -83,7 +105,7 @@ def test_round_trip_with_identities():
     got = b.deserialize(a.serialize(msg))
     assert got.identities == [b"client-7"]
     assert bytes(got.buffers[0]) == RAW_PIXELS
-    assert got.header["protocol_version"] == "1.0"
+    assert got.header["protocol_version"] == PROTOCOL_VERSION
     assert got.content["frames"][0]["image"] == RAW_IMAGE
 
 
@@ -144,7 +166,7 @@ def test_major_version_mismatch_is_a_typed_error():
     with pytest.raises(ProtocolError) as err:
         Session(KEY).deserialize(sign_with_header(s, protocol_version="2.0"))
     assert err.value.code is ErrorCode.VERSION_MISMATCH
-    assert err.value.details == {"theirs": "2.0", "ours": "1.0"}
+    assert err.value.details == {"theirs": "2.0", "ours": PROTOCOL_VERSION}
     assert err.value.header["msg_type"] == "ping_request"
 
 

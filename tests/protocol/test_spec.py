@@ -59,3 +59,15 @@ def test_error_codes_table_matches_taxonomy():
 def test_every_request_has_a_reply():
     for request, reply in messages.REQUESTS.items():
         assert reply in messages.CONTENT, f"{request} has no {reply}"
+
+
+def test_limits_table_and_field_reference_are_generated_from_the_code():
+    from sam2matting.protocol import limits, spec_doc
+
+    assert spec_doc.generated(SPEC) == SPEC, (
+        "PROTOCOL.md's generated parts are out of date: "
+        "python -m sam2matting.protocol.spec_doc --write"
+    )
+    assert limits.limits_table() in SPEC
+    # describe_reply.limits carries every limit of the table
+    assert set(limits.wire_limits()) == {lim.name for lim in limits.LIMITS}
