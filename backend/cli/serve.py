@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -12,8 +13,11 @@ from typing import Any, Dict
 from sam2matting.backend.cli import exit_codes
 from sam2matting.protocol import paths
 from sam2matting.protocol.connection import (
+    DEFAULT_IP,
     ConnectionInfo,
+    is_loopback,
     new_key,
+    normalise_bind_ip,
     read_connection_file,
     write_connection_file,
 )
@@ -28,7 +32,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where to write the endpoint and key (default: $SAM2MATTING_CONNECTION_FILE or "
         "~/.sam2matting/connection.json); an existing file's key is reused",
     )  # fmt: skip
-    parser.add_argument("--ip", default=None, help="interface to bind (default: 127.0.0.1)")
+    parser.add_argument(
+        "--ip", default=None,
+        help="interface to bind (default: 127.0.0.1; ::1 for IPv6 loopback). Anything beyond "
+        "loopback (an interface address, 0.0.0.0, '*', '::') lets other machines connect: "
+        "see docs/SECURITY.md",
+    )  # fmt: skip
+    parser.add_argument(
+        "--legacy-transport", choices=("auto", "on", "off"), default="auto",
+        help="also accept protocol 1.0 clients on the unauthenticated endpoint (auto: only "
+        "when bound to loopback)",
+    )  # fmt: skip
     parser.add_argument("--port", type=int, default=None, help="TCP port (default: any free one)")
     parser.add_argument("--cache-root", type=Path, help="folder for shot caches")
     parser.add_argument("--models-dir", type=Path, help="folder holding model files")
@@ -55,14 +69,35 @@ def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def _connection(path: Path, ip: str | None, port: int | None) -> ConnectionInfo:
-    """Reuse the key of a valid existing file (hosts keep working); fresh key otherwise."""
+    """Reuse the key of a valid existing file (hosts keep working); fresh key otherwise.
+
+    A key is reused only from a file this user owns, that is no symlink and that nobody else
+    can read: otherwise it may be known to someone else. Then a new key is written and the
+    replacement is said loudly (hosts holding the old key must reconnect).
+    """
     key = new_key()
-    if path.is_file():
+    if os.path.lexists(path):
         try:
             key = read_connection_file(path).key
         except ProtocolError as exc:
-            log.warning("not reusing %s: %s", path, exc)
-    return ConnectionInfo(key, ip=ip or "127.0.0.1", port=port or 0)
+            _say(
+                f"not reusing the key in {path}: {exc.message}. A NEW key is written; "
+                "running Nuke sessions must reconnect (Reconnect on the node)."
+            )
+    bind = normalise_bind_ip(ip or DEFAULT_IP)
+    if not is_loopback(bind):
+        _say(
+            f"binding {bind}: other machines can connect to this backend. Only holders of the "
+            "key can use it, and plates travel encrypted (CURVE) on the authenticated endpoint; "
+            "see docs/SECURITY.md."
+        )
+    return ConnectionInfo(key, ip=bind, port=port or 0)
+
+
+def _say(text: str) -> None:
+    """A warning the person starting the backend must see, and the log keeps."""
+    log.warning(text)
+    print(f"sam2matting serve: warning: {text}", file=sys.stderr)
 
 
 def _setup_logging(log_file: Path) -> None:
@@ -73,6 +108,8 @@ def _setup_logging(log_file: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import zmq
+
     from sam2matting.backend.config import BackendConfig
     from sam2matting.backend.server.app import BackendServer
 
@@ -84,8 +121,9 @@ def run(args: argparse.Namespace) -> int:
     _setup_logging(args.log_file or config.log_dir / "backend.log")
     conn_path = args.connection_file or paths.default_connection_file()
     try:
-        server = BackendServer(config, _connection(conn_path, args.ip, args.port))
-    except ValueError as exc:  # e.g. --device cuda without a GPU
+        info = _connection(conn_path, args.ip, args.port)
+        server = BackendServer(config, info, legacy=args.legacy_transport)
+    except (ValueError, zmq.ZMQError) as exc:  # --device cuda without a GPU, a bad --ip
         print(f"sam2matting serve: {exc}", file=sys.stderr)
         return exit_codes.SETUP
     write_connection_file(conn_path, server.info)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.limits import MAX_FILE_BYTES, OVERSCAN_FACTOR
 
 from . import headers
 from .exr import DEFAULT_MAX_PIXELS, read_exr
@@ -31,6 +32,7 @@ RAW_DTYPES: Dict[str, np.dtype] = {
     "float32": np.dtype("<f4"),
 }
 ORIGINS = ("top_left", "bottom_left")
+HEADER_PREFIX_BYTES = 1 << 20  # where every supported format's size is found
 _CV2_NAMES = {1: ["Y"], 2: ["Y", "A"], 3: ["B", "G", "R"], 4: ["B", "G", "R", "A"]}
 _EXR_CHANNELS = frozenset({"R", "G", "B", "A", "Y", "r", "g", "b", "a", "y"})
 # Channel-name spellings (after the last '.', lower case) -> role. Nuke says rgba.red, EXR says R.
@@ -64,6 +66,7 @@ def decode_image(
     data: Union[bytes, Path],
     encoding: Optional[str] = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    expected: Optional[Tuple[int, int]] = None,
 ) -> DecodedImage:
     """Decode an EXR, PNG, TIFF or JPEG image from bytes or a file.
 
@@ -71,19 +74,42 @@ def decode_image(
         data: the image file's bytes, or its path.
         encoding: "exr", "png", "jpeg" or "tiff"; None to tell from the bytes.
         max_pixels: refuse images with more pixels than this.
+        expected: (width, height) the image must have (a shot's format). Checked from the
+            header before any pixel is decoded, and an EXR's data window may then hold at most
+            `OVERSCAN_FACTOR` times those pixels: a small file cannot make the backend allocate
+            gigabytes for pixels it would throw away.
 
     Raises:
-        ProtocolError: BAD_IMAGE for unreadable, truncated, unsupported or oversized images.
+        ProtocolError: BAD_IMAGE for unreadable, truncated, unsupported or oversized images;
+            FRAME_SIZE_MISMATCH when the header's size differs from `expected`.
     """
     name = str(data) if isinstance(data, Path) else f"<{encoding or 'image'} bytes>"
     kind = _resolve_encoding(data, encoding, name)
     if kind == "exr":
+        if expected is not None:
+            check_expected_size(name, headers.exr_size(data, name), expected, image=name)
+            max_pixels = min(max_pixels, OVERSCAN_FACTOR * expected[0] * expected[1])
         return _decode_exr(data, max_pixels)
     blob = _read_bytes(data, name)
     width, height = headers.image_size(blob, kind, name)
+    if expected is not None:
+        check_expected_size(name, (width, height), expected, image=name)
     if width * height > max_pixels:
         raise bad_image(name, f"{width}x{height} exceeds the limit of {max_pixels} pixels")
     return _decode_cv2(blob, name, (width, height))
+
+
+def check_expected_size(
+    name: str, size: Tuple[int, int], expected: Tuple[int, int], **details: Any
+) -> None:
+    """FRAME_SIZE_MISMATCH unless `size` (width, height) is `expected`."""
+    if tuple(size) != tuple(expected):
+        raise ProtocolError(
+            ErrorCode.FRAME_SIZE_MISMATCH,
+            f"{name} is {size[0]}x{size[1]}, but the shot is {expected[0]}x{expected[1]}",
+            details=dict(details, size=f"{size[0]}x{size[1]}",
+                         shot_size=f"{expected[0]}x{expected[1]}"),
+        )  # fmt: skip
 
 
 def image_size(data: Union[bytes, Path], encoding: Optional[str] = None) -> Tuple[int, int]:
@@ -93,10 +119,9 @@ def image_size(data: Union[bytes, Path], encoding: Optional[str] = None) -> Tupl
     if kind == "exr":
         return headers.exr_size(data, name)
     if isinstance(data, Path):
-        with open(data, "rb") as fh:
-            # PNG and TIFF put the size near the start; JPEG's frame header follows the
-            # metadata segments, so read a generous prefix.
-            return headers.image_size(fh.read(1 << 20), kind, name)
+        # PNG and TIFF put the size near the start; JPEG's frame header follows the
+        # metadata segments, so read a generous prefix.
+        return headers.image_size(_read_bytes(data, name, limit=HEADER_PREFIX_BYTES), kind, name)
     return headers.image_size(data, kind, name)
 
 
@@ -161,11 +186,10 @@ def _resolve_encoding(data: Union[bytes, Path], encoding: Optional[str], name: s
 def _read_bytes(data: Union[bytes, Path], name: str, limit: int = -1) -> bytes:
     if isinstance(data, bytes):
         return data if limit < 0 else data[:limit]
-    try:
-        with open(data, "rb") as fh:
-            return fh.read(limit)
-    except OSError as err:
-        raise bad_image(name, f"cannot read the file ({err.strerror or err})") from err
+    from .reading import read_regular_file
+
+    # Never a blocking open(): a FIFO or device here would hang the calling thread.
+    return read_regular_file(data, limit if limit >= 0 else MAX_FILE_BYTES, "image file")
 
 
 def _decode_exr(data: Union[bytes, Path], max_pixels: int) -> DecodedImage:

@@ -26,6 +26,7 @@ _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 # JPEG markers without a length field.
 _STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD9)})
 _TIFF_WIDTH, _TIFF_HEIGHT = 256, 257
+EXR_HEADER_BYTES = 1 << 20  # headers with attributes beyond this are refused
 
 
 def sniff(head: bytes) -> Optional[str]:
@@ -56,7 +57,12 @@ def exr_size(data: Union[bytes, Path], name: str) -> Tuple[int, int]:
 
     import OpenEXR
 
-    target = io.BytesIO(data) if isinstance(data, bytes) else str(data)
+    if isinstance(data, Path):
+        from .reading import read_regular_file
+
+        # The header alone, read without blocking on special files (a FIFO would hang open()).
+        data = read_regular_file(data, EXR_HEADER_BYTES, "EXR file")
+    target = io.BytesIO(data)
     try:
         header = OpenEXR.File(target, separate_channels=True, header_only=True).header()
         (xmin, ymin), (xmax, ymax) = header["displayWindow"]

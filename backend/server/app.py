@@ -1,9 +1,14 @@
 """The backend server: the I/O loop, open shots, the GPU worker and the matte writer.
 
-Threads: the I/O thread polls the socket and answers quick requests itself (ping, describe,
-cancel, get_matte); frames are decoded on a small pool; everything that touches a tracker or an
-engine runs on the one GPU worker. Replies from other threads go through the endpoint's
-thread-safe `send`.
+Threads: the I/O thread polls the sockets and answers only what costs nothing (ping, cancel,
+shutdown); every request that touches the disk or decodes anything runs on a small bounded pool
+(`pool.py`: beyond its limits the answer is `busy`); everything that touches a tracker or an
+engine runs on the one GPU worker; matte files are written on the writer thread. Replies from
+other threads go through the endpoint's thread-safe `send`.
+
+Every change to a shot is all-or-nothing across tracker, journal and cache (`shot.py`): the
+journal write commits it, matte files keep an undo backup until then, and a tracker that took a
+change which then failed is rebuilt from the journal.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import logging
 import shutil
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -23,10 +27,13 @@ from sam2matting.backend.config import BackendConfig
 from sam2matting.backend.device import is_out_of_memory, resolve_device
 from sam2matting.backend.server.jobs import PropagationJob
 from sam2matting.backend.server.models import ModelPool
+from sam2matting.backend.server.pool import RequestPool
 from sam2matting.backend.server.shot import Shot
 from sam2matting.backend.server.worker import GpuWorker, out_of_memory
 from sam2matting.backend.server.writer import MatteWriter
+from sam2matting.backend.shots.matte_cache import object_channel, read_header
 from sam2matting.backend.shots.records import ShotSettings
+from sam2matting.protocol import limits as bounds
 from sam2matting.protocol.connection import ConnectionInfo
 from sam2matting.protocol.envelope import Buffer, Limits, Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
@@ -44,17 +51,20 @@ class BackendServer:
         info: ConnectionInfo,
         limits: Optional[Limits] = None,
         context: Optional[zmq.Context] = None,  # type: ignore[type-arg]
+        legacy: str = "auto",
+        max_open_shots: int = bounds.MAX_OPEN_SHOTS,
     ) -> None:
         self.config = config
         self.device = resolve_device(config.device)
         self.models = ModelPool(config, self.device)
-        self.endpoint = ServerEndpoint(info, limits=limits, context=context)
+        self.endpoint = ServerEndpoint(info, limits=limits, context=context, legacy=legacy)
         self.info = self.endpoint.bind()
         self.shots: Dict[str, Shot] = {}
         self.shots_lock = threading.Lock()
+        self.max_open_shots = max_open_shots
         self.worker = GpuWorker(self._job_ended)
         self.writer = MatteWriter()
-        self.decoders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="frame-decode")
+        self.requests = RequestPool()
         self.started = time.time()
         self._stop = threading.Event()
         from sam2matting.backend.server import handlers  # the request table
@@ -82,7 +92,7 @@ class BackendServer:
         log.info("shutting down: cancelling jobs, flushing mattes")
         self.worker.stop()
         self.writer.close()
-        self.decoders.shutdown(wait=True)
+        self.requests.close()  # bounded: a request stuck on a hung mount is left behind
         self.endpoint.poll(0)  # send what the worker and writer queued last
         self.endpoint.close()
 
@@ -123,10 +133,30 @@ class BackendServer:
         msg_type, content, buffers = reply
         self.endpoint.send(msg, msg_type, content, buffers)
 
-    def on_worker(self, msg: Message, shot: Optional[Shot], work: Callable[[], Reply]) -> None:
-        """Queue `work` on the GPU worker as an interactive task; it replies when done."""
+    def on_worker(
+        self, msg: Message, shot: Optional[Shot], work: Callable[[], Reply], changes: bool = False
+    ) -> None:
+        """Queue `work` on the GPU worker as an interactive task; it replies when done.
+
+        `changes`: the task changes the shot's prompts or objects. The mattes jobs computed
+        before it are committed first, so its change applies to them too (a prompt then marks
+        them stale instead of being overwritten by them).
+        """
         shot_id = shot.shot_id if shot else None
-        self.worker.submit(lambda: self.answer(msg, lambda: self.reply(msg, work())), shot_id)
+
+        def task() -> None:
+            if changes:
+                self.writer.flush()
+            self.answer(msg, lambda: self.reply(msg, work()))
+
+        self.worker.submit(task, shot_id)
+
+    def offload(self, msg: Message, work: Callable[[], None], nbytes: int = 0) -> None:
+        """Run `work` on the request pool (it replies itself); `busy` when the pool is full."""
+        try:
+            self.requests.submit(lambda: self.answer(msg, work), nbytes)
+        except ProtocolError as exc:
+            self.endpoint.send_error(msg, exc)
 
     # ------------------------------------------------------------ shots
 
@@ -137,24 +167,46 @@ class BackendServer:
             raise ProtocolError(
                 ErrorCode.UNKNOWN_SHOT, f"shot {shot_id} is not open", details={"shot_id": shot_id}
             )
+        shot.last_used = time.monotonic()
         return shot
 
     def open_shot(self, settings: ShotSettings) -> Tuple[Shot, bool]:
-        """The open shot with this id, or load it from its journal, or create it."""
+        """The open shot with this id, or load it from its journal, or create it.
+
+        Runs on the request pool (it reads the shot's files). At most `max_open_shots` stay
+        open: one more closes the least recently used shot without a running job.
+        """
         with self.shots_lock:
             shot = self.shots.get(settings.shot_id)
             if shot is not None:
                 shot.matches(settings)
+                shot.last_used = time.monotonic()
                 return shot, True
+            idle = self._idle_shot_to_close() if len(self.shots) >= self.max_open_shots else None
             root = self.config.cache_root / settings.shot_id
             restored = (root / "shot.json").is_file()
             shot = Shot(settings, root, self.config, self.models)
             self.shots[settings.shot_id] = shot
-            return shot, restored
+        if idle is not None:
+            log.info("%d shots open: closing the least recently used, %s", len(self.shots), idle)
+            self.close_shot(idle, delete_cache=False)
+        return shot, restored
+
+    def _idle_shot_to_close(self) -> str:
+        busy = self.worker.busy_shots()
+        idle = [s for s in self.shots.values() if s.shot_id not in busy]
+        if not idle:
+            raise ProtocolError(
+                ErrorCode.BUSY,
+                f"{len(self.shots)} shots are open and every one has a running job",
+                hint="Wait for a job to finish or cancel one, or close a shot.",
+                details={"limit": "max_open_shots"},
+            )
+        return min(idle, key=lambda s: s.last_used).shot_id
 
     def close_shot(self, shot_id: str, delete_cache: bool) -> None:
         shot = self.shot(shot_id)
-        self.worker.cancel(shot_id=shot_id)
+        self.worker.cancel(shot_id=shot_id, reason="shot_closed")
         with self.shots_lock:
             self.shots.pop(shot_id, None)
 
@@ -169,23 +221,30 @@ class BackendServer:
 
     # ------------------------------------------------------------ propagation jobs
 
-    def start_job(self, job: PropagationJob) -> None:
+    def start_job(self, job: PropagationJob, reply: Callable[[], None]) -> None:
+        """Register the job (BUSY if another client's job runs on the shot), send its reply,
+        then let it run: its progress never overtakes the reply."""
         for old in self.worker.add_job(job):
             log.info("job %s replaces %s on shot %s", job.job_id, old.job_id, job.shot.shot_id)
+        try:
+            reply()
+        finally:
+            self.worker.release(job)
 
-    def job_frame(self, job: PropagationJob, frame: int, alphas: Dict[int, np.ndarray]) -> None:
-        """Worker -> writer: write the frame's matte, then report progress."""
+    def job_frame(
+        self, job: PropagationJob, frame: int, alphas: Dict[int, np.ndarray], revision: int
+    ) -> None:
+        """Worker -> writer: commit the frame's matte (file + journal), then report progress."""
         msg = job.request
 
         def write() -> None:
             if job.write_error is not None:
                 return
             try:
-                path = job.shot.write_matte(frame, alphas)
-                job.shot.mark_matted(alphas, [frame], job.revision)
+                path = job.shot.commit_frame(frame, alphas, revision)
             except ProtocolError as exc:
                 job.write_error = exc
-                job.cancel_requested = True
+                job.cancel("requested")
                 return
             content, buffers = self.matte_delivery(msg.content.get("matte", "path"), path)
             fps = job.done / max(job.elapsed(), 1e-6)
@@ -205,10 +264,12 @@ class BackendServer:
             if failure is not None:
                 self.endpoint.send_error(msg, failure)
                 return
-            content = {
+            content: Dict[str, Any] = {
                 "job_id": job.job_id, "shot_id": job.shot.shot_id,
                 "frames_done": job.done, "elapsed_s": job.elapsed(),
             }  # fmt: skip
+            if kind == "cancelled":
+                content.update(reason=job.cancel_reason, replaced_by=job.replaced_by)
             self.endpoint.send(msg, kind, content)
             log.info("job %s %s: %d frames in %.1f s", job.job_id, kind, job.done, job.elapsed())
 
@@ -216,10 +277,14 @@ class BackendServer:
 
     @staticmethod
     def matte_delivery(how: str, path: Path) -> Tuple[Dict[str, Any], List[Buffer]]:
-        """`matte_path` (shared filesystem) or the EXR bytes as a buffer."""
+        """`matte_path` (shared filesystem) or the EXR bytes as a buffer, its channels named."""
         if how == "exr":
-            desc = {"buffer": 0, "encoding": "exr", "colourspace": "raw", "origin": "top_left"}
-            return {"matte_path": None, "matte": desc}, [path.read_bytes()]
+            data = path.read_bytes()
+            objects = sorted(read_header(data, -1).objects)
+            channels = ["A", *(object_channel(o) for o in objects)]
+            desc = {"buffer": 0, "encoding": "exr", "channels": channels,
+                    "colourspace": "raw", "origin": "top_left"}  # fmt: skip
+            return {"matte_path": None, "matte": desc}, [data]
         if how == "none":
             return {"matte_path": None, "matte": None}, []
         return {"matte_path": str(path), "matte": None}, []

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict
 
 from sam2matting.backend.device import device_info
+from sam2matting.protocol.limits import wire_limits
 from sam2matting.protocol.version import PROTOCOL_VERSION, package_version
 
 if TYPE_CHECKING:
@@ -25,6 +27,8 @@ def describe_reply(server: BackendServer, shares_filesystem: bool) -> Dict[str, 
         "device": device_info(server.device),
         "trackers": [c.to_wire() for c in tracker_caps],
         "engines": [c.to_wire() for c in engine_caps],
-        "limits": server.endpoint.session.limits.to_wire(),
-        "shots": shots,
+        # every limit of limits.py, with this server's envelope settings over the defaults
+        "limits": dict(wire_limits(), **server.endpoint.session.limits.to_wire()),
+        "shots": shots,  # the open shots (closed ones stay in the cache and re-open by id)
+        "allowed_roots": [str(Path(r).expanduser().resolve()) for r in server.config.allowed_roots],
     }

@@ -90,9 +90,10 @@ class PropagationJob:
         segments: Sequence[Segment],
         objects: Optional[Sequence[int]],
         request: Message,
-        on_frame: Callable[[PropagationJob, int, Dict[int, np.ndarray]], None],
+        on_frame: Callable[[PropagationJob, int, Dict[int, np.ndarray], int], None],
     ) -> None:
         self.request = request  # replies and events of the job answer this message
+        self.client_id = str(request.header.get("client_id", ""))
         self.write_error: Optional[ProtocolError] = None  # set if a matte could not be written
         self.job_id = "job-" + uuid.uuid4().hex[:12]
         self.shot = shot
@@ -110,6 +111,9 @@ class PropagationJob:
         self.done = 0
         self.started = time.monotonic()
         self.cancel_requested = False
+        self.held = False  # registered, but waits until its reply has been sent
+        self.cancel_reason = "requested"  # one of messages.CANCEL_REASONS
+        self.replaced_by: Optional[str] = None
         self._queue: List[List[int]] = [seg.frames() for seg in self.segments]
         self._pass: Optional[Iterator[TrackedFrame]] = None
         self._pass_next: Optional[int] = None
@@ -123,10 +127,19 @@ class PropagationJob:
         s = self.shot.settings
         return frame_ranges([f for f in range(s.first_frame, s.last_frame + 1) if f not in planned])
 
+    def cancel(self, reason: str, replaced_by: Optional[str] = None) -> None:
+        """Stop before the next frame; `reason` travels in the `cancelled` event."""
+        if not self.cancel_requested:
+            self.cancel_reason, self.replaced_by = reason, replaced_by
+        self.cancel_requested = True
+
     def interrupt(self) -> None:
-        """Something else used the shot's tracker: restart the pass at the next frame."""
-        if self._pass is not None:
-            self._pass = None
+        """Something else changed the shot's tracker: restart the pass at the next frame.
+
+        Frames from then on come from the shot's new prompts, so they carry its new revision.
+        """
+        self._pass = None
+        self.revision = self.shot.journal.revision
 
     def step(self) -> None:
         """Track, matte and hand over one frame."""
@@ -137,13 +150,19 @@ class PropagationJob:
         frame = frames[0]
         tracked = self._next_tracked(frame, frames[-1])
         alphas = self.shot.matte(tracked, self.objects)
+        width, height = self.shot.settings.width, self.shot.settings.height
+        for obj in self.objects:  # the tracker found nothing of it on this frame
+            alphas.setdefault(obj, np.zeros((height, width), np.float32))
         frames.pop(0)
         self.done += 1
-        self.on_frame(self, frame, alphas)
+        self.on_frame(self, frame, alphas, self.revision)
 
     def _next_tracked(self, frame: int, stop: int) -> TrackedFrame:
         if self._pass is None or self._pass_next != frame:
             shot = self.shot
+            if not shot.tracker_agrees():  # never track from state the journal does not hold
+                log.error("shot %s: tracker disagrees with the journal", shot.shot_id)
+                shot.reset_session()
             self._pass = shot.session.propagate(shot.index(frame), shot.index(stop))
         tracked = next(self._pass)
         got = self.shot.frame_of(tracked.index)

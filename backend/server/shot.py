@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, TypeVar
 
 import numpy as np
 import torch
@@ -20,13 +22,15 @@ from sam2matting.backend.matting.base import MattingInput
 from sam2matting.backend.server.models import ModelPool
 from sam2matting.backend.shots.frame_store import FrameStore
 from sam2matting.backend.shots.journal import ShotJournal
-from sam2matting.backend.shots.matte_cache import MatteCache
-from sam2matting.backend.shots.records import ShotSettings
+from sam2matting.backend.shots.matte_cache import CacheTransaction, DamagedMatteError, MatteCache
+from sam2matting.backend.shots.reconcile import reconcile
+from sam2matting.backend.shots.records import PromptRecord, ShotSettings
 from sam2matting.backend.tracking.base import Prompt, TrackedFrame, TrackerSession
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 from sam2matting.protocol.schema import frame_ranges
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Settings that define a shot's identity: re-opening with other values is a different shot.
 _IDENTITY = ("width", "height", "first_frame", "last_frame")
@@ -51,8 +55,14 @@ class Shot:
         self.cache = MatteCache(
             root, s.shot_id, s.first_frame, s.last_frame, compression=config.exr_compression
         )
+        # A killed process, a disk fault or an outside edit may have left the cache disagreeing
+        # with the journal: repair before any request sees it (reconcile.py).
+        self.warnings: List[Dict[str, Any]] = self.store.warnings + reconcile(
+            self.journal, self.cache
+        )
         self._session: Optional[TrackerSession] = None
         self.lock = threading.RLock()  # shot state seen by the I/O thread and the worker
+        self.last_used = time.monotonic()
 
     # ------------------------------------------------------------ identity and state
 
@@ -89,6 +99,7 @@ class Shot:
             "matte_pattern": self.cache.pattern,
             "tracker": self.tracker_name,
             "engine": self.engine_name,
+            "warnings": list(self.warnings),
         }
 
     # ------------------------------------------------------------ tracker session
@@ -96,13 +107,13 @@ class Shot:
     @property
     def session(self) -> TrackerSession:
         """The tracker session, created on first use and fed the journal's prompts in order
-        (after a backend restart the shot resumes without re-prompting)."""
+        (after a backend restart, or after a failed change, the shot resumes from the journal)."""
         if self._session is None:
             session = self.models.tracker(self.tracker_name).open_session(self.store)
             for record in self.journal.prompts:
-                session.add_prompt(
-                    self.index(record.frame), record.object_id, self.journal.as_prompt(record)
-                )
+                prompt = self._replayable(record)
+                if prompt is not None:
+                    session.add_prompt(self.index(record.frame), record.object_id, prompt)
             self._session = session
             log.info(
                 "shot %s: tracker session ready (%d prompts replayed)",
@@ -111,11 +122,46 @@ class Shot:
             )
         return self._session
 
+    def _replayable(self, record: PromptRecord) -> Optional[Prompt]:
+        """A journal prompt as the tracker gets it; a damaged mask file is left out (the open
+        shot's warnings say so) rather than making the shot untrackable."""
+        try:
+            return self.journal.as_prompt(record)
+        except ProtocolError:
+            rest = replace(record, mask=None)
+            if not rest.points and rest.box is None:
+                return None
+            return self.journal.as_prompt(rest)
+
+    def reset_session(self) -> None:
+        """Forget the tracker's state: the next use rebuilds it from the journal.
+
+        Called whenever a change failed after the tracker took it (tracker = journal again).
+        """
+        if self._session is not None:
+            log.warning("shot %s: tracker state dropped; it is rebuilt from the journal",
+                        self.shot_id)  # fmt: skip
+            self.release()
+
+    def tracker_agrees(self) -> bool:
+        """Whether the live tracker holds exactly the journal's objects and prompted frames."""
+        if self._session is None:
+            return True
+        prompts: Dict[int, Set[int]] = {}
+        for record in self.journal.prompts:
+            if self._replayable(record) is not None:
+                prompts.setdefault(record.object_id, set()).add(self.index(record.frame))
+        for obj in set(prompts) | set(self.journal.objects):
+            if self._session.conditioning_frames(obj) != prompts.get(obj, set()):
+                return False
+        return self._session.conditioning_frames() == set().union(*prompts.values())
+
     def release(self) -> None:
-        """Drop the tracker session (its memory); the journal and cache stay."""
+        """Drop the tracker session and decoded frames (memory); the journal and cache stay."""
         if self._session is not None:
             self._session.close()
             self._session = None
+        self.store.release_memory()
 
     def conditioning_frames(self, obj_id: int) -> List[int]:
         return sorted({p.frame for p in self.journal.prompts_for(obj_id)})
@@ -126,18 +172,33 @@ class Shot:
         self, frame: int, obj_id: int, name: str, prompt: Prompt
     ) -> Tuple[Path, List[int]]:
         """Segment `frame` with a new prompt; matte and cache it. Returns (matte path, stale
-        frames): the frames of this object whose mattes now predate a nearer prompt."""
+        frames): the frames of this object whose mattes now predate a nearer prompt.
+
+        All or nothing: the tracker takes the prompt first (a prompt it refuses never enters
+        the journal), then one transaction writes the frame's matte and commits the prompt to
+        the journal. If anything fails, the matte file is put back, the journal is unchanged
+        and the tracker is rebuilt from the journal.
+        """
         index = self.index(frame)
-        # The tracker first: a prompt it refuses must not enter the journal (it would be
-        # replayed, and refused, after every restart).
-        tracked = self.session.add_prompt(index, obj_id, prompt)
-        with self.lock:
+        self.journal.check_prompt(frame, obj_id, prompt)
+        try:
+            tracked = self.session.add_prompt(index, obj_id, prompt)
+            alphas = self.matte(tracked, [obj_id])
+            alphas.setdefault(obj_id, self._empty())  # the tracker found nothing there
+            return self._retrying(lambda: self._commit_prompt(frame, obj_id, name, prompt, alphas))
+        except BaseException:
+            self.reset_session()
+            raise
+
+    def _commit_prompt(
+        self, frame: int, obj_id: int, name: str, prompt: Prompt, alphas: Dict[int, np.ndarray]
+    ) -> Tuple[Path, List[int]]:
+        with self.cache.transaction() as files, self.journal.transaction() as revision:
             self.journal.add_prompt(frame, obj_id, name, prompt)
-        path = self.write_matte(frame, self.matte(tracked, [obj_id]))
-        stale = self._stale_after_prompt(frame, obj_id)
-        with self.lock:
+            stale = self._stale_after_prompt(frame, obj_id)
             self.journal.invalidate(obj_id, stale)
-            self.journal.mark_valid(obj_id, [frame])
+            path = self._write(files, frame, alphas, revision)
+            self.journal.mark_valid(obj_id, [frame], revision)
         return path, stale
 
     def _stale_after_prompt(self, frame: int, obj_id: int) -> List[int]:
@@ -160,16 +221,40 @@ class Shot:
         return sorted({f for r in stale for f in r} & valid)
 
     def remove_object(self, obj_id: int) -> None:
+        """Forget an object: journal and cache in one transaction, then the tracker."""
         if obj_id not in self.journal.objects:
             raise ProtocolError(
                 ErrorCode.UNKNOWN_OBJECT, f"shot {self.shot_id} has no object {obj_id}",
                 details={"object_id": obj_id},
             )  # fmt: skip
+        self._retrying(lambda: self._commit_removal(obj_id))
+        # Committed. The tracker is derived state: update it, or rebuild it from the journal.
         if self._session is not None:
-            self._session.remove_object(obj_id)
-        with self.lock:
+            try:
+                self._session.remove_object(obj_id)
+            except Exception:  # any failure: the journal is the truth
+                log.exception("tracker could not drop object %d", obj_id)
+                self.reset_session()
+
+    def _commit_removal(self, obj_id: int) -> None:
+        holding = self._frames_holding(obj_id)
+        with self.cache.transaction() as files, self.journal.transaction():
             self.journal.remove_object(obj_id)
-            self.cache.invalidate(self.cache.frames(), [obj_id])
+            for frame in holding:
+                files.drop_objects(frame, [obj_id])
+
+    def _frames_holding(self, obj_id: int) -> List[int]:
+        """Frames whose file has the object's channel (headers only: cheap)."""
+        frames = []
+        for frame in self.cache.frames():
+            try:
+                if obj_id in self.cache.header(frame).objects:
+                    frames.append(frame)
+            except DamagedMatteError:
+                frames.append(frame)  # the removal reads it, meets the damage, sets it aside
+            except ProtocolError:
+                continue  # deleted meanwhile
+        return frames
 
     # ------------------------------------------------------------ matting
 
@@ -190,27 +275,65 @@ class Shot:
             out[obj_id] = alpha.float().clamp_(0, 1).cpu().numpy()
         return out
 
-    def write_matte(self, frame: int, alphas: Dict[int, np.ndarray]) -> Path:
+    def commit_frame(self, frame: int, alphas: Dict[int, np.ndarray], revision: int) -> Path:
+        """A propagation job's frame: its mattes written and marked valid, all or nothing.
+
+        `revision` is the journal revision whose prompts produced them (the job's). Objects
+        removed since are left out; an object the tracker did not find is written empty.
+        """
+
+        def commit() -> Path:
+            with self.cache.transaction() as files, self.journal.transaction():
+                known = self.journal.objects
+                kept = {o: a for o, a in alphas.items() if o in known}
+                if not kept:  # every object was removed meanwhile: nothing to keep
+                    return self.cache.path(frame)
+                path = self._write(files, frame, kept, revision)
+                for obj in kept:
+                    self.journal.mark_valid(obj, [frame], revision)
+                return path
+
+        return self._retrying(commit)
+
+    def _write(
+        self, files: CacheTransaction, frame: int, alphas: Dict[int, np.ndarray], revision: int
+    ) -> Path:
         names = self.journal.objects
         meta = {
             "shot": self.shot_id,
             "tracker": self.tracker_name,
             "engine": self.engine_name,
-            "revision": str(self.journal.revision),
+            "revision": str(revision),  # the prompts' revision, the same for a job's frames
         }
-        if not alphas:  # the tracker lost every object: still a (black) matte, never a gap
-            alphas = {
-                obj: np.zeros((self.settings.height, self.settings.width), np.float32)
-                for obj in names
-            }
-        return self.cache.write(frame, alphas, {i: names.get(i, f"obj{i}") for i in alphas}, meta)
+        return files.write(
+            frame, alphas, {i: names.get(i, f"obj{i}") for i in alphas}, meta,
+            revisions=dict.fromkeys(alphas, revision),
+        )  # fmt: skip
 
-    def mark_matted(self, objects: Iterable[int], frames: Iterable[int], revision: int) -> None:
-        frames = list(frames)
-        with self.lock:
-            for obj_id in objects:
-                if obj_id in self.journal.objects:
-                    self.journal.mark_valid(obj_id, frames, revision)
+    def _empty(self) -> np.ndarray:
+        return np.zeros((self.settings.height, self.settings.width), np.float32)
+
+    def _retrying(self, change: Callable[[], T]) -> T:
+        """Run a change; a damaged matte file it meets is set aside (its frame marked stale,
+        in a transaction of its own) and the change runs again."""
+        for _ in range(self.settings.last_frame - self.settings.first_frame + 2):
+            try:
+                return change()
+            except DamagedMatteError as exc:
+                self.quarantine(exc.frame)
+        raise ProtocolError(ErrorCode.INTERNAL, f"shot {self.shot_id}: cache keeps failing")
+
+    def quarantine(self, frame: int) -> None:
+        """Set a damaged matte aside: its frame is stale for every object, the file kept."""
+        with self.journal.transaction():
+            for obj in self.journal.objects:
+                self.journal.invalidate(obj, [frame])
+        aside = self.cache.quarantine(frame)
+        self.warnings.append({
+            "code": ErrorCode.DAMAGED_STATE.value,
+            "message": f"the matte of frame {frame} was damaged and was set aside; track again",
+            "path": str(aside) if aside else None,
+        })  # fmt: skip
 
     def release_caches(self) -> None:
         """After CUDA OOM: free what can be rebuilt (tracker session, decoded frames)."""

@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 from collections import OrderedDict
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Set, Tuple
 
 from sam2matting.backend.device import is_out_of_memory
 from sam2matting.backend.server.jobs import PropagationJob
@@ -50,29 +50,61 @@ class GpuWorker:
         self._wake.set()
 
     def add_job(self, job: PropagationJob) -> List[PropagationJob]:
-        """Start a job; a running job on the same shot is cancelled (the new one replaces it)."""
-        with self._lock:
-            replaced = [j for j in self._jobs.values() if j.shot is job.shot]
-            for old in replaced:
-                old.cancel_requested = True
-            self._jobs[job.job_id] = job
-        self._wake.set()
-        return replaced
+        """Register a job, held until `release(job)` (so its reply can be sent first).
 
-    def cancel(self, job_id: Optional[str] = None, shot_id: Optional[str] = None) -> List[str]:
+        A running job of the same client on the same shot is replaced (cancelled, reason
+        "replaced"); one of another client is not touched: the new job is refused with BUSY.
+        """
+        with self._lock:
+            others = [j for j in self._jobs.values() if j.shot is job.shot and not j.finished]
+            foreign = [j for j in others if j.client_id != job.client_id and not j.cancel_requested]
+            if foreign:
+                raise ProtocolError(
+                    ErrorCode.BUSY,
+                    f"shot {job.shot.shot_id} has a running job {foreign[0].job_id} of another "
+                    "client",
+                    hint="Wait for it to finish, or cancel it (cancel_request) and track again.",
+                    details={"job_id": foreign[0].job_id, "shot_id": job.shot.shot_id},
+                )
+            for old in others:
+                old.cancel("replaced", job.job_id)
+            job.held = True
+            self._jobs[job.job_id] = job
+        return others
+
+    def release(self, job: PropagationJob) -> None:
+        """Let a registered job run."""
+        job.held = False
+        self._wake.set()
+
+    def cancel(
+        self,
+        job_id: Optional[str] = None,
+        shot_id: Optional[str] = None,
+        reason: str = "requested",
+        tracking: Optional[int] = None,
+    ) -> List[str]:
+        """Cancel one job, or every job of a shot (only those tracking object `tracking`)."""
         with self._lock:
             hit = [
                 j for j in self._jobs.values()
                 if j.job_id == job_id or (shot_id is not None and j.shot.shot_id == shot_id)
             ]  # fmt: skip
+            if tracking is not None:
+                hit = [j for j in hit if tracking in j.objects]
             for job in hit:
-                job.cancel_requested = True
+                job.cancel(reason)
         self._wake.set()
         return [j.job_id for j in hit]
 
     def running(self) -> int:
         with self._lock:
             return len(self._jobs)
+
+    def busy_shots(self) -> Set[str]:
+        """Ids of the shots that have a job."""
+        with self._lock:
+            return {j.shot.shot_id for j in self._jobs.values()}
 
     # ------------------------------------------------------------ the worker thread
 
@@ -100,9 +132,11 @@ class GpuWorker:
         with self._lock:
             if not self._jobs:
                 return None
-            job_id, job = next(iter(self._jobs.items()))
-            self._jobs.move_to_end(job_id)  # round robin between shots
-            return job
+            for job_id, job in list(self._jobs.items()):
+                self._jobs.move_to_end(job_id)  # round robin between shots
+                if not job.held:
+                    return job
+            return None
 
     def _run_task(self, task: Task, shot_id: Optional[str]) -> None:
         # Tasks report their own errors to their requester; this guards the worker itself.
@@ -146,6 +180,7 @@ class GpuWorker:
         with self._lock:
             jobs = list(self._jobs.values())
         for job in jobs:
+            job.cancel("shutdown")
             self._end(job, "cancelled", None)
 
 

@@ -24,14 +24,18 @@ from ..imageio.atomic import atomic_write_bytes, clean_stale_temp_files
 from ..imageio.colour import ColourConverter
 from ..imageio.decode import (
     ENCODINGS,
+    HEADER_PREFIX_BYTES,
     ORIGINS,
     DecodedImage,
+    check_expected_size,
     decode_image,
     decode_raw,
     image_size,
 )
 from ..imageio.exr import DEFAULT_MAX_PIXELS, encode_exr
+from ..imageio.reading import read_allowed
 from .frames import frame_token, padding_for, to_ranges
+from .matte_undo import FileChanges
 from .plate_index import FrameEntry, PlateIndex
 
 log = logging.getLogger(__name__)
@@ -136,7 +140,23 @@ class FrameStore:
     # ------------------------------------------------------------ putting frames
 
     def put_image(self, frame: int, data: bytes, descriptor: Mapping[str, Any]) -> None:
-        """Store inline pixels for `frame`, replacing what was there.
+        """Store inline pixels for `frame`, replacing what was there (`prepare_image`)."""
+        self.store([self.prepare_image(frame, data, descriptor)])
+
+    def put_path(
+        self,
+        frame: int,
+        path: Union[Path, str],
+        colourspace: Optional[str] = None,
+        verify_pixels: bool = False,
+    ) -> None:
+        """Reference a file the backend reads itself (`prepare_path`)."""
+        self.store([self.prepare_path(frame, path, colourspace, verify_pixels)])
+
+    def prepare_image(
+        self, frame: int, data: bytes, descriptor: Mapping[str, Any]
+    ) -> Tuple[int, FrameEntry, Optional[bytes]]:
+        """Check inline pixels for `frame`; what `store` then writes. Changes nothing.
 
         EXR, PNG, JPEG and TIFF bytes are stored verbatim; raw buffers as half-float EXR.
         The image is decoded once first, so a bad frame is refused now, not mid-track.
@@ -153,16 +173,16 @@ class FrameStore:
         if colourspace is None and decoded.display_referred:
             colourspace = DISPLAY_DEFAULT  # a stored half EXR would no longer say "integer"
         self._converter(colourspace, decoded.display_referred)  # refuse unknown names now
-        self._store(frame, replace(stored, colourspace=colourspace), payload)
+        return frame, replace(stored, colourspace=colourspace), payload
 
-    def put_path(
+    def prepare_path(
         self,
         frame: int,
         path: Union[Path, str],
         colourspace: Optional[str] = None,
         verify_pixels: bool = False,
-    ) -> None:
-        """Reference a file the backend reads itself (after checking it is allowed).
+    ) -> Tuple[int, FrameEntry, Optional[bytes]]:
+        """Check a file the backend will read itself (allowed, its size); changes nothing.
 
         The size is checked from the file's header; `verify_pixels` decodes it fully as well
         (slower: a 4K EXR takes a fraction of a second, and puts run on the server's I/O thread).
@@ -172,15 +192,50 @@ class FrameStore:
                 under an allowed root; BAD_IMAGE, FRAME_SIZE_MISMATCH, FRAME_OUT_OF_RANGE.
         """
         self._check_frame(frame)
-        resolved = self._allowed(path)
+        # Resolving, checking and reading run on a helper thread with a timeout: the path may
+        # be a FIFO, a device or on a mount that stopped answering (reading.py).
         if verify_pixels:
-            decoded = decode_image(resolved, None, self.max_pixels)
-            self._check_size(frame, decoded.width, decoded.height)
+            resolved, data = read_allowed(path, self._roots)
+            decode_image(data, None, self.max_pixels, expected=(self.width, self.height))
         else:
-            self._check_size(frame, *image_size(resolved))
+            resolved, head = read_allowed(path, self._roots, HEADER_PREFIX_BYTES, whole=False)
+            self._check_size(frame, *image_size(head))
         if colourspace is not None:
             self._converter(colourspace, False)
-        self._store(frame, FrameEntry(path=str(resolved), colourspace=colourspace), None)
+        return frame, FrameEntry(path=str(resolved), colourspace=colourspace), None
+
+    def store(self, items: Sequence[Tuple[int, FrameEntry, Optional[bytes]]]) -> None:
+        """Store prepared frames: all of them, or (on any failure) none.
+
+        Each new file is written atomically, a replaced one keeps an undo backup
+        (matte_undo.FileChanges), and one write of refs.json commits them together; if that
+        or any file fails, every file is put back and the index is unchanged.
+        """
+        with self._put_lock:
+            with self._lock:
+                entries = dict(self._entries)
+            changes = FileChanges()
+            try:
+                for frame, entry, payload in items:
+                    if payload is not None and entry.file is not None:
+                        changes.touching(self.plate_dir / entry.file)
+                        atomic_write_bytes(self.plate_dir / entry.file, payload)
+                    entries[frame] = entry
+                self._index.save(entries)
+            except BaseException:
+                changes.rollback()
+                raise
+            changes.commit()
+            with self._lock:
+                old = {f: self._entries.get(f) for f, _, _ in items}
+                self._entries = entries
+                for frame in old:
+                    self._lru.pop(frame, None)
+        for frame, entry, _ in items:
+            gone = old[frame]
+            if gone is not None and gone.file is not None and gone.file != entries[frame].file:
+                (self.plate_dir / gone.file).unlink(missing_ok=True)
+            log.debug("stored frame %d: %s", frame, entry)
 
     # ------------------------------------------------------------ queries
 
@@ -203,6 +258,16 @@ class FrameStore:
     def stored_ranges(self) -> List[List[int]]:
         """Stored frames as [[first, last], ...], as the protocol's shot state reports them."""
         return to_ranges(self.frames())
+
+    def release_memory(self) -> None:
+        """Drop the decoded frames held in memory (the shot closed or went idle)."""
+        with self._lock:
+            self._lru.clear()
+
+    @property
+    def warnings(self) -> List[Dict[str, Any]]:
+        """What opening the store repaired or set aside (open_shot_reply.warnings)."""
+        return list(self._index.warnings)
 
     @property
     def cached_bytes(self) -> int:
@@ -227,41 +292,36 @@ class FrameStore:
             )
         token = frame_token(frame, self._padding)
         if encoding == "raw":
+            shape: Sequence[int] = descriptor.get("shape") or ()
+            if len(shape) >= 2:  # before any conversion: the bytes were counted, not the size
+                self._check_size(frame, int(shape[1]), int(shape[0]))
             decoded = decode_raw(
-                data, descriptor.get("dtype") or "", descriptor.get("shape") or (),
+                data, descriptor.get("dtype") or "", shape,
                 descriptor.get("channels"), origin, self.max_pixels,
             )  # fmt: skip
             # Rows are in top-left order now, so the stored EXR needs no origin flag.
             entry = FrameEntry(file=f"plate.{token}.exr", encoding="exr")
             return decoded, _raw_as_exr(decoded), entry
-        decoded = decode_image(data, encoding, self.max_pixels)
+        decoded = decode_image(data, encoding, self.max_pixels, expected=(self.width, self.height))
         ext = _EXTENSIONS[encoding]
         entry = FrameEntry(file=f"plate.{token}.{ext}", origin=origin, encoding=encoding)
         return decoded, data, entry
 
-    def _store(self, frame: int, entry: FrameEntry, payload: Optional[bytes]) -> None:
-        with self._put_lock:
-            if payload is not None and entry.file is not None:
-                atomic_write_bytes(self.plate_dir / entry.file, payload)
-            with self._lock:
-                old = self._entries.get(frame)
-                self._entries[frame] = entry
-                self._lru.pop(frame, None)
-                snapshot = dict(self._entries)
-            self._index.save(snapshot)
-        if old is not None and old.file is not None and old.file != entry.file:
-            (self.plate_dir / old.file).unlink(missing_ok=True)
-        log.debug("stored frame %d: %s", frame, entry)
-
     def _decode(self, frame: int, entry: FrameEntry) -> torch.Tensor:
+        source: Union[Path, bytes]
         if entry.path is not None:
-            source = self._allowed(entry.path)  # again: a link may have been swapped since
+            # Checked again (a link may have been swapped since) and read with a timeout.
+            resolved, source = read_allowed(entry.path, self._roots)
         else:
-            source = self.plate_dir / str(entry.file)
+            resolved = source = self.plate_dir / str(entry.file)
             if not source.is_file():
                 raise _missing(frame, f"its stored file {source} is gone")
-        decoded = decode_image(source, entry.encoding, self.max_pixels)
-        self._check_size(frame, decoded.width, decoded.height)
+        try:
+            decoded = decode_image(
+                source, entry.encoding, self.max_pixels, expected=(self.width, self.height)
+            )
+        except ProtocolError as exc:
+            raise _about_frame(exc, frame, resolved) from exc
         rgb = decoded.rgb[::-1] if entry.origin == "bottom_left" else decoded.rgb
         display = self._converter(entry.colourspace, decoded.display_referred)(rgb)
         return torch.from_numpy(np.ascontiguousarray(display.transpose(2, 0, 1)))
@@ -276,24 +336,6 @@ class FrameStore:
                 self._converters[name] = converter
         return converter
 
-    def _allowed(self, path: Union[Path, str]) -> Path:
-        given = Path(path)
-        if not given.is_absolute():
-            raise ProtocolError(
-                ErrorCode.INVALID_FIELD,
-                f"plate paths must be absolute, not {str(path)!r}",
-                details={"path": str(path)},
-            )
-        resolved = given.resolve()
-        if any(resolved.is_relative_to(root) for root in self._roots):
-            return resolved
-        roots = ", ".join(str(r) for r in self._roots) or "none configured"
-        raise ProtocolError(
-            ErrorCode.PATH_NOT_ALLOWED,
-            f"{path} (resolved: {resolved}) is outside the allowed roots ({roots})",
-            details={"path": str(path), "resolved": str(resolved)},
-        )
-
     def _check_frame(self, frame: int) -> None:
         if not self._in_range(frame):
             raise ProtocolError(
@@ -306,13 +348,7 @@ class FrameStore:
         return self.first_frame <= frame <= self.last_frame
 
     def _check_size(self, frame: int, width: int, height: int) -> None:
-        if (width, height) != (self.width, self.height):
-            raise ProtocolError(
-                ErrorCode.FRAME_SIZE_MISMATCH,
-                f"frame {frame} is {width}x{height}, but the shot is {self.width}x{self.height}",
-                details={"frame": frame, "size": f"{width}x{height}",
-                         "shot_size": f"{self.width}x{self.height}"},
-            )  # fmt: skip
+        check_expected_size(f"frame {frame}", (width, height), self.size, frame=frame)
 
 
 def _raw_as_exr(decoded: DecodedImage) -> bytes:
@@ -322,6 +358,15 @@ def _raw_as_exr(decoded: DecodedImage) -> bytes:
     # OpenEXR's lossless methods (4K: about half ZIP's time, 60% of its size). Nuke never reads
     # these files, so any method this build supports will do.
     return encode_exr(planes, compression="piz", pixel_type="half")
+
+
+def _about_frame(exc: ProtocolError, frame: int, path: Path) -> ProtocolError:
+    """A decoding error of bytes read from `path`, naming the file and the frame."""
+    message = exc.message
+    if message.startswith("<") and ">: " in message:
+        message = f"{path}: {message.split('>: ', 1)[1]}"
+    details = dict(exc.details, frame=frame, image=str(path))
+    return ProtocolError(exc.code, message, hint=exc.hint, details=details)
 
 
 def _missing(frame: int, why: str = "it was never sent") -> ProtocolError:

@@ -61,6 +61,8 @@ class ShotJournal:
         self._prompts: List[PromptRecord] = []
         self._valid: Dict[int, Dict[int, Set[int]]] = {}  # object -> revision -> frames
         self._lock = threading.RLock()
+        self._depth = 0  # nesting of open transactions (the outermost commits)
+        self._created: List[Path] = []  # files the open transaction wrote (deleted if undone)
 
     # ------------------------------------------------------------ opening
 
@@ -88,9 +90,20 @@ class ShotJournal:
             raise ProtocolError(
                 ErrorCode.UNKNOWN_SHOT, f"no shot journal at {path}", details={"path": str(path)}
             )
-        data = read_json(path)
-        check_version(data, JOURNAL_FORMAT, str(path))
-        journal = parse(str(path), lambda: cls._from_json(Path(root), data))
+        try:
+            data = read_json(path)
+            check_version(data, JOURNAL_FORMAT, str(path))
+            journal = parse(str(path), lambda: cls._from_json(Path(root), data))
+        except ProtocolError as exc:
+            if exc.code is not ErrorCode.INVALID_FIELD:
+                raise  # another major version: the file is fine, this backend is too old
+            raise ProtocolError(
+                ErrorCode.DAMAGED_STATE,
+                f"the shot's journal {path} is damaged: {exc.message}",
+                hint="Nothing was changed. Restore shot.json from a backup, or import the "
+                "shot file exported from Nuke under a new shot id.",
+                details={"path": str(path)},
+            ) from exc
         clean_stale_temp_files(Path(root))
         clean_stale_temp_files(Path(root) / PROMPTS_DIR)
         return journal
@@ -151,6 +164,12 @@ class ShotJournal:
             spans = self._valid.get(obj_id, {})
             return sorted(set().union(*spans.values())) if spans else []
 
+    def valid_revisions(self, obj_id: int) -> Dict[int, int]:
+        """Frame -> the revision that produced its valid matte, for one object."""
+        with self._lock:
+            spans = self._valid.get(obj_id, {})
+            return {f: rev for rev, frames in spans.items() for f in frames}
+
     def valid_by_revision(self, obj_id: int) -> Dict[int, List[List[int]]]:
         """Revision -> frame ranges it produced, for one object."""
         with self._lock:
@@ -165,12 +184,13 @@ class ShotJournal:
         With `prompt.clear_old`, earlier prompts of this object on this frame are dropped, as
         the tracker drops them. A `name` different from the object's renames it.
         """
-        self._check_prompt(frame, obj_id, prompt)
+        self.check_prompt(frame, obj_id, prompt)
         with self._change():
             seq = self._next_seq
             mask_file = None
             if prompt.mask is not None:
                 mask_file = f"mask.{seq}.png"
+                self._created.append(self.root / PROMPTS_DIR / mask_file)  # gone if undone
                 write_mask(self.root / PROMPTS_DIR / mask_file, prompt.mask)
             record = PromptRecord(
                 seq=seq, frame=frame, object_id=obj_id,
@@ -279,14 +299,33 @@ class ShotJournal:
     # ------------------------------------------------------------ internals
 
     @contextmanager
+    def transaction(self) -> Iterator[int]:
+        """Group changes into one commit: one revision, one write of shot.json, all or nothing.
+
+        Yields the revision the commit will have (stamp it on what the change produces, e.g.
+        matte files). If anything raises inside, or saving fails, every change is undone in
+        memory and shot.json is untouched. Nested transactions join the outermost one.
+        """
+        with self._change():
+            yield self.revision + 1
+
+    @contextmanager
     def _change(self) -> Iterator[None]:
         """Apply a change under the lock, bump the revision and save; undo it if saving fails."""
         with self._lock:
+            if self._depth:  # inside a transaction: the outermost one bumps and saves
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
             saved = (
                 self.settings, self.revision, self._next_seq, dict(self._objects),
                 list(self._prompts),
                 {o: {r: set(f) for r, f in spans.items()} for o, spans in self._valid.items()},
             )  # fmt: skip
+            self._depth = 1
             try:
                 yield
                 self.revision += 1
@@ -294,7 +333,12 @@ class ShotJournal:
             except BaseException:
                 (self.settings, self.revision, self._next_seq, self._objects, self._prompts,
                  self._valid) = saved  # fmt: skip
+                for path in self._created:
+                    path.unlink(missing_ok=True)
                 raise
+            finally:
+                self._depth = 0
+                self._created = []
 
     def _save(self) -> None:
         atomic_write_bytes(self.root / JOURNAL_FILE, json.dumps(self._to_json(), indent=1).encode())
@@ -335,7 +379,8 @@ class ShotJournal:
             }
         return journal
 
-    def _check_prompt(self, frame: int, obj_id: int, prompt: Prompt) -> None:
+    def check_prompt(self, frame: int, obj_id: int, prompt: Prompt) -> None:
+        """Refuse a prompt the journal would not record (before anything else changes)."""
         s = self.settings
         if not s.first_frame <= frame <= s.last_frame:
             raise ProtocolError(

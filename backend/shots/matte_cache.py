@@ -14,8 +14,11 @@ import json
 import logging
 import re
 import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple, Union
 
 import numpy as np
 
@@ -25,12 +28,15 @@ from ..imageio.atomic import clean_stale_temp_files
 from ..imageio.compression import check_compression
 from ..imageio.exr import Window, read_exr, read_exr_metadata, write_exr
 from .frames import frame_token, padding_for
+from .matte_undo import BACKUP_SUFFIX, FileChanges
 
 log = logging.getLogger(__name__)
 
 MATTE_DIR = "matte"
+DAMAGED_DIR = "damaged"  # under matte/: unreadable files set aside, never deleted
 COMBINED = "A"
 META_PREFIX = "sam2matting/"
+REVISIONS_KEY = META_PREFIX + "revisions"  # JSON {"<id>": journal revision of that channel}
 _OBJECT_CHANNEL = re.compile(r"^obj(\d+)\.A$")
 _FILE_NAME = re.compile(r"^matte\.(-?\d+)\.exr$")
 
@@ -38,6 +44,29 @@ _FILE_NAME = re.compile(r"^matte\.(-?\d+)\.exr$")
 def object_channel(obj_id: int) -> str:
     """The EXR channel of one object's matte: 'obj3.A'."""
     return f"obj{obj_id}.A"
+
+
+class DamagedMatteError(ProtocolError):
+    """A matte file exists but cannot be read (disk fault, outside edit)."""
+
+    def __init__(self, frame: int, path: Path, why: str) -> None:
+        super().__init__(
+            ErrorCode.DAMAGED_STATE,
+            f"the cached matte of frame {frame} ({path}) is damaged: {why}",
+            details={"frame": frame, "path": str(path)},
+        )
+        self.frame = frame
+
+
+@dataclass
+class MatteHeader:
+    """What a matte file holds, read from its header alone."""
+
+    objects: Set[int]
+    # object id -> journal revision that produced its channel; None for files written before
+    # protocol 1.1 (which recorded one revision per file)
+    revisions: Optional[Dict[int, int]] = None
+    names: Dict[int, str] = field(default_factory=dict)
 
 
 class MatteCache:
@@ -61,7 +90,7 @@ class MatteCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         clean_stale_temp_files(self.dir)
         self.padding = padding_for(first_frame, last_frame)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a transaction holds it around its writes
 
     @property
     def pattern(self) -> str:
@@ -79,6 +108,7 @@ class MatteCache:
         alphas: Mapping[int, np.ndarray],
         names: Mapping[int, str],
         metadata: Optional[Mapping[str, str]] = None,
+        revisions: Optional[Mapping[int, int]] = None,
     ) -> Path:
         """Write (or merge into) one frame's matte file.
 
@@ -90,17 +120,39 @@ class MatteCache:
             names: object id -> name, for the objects metadata (merged with the file's).
             metadata: more attributes (tracker, engine, revision ...), stored with the
                 `sam2matting/` prefix.
+            revisions: object id -> the journal revision that produced its alpha (kept per
+                object, so that a restarted backend can tell each channel's origin).
+
+        Raises:
+            DamagedMatteError: the existing file cannot be read to merge into (nothing changed).
         """
         self._check_frame(frame)
         if not alphas:
             raise ValueError("write() needs at least one object's alpha")
         with self._lock:
-            objects, known_names = self._load_objects(frame)
+            objects, known_names, known_revisions = self._load_objects(frame)
             for obj_id, alpha in alphas.items():
                 objects[int(obj_id)] = _clean_alpha(alpha)
             known_names.update({int(k): str(v) for k, v in names.items()})
-            self._write_objects(frame, objects, known_names, metadata or {})
+            known_revisions.update({int(k): int(v) for k, v in (revisions or {}).items()})
+            self._write_objects(frame, objects, known_names, metadata or {}, known_revisions)
         return self.path(frame)
+
+    @contextmanager
+    def transaction(self) -> Iterator[CacheTransaction]:
+        """File changes that are undone if anything raises before the block ends.
+
+        Hold this outside the journal's transaction (lock order: cache, then journal), so the
+        journal commits first and the backups are dropped only after it did.
+        """
+        with self._lock:
+            changes = FileChanges()
+            try:
+                yield CacheTransaction(self, changes)
+            except BaseException:
+                changes.rollback()
+                raise
+            changes.commit()
 
     def invalidate(
         self, frames: Iterable[int], obj_ids: Optional[Iterable[int]] = None
@@ -145,14 +197,44 @@ class MatteCache:
     def has(self, frame: int) -> bool:
         return self.path(frame).is_file()
 
-    # ------------------------------------------------------------ internals
+    def header(self, frame: int) -> MatteHeader:
+        """Objects and per-object revisions of a frame's file, from its header only.
 
-    def _load_objects(self, frame: int) -> Tuple[Dict[int, np.ndarray], Dict[int, str]]:
+        Raises:
+            FRAME_MISSING (no file), DamagedMatteError (unreadable header).
+        """
+        return read_header(self._existing(frame), frame)
+
+    def quarantine(self, frame: int) -> Optional[Path]:
+        """Move a damaged file to matte/damaged/ (kept for inspection); where it went."""
         path = self.path(frame)
         if not path.is_file():
-            return {}, {}
-        image = read_exr(path)
-        return self._objects_of(image.channels), _names_of(image.metadata)
+            return None
+        aside = self.dir / DAMAGED_DIR
+        aside.mkdir(exist_ok=True)
+        target = aside / f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}"
+        path.replace(target)
+        log.error("matte of frame %d is damaged; moved to %s", frame, target)
+        return target
+
+    def leftover_backups(self) -> List[Path]:
+        """Backups an interrupted transaction left (see matte_undo.py)."""
+        return sorted(self.dir.glob(f".matte.*{BACKUP_SUFFIX}"))
+
+    # ------------------------------------------------------------ internals
+
+    def _load_objects(
+        self, frame: int
+    ) -> Tuple[Dict[int, np.ndarray], Dict[int, str], Dict[int, int]]:
+        path = self.path(frame)
+        if not path.is_file():
+            return {}, {}, {}
+        try:
+            image = read_exr(path)
+        except ProtocolError as exc:
+            raise DamagedMatteError(frame, path, exc.message) from exc
+        revisions = _revisions_of(image.metadata) or {}
+        return self._objects_of(image.channels), _names_of(image.metadata), revisions
 
     def _write_objects(
         self,
@@ -160,6 +242,7 @@ class MatteCache:
         objects: Mapping[int, np.ndarray],
         names: Mapping[int, str],
         extra: Mapping[str, str],
+        revisions: Mapping[int, int],
     ) -> None:
         shapes = {a.shape for a in objects.values()}
         if len(shapes) != 1:
@@ -177,6 +260,10 @@ class MatteCache:
         meta[META_PREFIX + "shot"] = self.shot_id
         meta[META_PREFIX + "frame"] = str(frame)
         meta[META_PREFIX + "objects"] = json.dumps({str(i): names.get(i, f"obj{i}") for i in ids})
+        if any(i in revisions for i in ids):
+            meta[REVISIONS_KEY] = json.dumps({str(i): revisions[i] for i in ids if i in revisions})
+        else:
+            meta.pop(REVISIONS_KEY, None)
         write_exr(
             self.path(frame), channels, compression=self.compression, metadata=meta,
             data_window=box, display_window=Window.of_size(width, height),
@@ -189,7 +276,10 @@ class MatteCache:
         if drop is None:
             path.unlink(missing_ok=True)
             return True
-        image = read_exr(path)
+        try:
+            image = read_exr(path)
+        except ProtocolError as exc:
+            raise DamagedMatteError(frame, path, exc.message) from exc
         objects = self._objects_of(image.channels)
         if not drop & set(objects):
             return False
@@ -198,7 +288,8 @@ class MatteCache:
             path.unlink(missing_ok=True)
             return True
         extra = {k: v for k, v in image.metadata.items() if k.startswith(META_PREFIX)}
-        self._write_objects(frame, kept, _names_of(image.metadata), extra)
+        revisions = _revisions_of(image.metadata) or {}
+        self._write_objects(frame, kept, _names_of(image.metadata), extra, revisions)
         return True
 
     @staticmethod
@@ -228,6 +319,23 @@ class MatteCache:
                 f"frame {frame} is outside the shot's range {self.first_frame}-{self.last_frame}",
                 details={"frame": frame},
             )
+
+
+def read_header(path: Union[Path, bytes], frame: int) -> MatteHeader:
+    """A matte file's objects and per-object revisions, from its header only.
+
+    Raises:
+        DamagedMatteError: the header cannot be read or is not a matte's.
+    """
+    where = path if isinstance(path, Path) else Path("<matte bytes>")
+    try:
+        meta = read_exr_metadata(path)
+    except ProtocolError as exc:
+        raise DamagedMatteError(frame, where, exc.message) from exc
+    if META_PREFIX + "objects" not in meta:
+        raise DamagedMatteError(frame, where, "no sam2matting/objects attribute")
+    names = _names_of(meta)
+    return MatteHeader(set(names), _revisions_of(meta), names)
 
 
 def _nonzero_box(alpha: np.ndarray) -> Window:
@@ -263,3 +371,45 @@ def _names_of(metadata: Mapping[str, str]) -> Dict[int, str]:
     except (ValueError, AttributeError) as err:
         log.warning("unreadable objects metadata %r: %s", text, err)
         return {}
+
+
+def _revisions_of(metadata: Mapping[str, str]) -> Optional[Dict[int, int]]:
+    text = metadata.get(REVISIONS_KEY)
+    if not text:
+        return None
+    try:
+        return {int(k): int(v) for k, v in json.loads(text).items()}
+    except (ValueError, AttributeError, TypeError) as err:
+        log.warning("unreadable revisions metadata %r: %s", text, err)
+        return None
+
+
+class CacheTransaction:
+    """The file changes of one `MatteCache.transaction()` (each undone on failure)."""
+
+    def __init__(self, cache: MatteCache, changes: FileChanges) -> None:
+        self._cache = cache
+        self._changes = changes
+
+    def write(
+        self,
+        frame: int,
+        alphas: Mapping[int, np.ndarray],
+        names: Mapping[int, str],
+        metadata: Optional[Mapping[str, str]] = None,
+        revisions: Optional[Mapping[int, int]] = None,
+    ) -> Path:
+        target = self._cache.path(frame)
+        self._changes.touching(target)
+        return self._cache.write(frame, alphas, names, metadata, revisions)
+
+    def drop_objects(self, frame: int, obj_ids: Iterable[int]) -> bool:
+        """Remove these objects' channels (the file, when none is left); True if it changed."""
+        target = self._cache.path(frame)
+        self._changes.touching(target)
+        return bool(self._cache.invalidate([frame], obj_ids))
+
+    def delete(self, frame: int) -> None:
+        target = self._cache.path(frame)
+        self._changes.touching(target)
+        target.unlink(missing_ok=True)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 
@@ -55,9 +56,14 @@ class PlateIndex:
     def __init__(self, plate_dir: Path, width: int, height: int) -> None:
         self.path = plate_dir / REFS_FILE
         self.width, self.height = width, height
+        self.warnings: List[Dict[str, Any]] = []  # what load() set aside, for the client
 
     def load(self) -> Dict[int, FrameEntry]:
         """The saved entries (empty for a new shot); removes stored files nothing refers to.
+
+        A damaged or missing index with plate files beside it is never a reason to delete
+        them: the index and the files are moved aside together (`damaged-<time>/`) and a
+        warning says which frames must be sent again.
 
         Raises:
             ProtocolError: SHOT_MISMATCH when the folder holds a plate of another size or a
@@ -65,8 +71,11 @@ class PlateIndex:
         """
         if not self.path.is_file():
             entries: Dict[int, FrameEntry] = {}
+            if self._stored_files():
+                self._set_aside("plate/refs.json is missing but plate files exist")
         else:
-            entries = self._parse(self._read())
+            data = self._read()
+            entries = {} if data is None else self._parse(data)
         self._remove_orphans(entries)
         return entries
 
@@ -80,26 +89,47 @@ class PlateIndex:
         }
         atomic_write_bytes(self.path, json.dumps(data, indent=1).encode("utf-8"))
 
-    def _read(self) -> Dict[str, Any]:
+    def _read(self) -> Optional[Dict[str, Any]]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except ValueError as err:
-            return self._set_aside(str(err))
+        except (ValueError, UnicodeDecodeError) as err:
+            self._set_aside(f"plate/refs.json is unreadable ({err})")
+            return None
         if not isinstance(data, dict):
-            return self._set_aside("not a JSON object")
+            self._set_aside("plate/refs.json is not a JSON object")
+            return None
         return data
 
-    def _set_aside(self, why: str) -> Dict[str, Any]:
-        # Writes are atomic, so this is damage from outside; the host re-sends the frames.
-        aside = self.path.with_suffix(".json.damaged")
-        self.path.replace(aside)
-        log.error("%s is unreadable (%s); moved to %s, plate starts empty", self.path, why, aside)
-        return {}
+    def _set_aside(self, why: str) -> None:
+        """Move the index and every stored frame into a `damaged-<time>` folder; start empty.
+
+        Writes are atomic, so this is damage from outside (disk fault, an edit); the host
+        re-sends the frames, and nothing the artist sent is deleted.
+        """
+        aside = self.path.parent / time.strftime("damaged-%Y%m%d-%H%M%S")
+        aside.mkdir(exist_ok=True)
+        files = self._stored_files()
+        if self.path.is_file():
+            files.append(self.path)
+        for path in files:
+            path.replace(aside / path.name)
+        log.error("%s; %d files moved to %s, the plate starts empty", why, len(files), aside)
+        self.warnings.append({
+            "code": ErrorCode.DAMAGED_STATE.value,
+            "message": f"{why}: the {len(files)} stored plate files were moved aside and "
+            "must be sent again",
+            "path": str(aside),
+        })  # fmt: skip
+
+    def _stored_files(self) -> List[Path]:
+        return [p for p in self.path.parent.glob("plate.*") if p.is_file()]
 
     def _parse(self, data: Dict[str, Any]) -> Dict[int, FrameEntry]:
-        if not data:
+        version = data.get("version")
+        if data.get("format") != REFS_FORMAT or not isinstance(version, int):
+            self._set_aside("plate/refs.json is not a plate index (damaged)")
             return {}
-        if data.get("format") != REFS_FORMAT or int(data.get("version", 0)) > REFS_VERSION:
+        if version > REFS_VERSION:
             raise ProtocolError(
                 ErrorCode.SHOT_MISMATCH,
                 f"{self.path} was written by a newer backend (version {data.get('version')})",
@@ -113,11 +143,20 @@ class PlateIndex:
                 details={"path": str(self.path.parent)},
             )
         entries: Dict[int, FrameEntry] = {}
-        for key, value in dict(data.get("frames", {})).items():
+        frames = data.get("frames", {})
+        if not isinstance(frames, dict):
+            self._set_aside("plate/refs.json has no frames table")
+            return {}
+        for key, value in frames.items():
             try:
                 entries[int(key)] = FrameEntry.from_json(value)
             except (ValueError, TypeError) as err:
                 log.warning("%s: ignoring frame %s: %s", self.path, key, err)
+                self.warnings.append({
+                    "code": ErrorCode.DAMAGED_STATE.value,
+                    "message": f"plate/refs.json: frame {key} is unreadable ({err}); send it again",
+                    "path": str(self.path),
+                })  # fmt: skip
         return entries
 
     def _remove_orphans(self, entries: Mapping[int, FrameEntry]) -> None:

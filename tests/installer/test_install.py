@@ -202,7 +202,8 @@ def test_settings_files_keep_user_values(home: Path, source: Path) -> None:
     s2m.mkdir()
     (s2m / "config.json").write_text(json.dumps({"backend": {"device": "cpu"}, "note": "mine"}))
     conn = s2m / "connection.json"
-    conn.write_text(json.dumps({"key": "ab" * 32, "port": 5555}))
+    key = "0123456789abcdef" * 4  # keys must look random (protocol.connection.key_problem)
+    conn.write_text(json.dumps({"key": key, "port": 5555}))
     conn.chmod(0o600)
     models = home / "elsewhere"
     code, out = run_install(
@@ -212,7 +213,7 @@ def test_settings_files_keep_user_values(home: Path, source: Path) -> None:
     config = json.loads((s2m / "config.json").read_text())
     assert config["backend"] == {"device": "cpu", "models_dir": str(models)}
     assert config["note"] == "mine"
-    assert read_connection_file(conn).key == "ab" * 32  # a running backend's key survives
+    assert read_connection_file(conn).key == key  # a running backend's key survives
     conn.chmod(0o644)  # readable by others: replaced with a fresh key
     code, out = run_install([*NO_ENV, "--no-nuke", "--no-models"], source)
     assert "rewritten with a new key" in out

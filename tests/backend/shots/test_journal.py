@@ -174,12 +174,17 @@ def test_versions_and_damage(tmp_path: Path) -> None:
     assert info.value.code == ErrorCode.VERSION_MISMATCH
     assert "2.0" in info.value.message
     assert "update" in info.value.hint
+    # Damage to the backend's own state is damaged_state (protocol 1.1), and says how to recover.
     path.write_text("{ not json")
-    assert _code(lambda: ShotJournal.load(tmp_path)) == ErrorCode.INVALID_FIELD
+    assert _code(lambda: ShotJournal.load(tmp_path)) == ErrorCode.DAMAGED_STATE
     data["version"] = "1.0"
     del data["prompts"]
     path.write_text(json.dumps(data))
-    assert _code(lambda: ShotJournal.load(tmp_path)) == ErrorCode.INVALID_FIELD
+    with pytest.raises(ProtocolError) as info:
+        ShotJournal.load(tmp_path)
+    assert info.value.code == ErrorCode.DAMAGED_STATE
+    assert "backup" in info.value.hint
+    assert path.read_text() == json.dumps(data)  # nothing was overwritten
 
 
 def test_open_or_create(tmp_path: Path) -> None:
