@@ -250,7 +250,7 @@ def get_matte(server: BackendServer, msg: Message) -> None:
                 hint="Track over this frame first.", details={"frame": frame},
             )  # fmt: skip
         try:
-            header = shot.cache.header(frame)
+            objects = shot.cache.read_objects(frame)  # a full read: damage shows here
             content, buffers = server.matte_delivery(msg.content["matte"], shot.cache.path(frame))
         except ProtocolError as exc:
             if exc.code is not ErrorCode.DAMAGED_STATE:
@@ -258,7 +258,7 @@ def get_matte(server: BackendServer, msg: Message) -> None:
             damage = exc
             server.on_worker(msg, shot, lambda: _quarantined(shot, frame, damage))
             return
-        content.update(shot_id=shot.shot_id, frame=frame, objects=sorted(header.objects))
+        content.update(shot_id=shot.shot_id, frame=frame, objects=sorted(objects))
         server.reply(msg, ("get_matte_reply", content, buffers))
 
     server.offload(msg, work)

@@ -85,6 +85,8 @@ class RequestPool:
                 with self._lock:
                     self._pending -= 1
                     self._pending_bytes -= nbytes
+                # an idle thread must not keep the last request's shot (and its memory) alive
+                del work, item
 
 
 def _busy(limit: str, why: str) -> ProtocolError:

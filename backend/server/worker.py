@@ -113,6 +113,7 @@ class GpuWorker:
             item = self._next_task()
             if item is not None:
                 self._run_task(*item)
+                item = None  # an idle worker keeps no closed shot alive
                 continue
             job = self._next_job()
             if job is None:
@@ -120,6 +121,7 @@ class GpuWorker:
                 self._wake.clear()
                 continue
             self._advance(job)
+            job = None
         self._cancel_all()
 
     def _next_task(self) -> Optional[Tuple[Task, Optional[str]]]:

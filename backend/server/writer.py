@@ -46,3 +46,4 @@ class MatteWriter:
                 task()
             except Exception:  # a task's own error handling failed: keep writing the others
                 log.exception("matte writer task failed")
+            del task  # an idle writer must not keep the last job's shot alive

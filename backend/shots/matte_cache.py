@@ -172,9 +172,16 @@ class MatteCache:
     # ------------------------------------------------------------ reading
 
     def read(self, frame: int) -> Dict[str, np.ndarray]:
-        """Every channel of a frame's matte file: 'A' and 'obj<id>.A' as (H, W) float32."""
+        """Every channel of a frame's matte file: 'A' and 'obj<id>.A' as (H, W) float32.
+
+        Raises:
+            FRAME_MISSING (no file), DamagedMatteError (unreadable).
+        """
         path = self._existing(frame)
-        return read_exr(path).channels
+        try:
+            return read_exr(path).channels
+        except ProtocolError as exc:
+            raise DamagedMatteError(frame, path, exc.message) from exc
 
     def read_objects(self, frame: int) -> Dict[int, np.ndarray]:
         """Object id -> (H, W) alpha for one frame."""

@@ -157,8 +157,11 @@ def tracker_disagreement(shot: Any) -> Optional[str]:
 class ChildServer:
     """`sam2matting serve` in its own process (so it can be killed with SIGKILL)."""
 
-    def __init__(self, home: Path, extra: Optional[List[str]] = None) -> None:
+    def __init__(
+        self, home: Path, extra: Optional[List[str]] = None, kill_at: Optional[str] = None
+    ) -> None:
         self.home = home
+        self.kill_at = kill_at  # "fsync:N" / "replace:N": die at that write (crashing_serve.py)
         self.conn = home / "connection.json"
         self.cache = home / "cache"
         self.extra = list(extra or [])
@@ -167,14 +170,17 @@ class ChildServer:
     def start(self, timeout_s: float = 120.0) -> Client:
         if self.conn.exists():
             self.conn.unlink()  # wait for this start's file, not the last one's
+        module = "tests.chaos.crashing_serve" if self.kill_at else "sam2matting.backend.cli.main"
         args = [
-            sys.executable, "-m", "sam2matting.backend.cli.main", "serve",
+            sys.executable, "-m", module, "serve",
             "--connection-file", str(self.conn), "--cache-root", str(self.cache),
             "--models-dir", str(self.home / "models"), "--tracker", "flow", "--device", "cpu",
             "--log-file", str(self.home / "backend.log"), "--config", str(self.home / "none.json"),
             *self.extra,
         ]  # fmt: skip
-        env = dict(os.environ, SAM2MATTING_HOME=str(self.home))
+        env = dict(os.environ, SAM2MATTING_HOME=str(self.home), PYTHONPATH=str(REPO))
+        if self.kill_at:
+            env["SAM2MATTING_CHAOS_KILL_AT"] = self.kill_at
         self.proc = subprocess.Popen(
             args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
@@ -185,7 +191,7 @@ class ChildServer:
                 raise RuntimeError(f"backend exited with {self.proc.returncode}: {err}")
             if self.conn.is_file():
                 try:
-                    client = Client(read_connection_file(self.conn), timeout_s=30)
+                    client = Client(read_connection_file(self.conn), timeout_s=8, heartbeat_s=0.5)
                     client.ping(timeout_s=5)
                 except Exception:  # noqa: BLE001 - not up yet
                     time.sleep(0.2)
@@ -196,9 +202,14 @@ class ChildServer:
 
     def kill(self) -> None:
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(30)
         self._close_pipes()
+
+    @property
+    def died(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
