@@ -17,6 +17,7 @@ from typing import Any, Collection, Dict, List, Mapping, NamedTuple, Optional, S
 import numpy as np
 
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.limits import MAX_PIXELS
 
 from .atomic import atomic_write_bytes
 from .compression import compression_enum, compression_name, supported_compressions
@@ -34,9 +35,9 @@ __all__ = [
     "write_exr",
 ]
 
-# 2^27 pixels: 16K x 8K. Checked against both windows before any pixel is allocated, so a
-# crafted header cannot make the backend allocate gigabytes.
-DEFAULT_MAX_PIXELS = 1 << 27
+# 2^27 pixels: 16K x 8K (protocol/limits.py). Checked against both windows before any pixel is
+# allocated, so a crafted header cannot make the backend allocate gigabytes.
+DEFAULT_MAX_PIXELS = MAX_PIXELS
 MAX_CHANNELS = 1023  # Nuke's own limit per script
 PIXEL_TYPES = ("float", "half")
 

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Union
 
+from sam2matting.protocol import limits
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 
 from ..imageio.atomic import atomic_write_bytes, clean_stale_temp_files
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 
 JOURNAL_FILE = "shot.json"
 PROMPTS_DIR = "prompts"
-MAX_OBJECT_ID = 10_000  # as the protocol's OBJECT_ID
+MAX_OBJECT_ID = limits.MAX_OBJECT_ID
 
 
 class ShotJournal:

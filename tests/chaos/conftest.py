@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Iterator
@@ -18,12 +19,24 @@ from ..backend.server.harness import Running, start_server
 from .harness import DiskFull
 
 SOAK = os.environ.get("SAM2MATTING_CHAOS_SOAK") == "1"
+# The soak is bounded in time: each long loop stops starting rounds after this many seconds.
+SOAK_BUDGET_S = float(os.environ.get("SAM2MATTING_CHAOS_BUDGET_S", "1200"))
 FIGURES: Counter = Counter()
 
 
 def scale(fast: int, soak: int) -> int:
     """How many rounds a chaos test runs: a few in CI, many in the soak."""
     return soak if SOAK else fast
+
+
+class Budget:
+    """Whether a loop may start another round (always in CI; within the budget in the soak)."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def left(self) -> bool:
+        return not SOAK or time.monotonic() - self.start < SOAK_BUDGET_S
 
 
 @pytest.fixture

@@ -151,6 +151,37 @@ def tracker_disagreement(shot: Any) -> Optional[str]:
     return None
 
 
+# ---------------------------------------------------------------- a raw ZeroMQ peer
+
+
+def zmtp_unfinished_message(host: str, port: int, parts: List[bytes]) -> int:
+    """Speak ZMTP 3.0 (NULL mechanism) by hand and send `parts` as the first parts of a message
+    whose last part never comes; returns the bytes the backend accepted.
+
+    A ZeroMQ socket cannot do this (it sends whole messages only); an attacker's program can,
+    and libzmq holds every part until the message is complete.
+    """
+    import socket
+    import struct
+
+    sent = 0
+    with socket.create_connection((host, port), timeout=5) as sock:
+        greeting = b"\xff" + b"\0" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\0")
+        sock.sendall(greeting + b"\0" + b"\0" * 31)
+        name, value = b"Socket-Type", b"DEALER"
+        body = b"\x05READY" + bytes([len(name)]) + name + struct.pack(">I", len(value)) + value
+        try:
+            sock.sendall(b"\x04" + bytes([len(body)]) + body)
+            for part in parts:  # MORE | LONG: another part follows, 8-byte size
+                sock.sendall(b"\x03" + struct.pack(">Q", len(part)))
+                sock.sendall(part)
+                sent += len(part)
+        except OSError:  # the backend hung up on us: it would not take the data
+            return sent
+        time.sleep(3)  # hold the connection open, the message unfinished
+    return sent
+
+
 # ---------------------------------------------------------------- a backend in a child process
 
 
@@ -178,7 +209,8 @@ class ChildServer:
             "--log-file", str(self.home / "backend.log"), "--config", str(self.home / "none.json"),
             *self.extra,
         ]  # fmt: skip
-        env = dict(os.environ, SAM2MATTING_HOME=str(self.home), PYTHONPATH=str(REPO))
+        path = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(REPO)) if p)
+        env = dict(os.environ, SAM2MATTING_HOME=str(self.home), PYTHONPATH=path)
         if self.kill_at:
             env["SAM2MATTING_CHAOS_KILL_AT"] = self.kill_at
         self.proc = subprocess.Popen(

@@ -15,11 +15,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
 
+import pytest
+
 from sam2matting.protocol.client import Client
 from sam2matting.protocol.errors import ProtocolError
 
 from ..backend.server.harness import FIRST, box_prompt, open_shot, put_all, start_server
-from .conftest import FIGURES, scale
+from .conftest import FIGURES, Budget, scale
 from .harness import ChildServer, DiskFull, consistency_problems, journal_of, matte_objects
 
 N = 8
@@ -112,8 +114,10 @@ def _check(home, ledger: Ledger) -> List[str]:
     return problems
 
 
+@pytest.mark.slow
 def test_kill9_at_random_points_loses_nothing_acknowledged(tmp_path):
-    rounds = scale(2, 25)
+    rounds = scale(2, 40)
+    budget = Budget()
     rng = random.Random(1313)
     server = ChildServer(tmp_path)
     ledger = Ledger()
@@ -122,6 +126,8 @@ def test_kill9_at_random_points_loses_nothing_acknowledged(tmp_path):
         open_shot(client, SHOT, N)
         put_all(client, SHOT, N)
         for round_ in range(rounds):
+            if not budget.left():
+                break
             stop = threading.Event()
             worker = threading.Thread(target=_workload, args=(client, ledger, rng, stop))
             worker.start()
@@ -190,12 +196,16 @@ def _writes_of_the_script(tmp_path) -> int:
     return counter.calls
 
 
+@pytest.mark.slow
 def test_kill9_at_every_write_point_loses_nothing_acknowledged(tmp_path):
+    budget = Budget()
     total = _writes_of_the_script(tmp_path)
     assert total > 30
     points = [f"{kind}:{n}" for n in range(1, total + 1) for kind in ("fsync", "replace")]
     points = random.Random(7).sample(points, scale(3, len(points)))
     for point in points:
+        if not budget.left():
+            break
         home = tmp_path / point.replace(":", "-")
         home.mkdir()
         ledger = Ledger()
