@@ -61,6 +61,7 @@ class BackendServer:
         self.info = self.endpoint.bind()
         self.shots: Dict[str, Shot] = {}
         self.shots_lock = threading.Lock()
+        self._opening: Dict[str, threading.Lock] = {}  # one opener per shot id
         self.max_open_shots = max_open_shots
         self.worker = GpuWorker(self._job_ended)
         self.writer = MatteWriter()
@@ -177,16 +178,23 @@ class BackendServer:
         open: one more closes the least recently used shot without a running job.
         """
         with self.shots_lock:
-            shot = self.shots.get(settings.shot_id)
-            if shot is not None:
-                shot.matches(settings)
-                shot.last_used = time.monotonic()
-                return shot, True
-            idle = self._idle_shot_to_close() if len(self.shots) >= self.max_open_shots else None
+            opening = self._opening.setdefault(settings.shot_id, threading.Lock())
+        # Loading a shot reads its files (seconds for a long one): never under shots_lock,
+        # which the I/O thread takes for every lookup. One opener per shot id at a time.
+        with opening:
+            with self.shots_lock:
+                shot = self.shots.get(settings.shot_id)
+                if shot is not None:
+                    shot.matches(settings)
+                    shot.last_used = time.monotonic()
+                    return shot, True
+                full = len(self.shots) >= self.max_open_shots
+                idle = self._idle_shot_to_close() if full else None
             root = self.config.cache_root / settings.shot_id
             restored = (root / "shot.json").is_file()
             shot = Shot(settings, root, self.config, self.models)
-            self.shots[settings.shot_id] = shot
+            with self.shots_lock:
+                self.shots[settings.shot_id] = shot
         if idle is not None:
             log.info("%d shots open: closing the least recently used, %s", len(self.shots), idle)
             self.close_shot(idle, delete_cache=False)

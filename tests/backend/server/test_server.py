@@ -172,13 +172,23 @@ def test_cancel_stops_within_a_frame(backend):
         put_all(client, "sh040", N)
         client.request("add_prompt_request", box_prompt("sh040", FIRST))
         job = client.propagate(shot_id="sh040", direction="forward")
+        on_server = backend.server.worker._jobs[job.job_id]
         seen = []
         for event in job.events():
             seen.append(event.content["frame"])
             if len(seen) == 2:
+                # Hold the worker between two frames, cancel, let go: not one more frame runs.
+                # (Progress events trail the worker by the writer's queue, so the count the
+                # client has seen is no bound; the worker's own count is.)
+                between, gate = threading.Event(), threading.Event()
+                backend.server.worker.submit(lambda: (between.set(), gate.wait(30)))
+                assert between.wait(30)
+                done_at_cancel = on_server.done
                 job.cancel()
+                gate.set()
         assert job.end.msg_type == "cancelled"
-        assert job.end.content["frames_done"] <= 4
+        assert job.end.content["frames_done"] == done_at_cancel < N
+        assert len(seen) == done_at_cancel  # every frame done was reported, none after
 
 
 @pytest.mark.parametrize(
