@@ -250,8 +250,9 @@ class BackendServer:
                 return
             try:
                 path = job.shot.commit_frame(frame, alphas, revision)
-            except ProtocolError as exc:
-                job.write_error = exc
+            except Exception as exc:  # noqa: BLE001 - the job must end with an error, not "done"
+                typed = exc if isinstance(exc, ProtocolError) else None
+                job.write_error = typed or self._unexpected(msg, exc)
                 job.cancel("requested")
                 return
             content, buffers = self.matte_delivery(msg.content.get("matte", "path"), path)
