@@ -339,7 +339,8 @@ STALE = Record({"object_id": Field(OBJECT_ID), "ranges": Field(RANGES)})
 def _extend(msg_type: str, **fields: Field) -> None:
     """Add optional fields to an existing message (a minor version may only add optional ones)."""
     old = CONTENT[msg_type]
-    assert isinstance(old, Record) and all(not f.required for f in fields.values())
+    assert isinstance(old, Record)
+    assert all(not f.required for f in fields.values())
     CONTENT[msg_type] = Record({**old.fields, **fields}, old.checks)
 
 

@@ -18,6 +18,7 @@ from sam2matting.backend.config import BackendConfig
 from sam2matting.backend.device import autocast
 from sam2matting.backend.matting.base import MattingInput
 from sam2matting.backend.server.models import ModelPool
+from sam2matting.backend.server.staleness import reached_through
 from sam2matting.backend.shots.frame_store import FrameStore
 from sam2matting.backend.shots.journal import ShotJournal
 from sam2matting.backend.shots.matte_cache import MatteCache
@@ -83,6 +84,7 @@ class Shot:
             "revision": self.journal.revision,
             "objects": [{"id": i, "name": n} for i, n in self.journal.objects.items()],
             "prompts": [p.summary() for p in self.journal.prompts],
+            "frames_stale": self.journal.stale_ranges(),
             "frames_stored": self.store.stored_ranges(),
             "frames_matted": frame_ranges(self.cache.frames()),
             "cache_dir": str(self.root),
@@ -126,38 +128,50 @@ class Shot:
         self, frame: int, obj_id: int, name: str, prompt: Prompt
     ) -> Tuple[Path, List[int]]:
         """Segment `frame` with a new prompt; matte and cache it. Returns (matte path, stale
-        frames): the frames of this object whose mattes now predate a nearer prompt."""
+        frames): the frames of this object whose mattes now predate the change (kept, marked
+        stale). A prompt on a frame that had one replaces it (`prompt.clear_old`)."""
         index = self.index(frame)
+        was_prompted = frame in self.conditioning_frames(obj_id)
         # The tracker first: a prompt it refuses must not enter the journal (it would be
         # replayed, and refused, after every restart).
         tracked = self.session.add_prompt(index, obj_id, prompt)
         with self.lock:
             self.journal.add_prompt(frame, obj_id, name, prompt)
         path = self.write_matte(frame, self.matte(tracked, [obj_id]))
-        stale = self._stale_after_prompt(frame, obj_id)
+        stale = self._stale_after_change(frame, obj_id, was_prompted)
         with self.lock:
             self.journal.invalidate(obj_id, stale)
             self.journal.mark_valid(obj_id, [frame])
         return path, stale
 
-    def _stale_after_prompt(self, frame: int, obj_id: int) -> List[int]:
-        """Matted frames whose track ran through `frame` before it got this prompt.
-
-        A track reaches the frames after `frame` through it only if an earlier prompt exists
-        (forward tracking), and the frames before it only if a later one exists (backward);
-        in each direction the next prompted frame ends its reach.
-        """
-        cond = [f for f in self.conditioning_frames(obj_id) if f != frame]
-        before = [f for f in cond if f < frame]
-        after = [f for f in cond if f > frame]
+    def _stale_after_change(self, frame: int, obj_id: int, was_prompted: bool) -> List[int]:
+        """Matted frames whose track ran through `frame` before its prompt changed
+        (staleness.py has the rule)."""
         s = self.settings
-        stale: List[range] = []
-        if before:
-            stale.append(range(frame + 1, (after[0] if after else s.last_frame + 1)))
-        if after:
-            stale.append(range(before[-1] + 1 if before else s.first_frame, frame))
-        valid = set(self.journal.valid_frames(obj_id))
-        return sorted({f for r in stale for f in r} & valid)
+        reached = reached_through(
+            frame, self.conditioning_frames(obj_id), s.first_frame, s.last_frame, was_prompted
+        )
+        return sorted(reached & set(self.journal.valid_frames(obj_id)))
+
+    def remove_prompt(self, frame: int, obj_id: int) -> List[int]:
+        """Forget the object's prompt on `frame`; no matte is deleted. Returns the frames made
+        stale: `frame` itself and those whose track ran through it."""
+        self.index(frame)
+        with self.lock:
+            s = self.settings
+            reached = reached_through(
+                frame, self.conditioning_frames(obj_id), s.first_frame, s.last_frame, True
+            )
+            stale = self.journal.remove_prompt(frame, obj_id, reached | {frame})
+        # The tracker memory holds the removed prompt: rebuilt from the journal on next use.
+        self.release()
+        return stale
+
+    def plate_replaced(self) -> Dict[int, List[int]]:
+        """Plate frames that were stored got new pixels: every matte is stale, per object.
+        (The caller releases the tracker session on the GPU worker.)"""
+        with self.lock:
+            return {obj: self.journal.invalidate(obj) for obj in self.journal.objects}
 
     def remove_object(self, obj_id: int) -> None:
         if obj_id not in self.journal.objects:
