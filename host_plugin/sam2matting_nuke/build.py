@@ -37,6 +37,8 @@ def create(host: NukeHost, token: Optional[str] = None) -> NukeNode:
     sync_read(node, state)
     node.set("first_frame", first)
     node.set("last_frame", last)
+    node.set("retrack_in", first)
+    node.set("retrack_out", last)
     node.set("cache_dir", state.cache_dir)
     rebuild_output(host, node, state)
     show_objects(node, state)
@@ -44,6 +46,15 @@ def create(host: NukeHost, token: Optional[str] = None) -> NukeNode:
     save(node, state)
     node.show_panel()
     return node
+
+
+def upgrade(host: NukeHost, node: NukeNode, state: NodeState) -> None:
+    """A node made by an older plugin: add the knobs it lacks, rebuild its insides."""
+    node.add_knobs([spec for spec in knobs.panel() if not node.has_knob(spec.name)])
+    rebuild_output(host, node, state)
+    show_objects(node, state)
+    editor.update_visibility(node)
+    save(node, state)
 
 
 def default_cache_dir(shot_id: str) -> str:
@@ -71,7 +82,6 @@ def load(node: NukeNode) -> NodeState:
     state = NodeState.loads(text)
     state.first_frame = node.get_int("first_frame")
     state.last_frame = node.get_int("last_frame")
-    state.direction = str(node.get("direction"))
     state.output = str(node.get("output"))
     state.tracker = str(node.get("tracker"))
     state.engine = str(node.get("engine"))
@@ -84,13 +94,13 @@ def save(node: NukeNode, state: NodeState) -> None:
 
 
 def rebuild_output(host: NukeHost, node: NukeNode, state: NodeState) -> None:
-    """The Copy chain for the output choice and the objects (layers created first)."""
-    layers = state.layer_names()
-    for layer, channels in graph.layers_needed(layers):
+    """Everything after the cache Read, for the objects and the output choice (layers first).
+
+    Also upgrades a node made by an older plugin (its Group had only the Copy chain)."""
+    for layer, channels in graph.layers_needed(state.layer_names()):
         host.ensure_layer(layer, channels)
-    node.delete_children(graph.COPY_PREFIX)
-    node.delete_children(graph.OUTPUT)
-    node.build(graph.output_nodes(state.output, layers))
+    node.delete_children_except(graph.BASE)
+    node.build(graph.output_nodes(state))
 
 
 def sync_read(node: NukeNode, state: NodeState) -> None:

@@ -48,6 +48,9 @@ class NukeNode:
     def is_ours(self) -> bool:
         return self.node.knob(STATE_KNOB) is not None
 
+    def has_knob(self, name: str) -> bool:
+        return self.node.knob(name) is not None
+
     def alive(self) -> bool:
         try:
             self.node.name()
@@ -77,6 +80,9 @@ class NukeNode:
 
     def set(self, knob: str, value: Any) -> None:
         k = self.node[knob]
+        if isinstance(value, graph.Expression):
+            cast(nuke.Array_Knob, k).setExpression(value.text)
+            return
         if isinstance(value, (list, tuple)):
             # Array knobs: element by element, dropping animation, so every element is set.
             k.clearAnimated()
@@ -94,7 +100,27 @@ class NukeNode:
             k.setValue(current)
 
     def set_visible(self, knob: str, visible: bool) -> None:
-        self.node[knob].setVisible(visible)
+        """Show or hide a knob in the panel and (for XY/BBox knobs) its Viewer handle: the
+        INVISIBLE flag does both (NDK knob flags); setVisible is not documented to."""
+        k = self.node[knob]
+        if visible:
+            k.clearFlag(nuke.INVISIBLE)
+        else:
+            k.setFlag(nuke.INVISIBLE)
+
+    def set_keys(self, knob: str, keys: Dict[int, float], rest: float = 0.0) -> None:
+        """Animate a one-value knob: these values on these frames (`rest` on the frames next to
+        them, so no interpolation spreads a key), a constant `rest` when there are none."""
+        k = cast(nuke.Array_Knob, self.node[knob])
+        k.clearAnimated()
+        if not keys:
+            k.setValue(rest)
+            return
+        for frame in sorted(keys):
+            for neighbour in (frame - 1, frame + 1):
+                if neighbour not in keys:
+                    k.setValueAt(rest, neighbour)
+            k.setValueAt(keys[frame], frame)
 
     def add_knobs(self, specs: Sequence[KnobSpec]) -> None:
         for spec in specs:
@@ -167,6 +193,13 @@ class NukeNode:
     def delete_children(self, prefix: str) -> int:
         group = _as_group(self.node)
         doomed = [n for n in group.nodes() if n.name().startswith(prefix)]
+        for node in doomed:
+            nuke.delete(node)
+        return len(doomed)
+
+    def delete_children_except(self, keep: Sequence[str]) -> int:
+        group = _as_group(self.node)
+        doomed = [n for n in group.nodes() if n.name() not in keep]
         for node in doomed:
             nuke.delete(node)
         return len(doomed)
@@ -320,15 +353,35 @@ class NukeHost:
     def create_group(name: str) -> Tuple[NukeNode, Optional[NukeNode]]:
         """An empty Group where the artist is working, and the selected node that feeds it.
 
-        The Tab menu's Group comes with Input1 -> Output1 inside; they are removed (the plugin
-        builds its own inputs), so the caller reconnects the returned upstream node itself.
+        The selected node is asked for before the Group exists (nuke.selectedNode): whether the
+        Tab menu's Group holds Input1 -> Output1 and connects the selection is not documented,
+        so whatever it holds is removed and the caller connects the returned node itself.
         """
+        try:
+            upstream: Optional[nuke.Node] = nuke.selectedNode()
+        except ValueError:  # nothing selected
+            upstream = None
         node = nuke.createNode("Group", inpanel=False)
         node.setName(name, uncollide=True)
-        upstream = node.input(0)
         for child in _as_group(node).nodes():
             nuke.delete(child)
         return NukeNode(node), (NukeNode(upstream) if upstream is not None else None)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def no_undo(keep_modified: bool = False) -> Iterator[None]:
+        """Knob changes the plugin makes itself: no undo steps (nuke.Undo.disable). With
+        `keep_modified` (status and progress lines), the script's modified flag is left as it
+        was, so a track does not make the script need saving."""
+        root = nuke.root()
+        was_modified = bool(root.modified())
+        nuke.Undo.disable()
+        try:
+            yield
+        finally:
+            nuke.Undo.enable()
+            if keep_modified and not was_modified:
+                root.setModified(False)
 
     @staticmethod
     def our_nodes() -> List[NukeNode]:
@@ -422,6 +475,7 @@ def _simple_knob(spec: KnobSpec) -> nuke.Knob:
         "xy": nuke.XY_Knob,
         "bbox": nuke.BBox_Knob,
         "int": nuke.Int_Knob,
+        "double": nuke.Double_Knob,
         "string": nuke.String_Knob,
         "file": nuke.File_Knob,
     }

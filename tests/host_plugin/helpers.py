@@ -43,6 +43,25 @@ def place_point(node, slot: str, x_top: float, y_top: float) -> None:
     nuke._fake.artist_sets(node, slot, nuke_xy(x_top, y_top))
 
 
+def add_point(node, sign: str, x_top: float, y_top: float) -> str:
+    """Press Add + / Add - and drag the new handle to a plate position; returns its slot."""
+    before = set(nuke._fake.viewer_handles(node))
+    nuke._fake.press(node, "add_pos" if sign == "+" else "add_neg")
+    (slot,) = set(nuke._fake.viewer_handles(node)) - before
+    drag(node, slot, x_top, y_top)
+    return slot
+
+
+def drag(node, slot: str, x_top: float, y_top: float) -> None:
+    """The artist drags a point's handle in the Viewer to a plate position."""
+    nuke._fake.artist_sets(node, slot, nuke_xy(x_top, y_top))
+
+
+def matte_files(cache: Path) -> Dict[int, bytes]:
+    """Every cached matte file's bytes, by frame."""
+    return {int(p.name.split(".")[1]): p.read_bytes() for p in (cache / "matte").glob("*.exr")}
+
+
 def square_centre(frame: int) -> Tuple[float, float]:
     sx, sy = plates.square_top_left(frame)
     return sx + plates.SQUARE / 2.0, sy + plates.SQUARE / 2.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, List, Optional, Sequence
 
-from . import _nodes, _ops
+from . import _facts, _nodes, _ops, _ops_view
 from ._core import SESSION, add_callback, check_main, main_only, remove_callback, run_callbacks
 
 NODE_CLASSES = {
@@ -22,6 +22,7 @@ NODE_CLASSES = {
         _ops.Position,
         _ops.Dot,
         _ops.NoOp,
+        *_ops_view.CLASSES,
     )
 }
 
@@ -71,10 +72,12 @@ def createNode(node: str, args: str = "", inpanel: bool = True) -> _nodes.Node:
         n._knobs["selected"]._value = False
     made._knobs["selected"]._value = True
     if node == "Group":
-        # Nuke's Tab menu makes a Group holding Input1 -> Output1.
-        with made:  # type: ignore[attr-defined]
-            inside = make_node("Input", made)  # type: ignore[arg-type]
-            make_node("Output", made).setInput(0, inside)  # type: ignore[arg-type]
+        # Unverified (_facts.py): the Tab menu's Group holds Input1 -> Output1; both variants.
+        _facts.touch("createNode_group_has_io")
+        if _facts.variant("group_has_io"):
+            with made:  # type: ignore[attr-defined]
+                inside = make_node("Input", made)  # type: ignore[arg-type]
+                make_node("Output", made).setInput(0, inside)  # type: ignore[arg-type]
     if selected and made.maxInputs() > 0:
         made.setInput(0, selected[-1])
     name = re.search(r"\bname\s+(\S+)", args)
@@ -84,6 +87,25 @@ def createNode(node: str, args: str = "", inpanel: bool = True) -> _nodes.Node:
     if inpanel and SESSION.gui:
         made.showControlPanel()
     return made
+
+
+@main_only
+def selectedNodes(filter: Optional[str] = None) -> List[_nodes.Node]:
+    group = _nodes.current_group()
+    return [
+        n
+        for n in group._children
+        if n._knobs["selected"]._value and (filter is None or n.Class() == filter)
+    ]
+
+
+@main_only
+def selectedNode() -> _nodes.Node:
+    """The 'node the user is thinking about'; ValueError when nothing is selected (as Nuke)."""
+    found = selectedNodes()
+    if not found:
+        raise ValueError("no node selected")
+    return found[-1]
 
 
 @main_only
@@ -234,6 +256,29 @@ class ProgressTask:
 
     def __del__(self) -> None:
         self._record.closed = True
+
+
+# ------------------------------------------------------------------ undo
+
+
+class Undo:
+    """nuke.Undo: only disable/enable/disabled are modelled (15.1 dev guide)."""
+
+    @staticmethod
+    def disable() -> None:
+        check_main("Undo.disable")
+        SESSION.undo_disabled += 1
+
+    @staticmethod
+    def enable() -> None:
+        check_main("Undo.enable")
+        if SESSION.undo_disabled == 0:
+            raise RuntimeError("Undo.enable() without a matching disable()")
+        SESSION.undo_disabled -= 1
+
+    @staticmethod
+    def disabled() -> bool:
+        return SESSION.undo_disabled > 0
 
 
 # ------------------------------------------------------------------ layers

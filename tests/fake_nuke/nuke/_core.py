@@ -66,6 +66,9 @@ class Session:
         self.violations: List[str] = []
         self.menus: Dict[str, Any] = {}
         self.errors_in_deferred: List[BaseException] = []
+        self.undo_disabled = 0  # nuke.Undo.disable() depth
+        self.undo_steps: List[str] = []  # "node.knob" of every change recorded for undo
+        self.modified = False  # the script's modified flag (Root.modified)
 
 
 SESSION = Session()
@@ -87,6 +90,13 @@ def main_only(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def record_edit(node: Any, knob: str) -> None:
+    """A knob changed: an undo step unless undo is disabled; the script is modified."""
+    if SESSION.undo_disabled == 0:
+        SESSION.undo_steps.append(f"{node._knobs['name']._value}.{knob}")
+    SESSION.modified = True
 
 
 # ------------------------------------------------------------------ deferred calls

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, List, Optional
 
-from . import _core, _nodes
+from . import _core, _facts, _nodes
 
 
 def reset(gui: bool = True) -> _core.Session:
     """A fresh fake Nuke process: empty script, no callbacks, nothing queued."""
     session = _core.SESSION
     session.__init__()  # type: ignore[misc]
+    _facts.reset()
     session.gui = gui
     session.root = _nodes.Root()
     import nuke
@@ -56,3 +57,27 @@ def set_frame(frame: int) -> None:
 
 def violations() -> List[str]:
     return list(_core.SESSION.violations)
+
+
+def unverified_touched() -> List[str]:
+    """Unverified behaviours (_facts.UNVERIFIED) the session exercised so far."""
+    return _facts.touched()
+
+
+def set_variant(name: str, value: bool) -> None:
+    """Choose how the fake models an unverified behaviour (see _facts.py)."""
+    _facts.set_variant(name, value)
+
+
+def viewer_handles(node: Any) -> List[str]:
+    """The XY/BBox knobs whose handles Nuke draws in the Viewer for this node's open panel."""
+    return [
+        k.name()
+        for k in node.allKnobs()
+        if k.Class() in ("XY_Knob", "BBox_Knob") and k.drawn_in_viewer()
+    ]
+
+
+def undo_steps() -> List[str]:
+    """'node.knob' of every knob change recorded for undo so far."""
+    return list(_core.SESSION.undo_steps)

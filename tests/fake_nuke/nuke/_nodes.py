@@ -418,6 +418,14 @@ class Root(Group):
     def setProxy(self, value: bool) -> None:
         self._knobs["proxy"].setValue(value)
 
+    @main_only
+    def modified(self) -> bool:
+        return bool(SESSION.modified)
+
+    @main_only
+    def setModified(self, modified: bool) -> None:
+        SESSION.modified = bool(modified)
+
 
 def root_node() -> Root:
     return SESSION.root  # type: ignore[no-any-return]

@@ -50,6 +50,7 @@ def scriptSaveAs(filename: str, overwrite: int = 1) -> None:
     }
     with open(filename, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=1)
+    SESSION.modified = False
 
 
 @main_only
@@ -93,6 +94,8 @@ def scriptOpen(filename: str) -> None:
         node.run_python("onCreate")
         run_callbacks("onCreate", node)
     run_callbacks("onScriptLoad", root)
+    SESSION.modified = False
+    SESSION.undo_steps = []
 
 
 def _build(group: _nodes.Group, entries: List[Dict[str, Any]], created: List[_nodes.Node]) -> None:

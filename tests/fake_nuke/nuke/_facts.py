@@ -1,0 +1,138 @@
+"""The Nuke behaviours this fake models, each with its source, and the ones it cannot vouch for.
+
+DOCUMENTED: a Foundry page (or the types-nuke stubs) says so; the fake behaves that way.
+UNVERIFIED: no Foundry statement was found either way. Where the fake touches one, it records it
+(`touch`), and it models the pessimistic case unless a test asks for a variant (`variant`), so
+a plugin that depends on an unverified behaviour fails its tests, and a test can list which
+unverified behaviours a whole session touched (`touched`). Not part of Nuke.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, NamedTuple
+
+
+class Fact(NamedTuple):
+    behaviour: str
+    source: str = ""  # empty: unverified
+
+
+DOCUMENTED: Dict[str, Fact] = {
+    "knob_invisible_flag": Fact(
+        "the INVISIBLE flag hides a knob in the panel and its widget in the Viewer",
+        "NDK guide, knob flags: learn.foundry.com/nuke/developers/105/ndkdevguide/"
+        "knobs-and-handles/knobflags.html",
+    ),
+    "gui_expression": Fact(
+        "$gui is 1 when the node is computed for the GUI, 0 at render time",
+        "learn.foundry.com/nuke/14.1/content/comp_environment/rendering/bypass_gui_renders.html",
+    ),
+    "knob_reference_expression": Fact(
+        "an expression names another knob with a dot-separated name (parent.<knob> in a group)",
+        "nuke.expr, 13.1 dev guide: learn.foundry.com/nuke/developers/131/pythondevguide/"
+        "_autosummary/nuke.expr.html",
+    ),
+    "switch_which": Fact(
+        "Switch shows input `which`",
+        "learn.foundry.com/nuke/content/reference_guide/merge_nodes/switch.html",
+    ),
+    "set_value_at": Fact(
+        "Array_Knob.setValueAt / clearAnimated / isAnimated / setExpression",
+        "types-nuke 13.2 stubs (Array_Knob)",
+    ),
+    "undo_disable": Fact(
+        "nuke.Undo.disable(): prevent recording undos until the matching enable()",
+        "15.1 dev guide: learn.foundry.com/nuke/developers/151/pythondevguide/_autosummary/"
+        "nuke.Undo.html",
+    ),
+    "root_modified": Fact(
+        "Root.modified() / Root.setModified(bool): the script's modified flag",
+        "types-nuke 13.2 stubs (Root)",
+    ),
+    "dope_sheet_keys": Fact(
+        "the Dope Sheet shows the keys of nodes with keyframes whose panels are open",
+        "learn.foundry.com/nuke/8.0/content/getting_started/using_interface/"
+        "viewing_keys_dope_sheet.html",
+    ),
+    "dilate_node": Fact(
+        "Erode (fast) is class Dilate: `size` > 0 grows light pixels, < 0 shrinks; `channels`",
+        "learn.foundry.com/nuke/content/reference_guide/filter_nodes/erode_fast.html",
+    ),
+    "blur_node": Fact(
+        "Blur: `channels`, `size` (radius)",
+        "learn.foundry.com/NUKE/content/reference_guide/filter_nodes/blur.html",
+    ),
+    "channelmerge_node": Fact(
+        "ChannelMerge: A channel, B channel, `operation` (max ...), `output`; rest from B",
+        "learn.foundry.com/NUKE/CONTENT/reference_guide/channel_nodes/channelmerge.html",
+    ),
+    "merge_node": Fact(
+        "Merge (class Merge2): `operation` over, `mix`; inputs B (0) and A (1)",
+        "learn.foundry.com/NUKE/CONTENT/reference_guide/merge_nodes/merge.html",
+    ),
+    "multiply_node": Fact(
+        "Multiply: `channels`, `value`",
+        "learn.foundry.com/nuke/Content/reference_guide/color_nodes/multiply_color.html",
+    ),
+    "premult_node": Fact(
+        "Premult multiplies the rgb channels by alpha",
+        "learn.foundry.com/nuke/content/reference_guide/merge_nodes/premult.html",
+    ),
+    "rectangle_node": Fact(
+        "Rectangle draws a solid `color` over its input in `area` (x, y, r, t)",
+        "learn.foundry.com/NUKE/CONTENT/reference_guide/draw_nodes/rectangle.html",
+    ),
+}
+
+UNVERIFIED: Dict[str, Fact] = {
+    "setVisible_hides_viewer_handle": Fact(
+        "Knob.setVisible(False) also hides an XY/BBox handle in the Viewer (the fake: it does "
+        "not; only the INVISIBLE flag does)"
+    ),
+    "createNode_group_has_io": Fact(
+        "nuke.createNode('Group') makes Input1 -> Output1 inside the new Group (the fake: "
+        "variant 'group_has_io', on by default)"
+    ),
+    "viewer_timeline_shows_keys": Fact(
+        "the Viewer's timeline marks the keys of the open node's animated knobs"
+    ),
+    "viewer_draws_xy_labels": Fact("the Viewer draws an XY knob's label next to its handle"),
+    "input_change_knob": Fact(
+        "knobChanged runs with a knob named 'inputChange' when the node's inputs change "
+        "(the docs say 'dummy knobs', not their names)"
+    ),
+    "group_children_on_load_oncreate": Fact(
+        "a Python-built Group's children exist when its onCreate runs while a script loads"
+    ),
+    "xy_pixel_aspect": Fact("XY knob x values are pixel columns on anamorphic formats"),
+}
+
+_touched: List[str] = []
+_variants: Dict[str, bool] = {"group_has_io": True}
+
+
+def touch(key: str) -> None:
+    """The fake exercised an unverified behaviour (recorded once per session)."""
+    if key not in UNVERIFIED:
+        raise KeyError(f"{key} is not in the fake's UNVERIFIED registry")
+    if key not in _touched:
+        _touched.append(key)
+
+
+def touched() -> List[str]:
+    return list(_touched)
+
+
+def variant(name: str) -> bool:
+    return _variants[name]
+
+
+def set_variant(name: str, value: bool) -> None:
+    if name not in _variants:
+        raise KeyError(name)
+    _variants[name] = value
+
+
+def reset() -> None:
+    del _touched[:]
+    _variants.update(group_has_io=True)
