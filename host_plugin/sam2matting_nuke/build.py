@@ -90,7 +90,10 @@ def load(node: NukeNode) -> NodeState:
 
 
 def save(node: NukeNode, state: NodeState) -> None:
-    node.set(knobs.STATE_KNOB, state.dumps())
+    """Into the hidden knob; not written when unchanged (it would mark the script modified)."""
+    text = state.dumps()
+    if str(node.get(knobs.STATE_KNOB)) != text:
+        node.set(knobs.STATE_KNOB, text)
 
 
 def rebuild_output(host: NukeHost, node: NukeNode, state: NodeState) -> None:
@@ -108,9 +111,9 @@ def sync_read(node: NukeNode, state: NodeState) -> None:
     read = node.child(graph.MATTE_READ)
     if read is None:
         return
-    read.set("file", matte_file(state))
-    read.set("first", state.first_frame)
-    read.set("last", state.last_frame)
+    read.update("file", matte_file(state))
+    read.update("first", state.first_frame)
+    read.update("last", state.last_frame)
 
 
 def place_plate(node: NukeNode, fmt: Format) -> None:
@@ -118,10 +121,10 @@ def place_plate(node: NukeNode, fmt: Format) -> None:
     for name in (graph.PLATE_CROP, graph.MASK_CROP):
         crop = node.child(name)
         if crop is not None:
-            crop.set("box", list(fmt.box))
+            crop.update("box", list(fmt.box))
     offset = node.child(graph.MATTE_OFFSET)
     if offset is not None:
-        offset.set("translate", [fmt.box[0], fmt.box[1]])
+        offset.update("translate", [fmt.box[0], fmt.box[1]])
 
 
 def show_objects(node: NukeNode, state: NodeState) -> None:

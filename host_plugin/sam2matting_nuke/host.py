@@ -91,10 +91,24 @@ class NukeNode:
         else:
             k.setValue(value)
 
+    def update(self, knob: str, value: Any) -> None:
+        """set() only when the knob holds something else: an unchanged value written again
+        would still mark the script modified."""
+        k = self.node[knob]
+        if isinstance(value, (list, tuple)):
+            current: Any = [k.value(i) for i in range(len(value))]
+            same = not k.isAnimated() and all(float(a) == float(b) for a, b in zip(current, value))
+        else:
+            same = k.value() == value
+        if not same:
+            self.set(knob, value)
+
     def set_choices(self, knob: str, values: Sequence[str], current: str) -> None:
         k = self.node[knob]
         if not isinstance(k, nuke.Enumeration_Knob):
             raise TypeError(f"{knob} is not a choice knob")
+        if list(k.values()) == list(values) and (current not in values or k.value() == current):
+            return  # unchanged (writing it again would mark the script modified)
         k.setValues(list(values))
         if current in values:
             k.setValue(current)

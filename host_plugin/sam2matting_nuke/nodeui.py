@@ -53,7 +53,7 @@ class NodeUI:
     def save(self, state: NodeState) -> None:
         with self.quiet():
             build.save(self.node, state)
-            self.node.set("prompts_info", editor.summary(state))
+        self.set_text("prompts_info", editor.summary(state))
 
     def set_status(self, text: str) -> None:
         with self.quiet(keep_modified=True):

@@ -4,7 +4,8 @@ The node renders its plate and mask prompts to EXR (Zip, 1 scanline). Hashing th
 would see Nuke's metadata (node hash, time) change on every render of the same pixels, so the
 digest covers what the OpenEXR file layout defines as the pixels: the channel list, the data
 window and each scanline block in order of y, uncompressed (zlib for the Zip codecs) so that
-the encoder's byte choices do not matter either. Files in other layouts (tiled, multi-part, or
+the encoder's byte choices do not matter either (a block the codec could not shrink is stored
+raw, as the format allows; its size tells which). Files in other layouts (tiled, multi-part, or
 codecs other than none/RLE/Zip) are digested from their chunk bytes as stored, which only
 changes when the pixels or the codec change.
 """
@@ -41,14 +42,19 @@ def exr_digest(path: Union[str, Path]) -> str:
         digest.update(data[end:])
         return digest.hexdigest()
     compression = attrs.get("compression", b"\0")[0]
-    ymin, ymax = _rows(attrs)
-    chunks = -(-(ymax - ymin + 1) // _LINES_PER_CHUNK.get(compression, 1))
+    xmin, ymin, xmax, ymax = _window(attrs)
+    lines = _LINES_PER_CHUNK.get(compression, 1)
+    row_bytes = (xmax - xmin + 1) * _sample_bytes(attrs.get("channels", b""))
+    chunks = -(-(ymax - ymin + 1) // lines)
     pos = end + 8 * chunks  # the offset table is skipped: it depends on the header's size
     blocks = []
     for _ in range(chunks):
         y, size = struct.unpack_from("<ii", data, pos)
         block = data[pos + 8 : pos + 8 + size]
-        blocks.append((y, zlib.decompress(block) if compression in _ZIP else block))
+        raw_size = row_bytes * min(lines, ymax - y + 1)
+        if compression in _ZIP and size < raw_size:
+            block = zlib.decompress(block)
+        blocks.append((y, block))
         pos += 8 + size
     for y, block in sorted(blocks):
         digest.update(struct.pack("<ii", y, len(block)))
@@ -72,9 +78,21 @@ def _cstring(data: bytes, pos: int) -> Tuple[str, int]:
     return data[pos:end].decode("ascii", "replace"), end + 1
 
 
-def _rows(attrs: Dict[str, bytes]) -> Tuple[int, int]:
+def _window(attrs: Dict[str, bytes]) -> Tuple[int, int, int, int]:
     window = attrs.get("dataWindow")
     if window is None or len(window) != 16:
         raise DigestError("the EXR header has no dataWindow")
-    _xmin, ymin, _xmax, ymax = struct.unpack("<iiii", window)
-    return ymin, ymax
+    xmin, ymin, xmax, ymax = struct.unpack("<iiii", window)
+    return xmin, ymin, xmax, ymax
+
+
+def _sample_bytes(chlist: bytes) -> int:
+    """Bytes of one pixel over every channel: UINT and FLOAT 4, HALF 2 (the chlist attribute:
+    name, NUL, pixel type, pLinear, 3 reserved bytes, x and y sampling; a NUL ends it)."""
+    total, pos = 0, 0
+    while pos < len(chlist) and chlist[pos] != 0:
+        pos = chlist.index(b"\0", pos) + 1
+        (pixel_type,) = struct.unpack_from("<i", chlist, pos)
+        total += 2 if pixel_type == 1 else 4
+        pos += 16
+    return total

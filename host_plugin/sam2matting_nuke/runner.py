@@ -149,7 +149,7 @@ class JobRunner(JobUI):
         state.stale = {str(s["object_id"]): s["ranges"] for s in reply.get("frames_stale", [])}
         self._save(state)
         with self.ui.quiet():
-            self.ui.node.set("cache_dir", state.cache_dir)
+            self.ui.node.update("cache_dir", state.cache_dir)
             build.sync_read(self.ui.node, state)
         self.viewer.stale(state)
 

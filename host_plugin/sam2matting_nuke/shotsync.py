@@ -94,7 +94,7 @@ class ShotSync:
             state.shot = shot
             self.ui.save(state)
             with self.ui.quiet():
-                node.set("cache_dir", state.cache_dir)
+                node.update("cache_dir", state.cache_dir)
                 build.sync_read(node, state)
         return shot
 

@@ -49,8 +49,8 @@ class Viewer:
             for name, size in graph_view.finish_values(obj):
                 child = self.node.child(name)
                 if child is not None:
-                    child.set("size", size)
-                    child.set("disable", size == 0)
+                    child.update("size", size)
+                    child.update("disable", size == 0)
 
     def dots(self, shown: Shown) -> None:
         """The overlay's + (green) and - (red) dots follow the handles the knobs show."""
@@ -63,8 +63,8 @@ class Viewer:
                     continue
                 point = shown.points.get(slot)
                 if point is not None:
-                    child.set("area", graph_view.dot_area(point[0], point[1], width))
-                child.set("disable", point is None)
+                    child.update("area", graph_view.dot_area(point[0], point[1], width))
+                child.update("disable", point is None)
 
     def stale(self, state: NodeState) -> None:
         """The stale frames, tinted in the overlay (keys on the stale switch) and listed."""
@@ -80,7 +80,7 @@ class Viewer:
         counts: Dict[int, float] = {}
         for prompt in state.prompts:
             counts[prompt.frame] = counts.get(prompt.frame, 0.0) + 1.0
-        with self.ui.quiet():
+        with self.ui.quiet(keep_modified=True):  # mirrors the state, which is saved anyway
             self.node.set_keys("prompted", counts)
 
     def reload(self, force: bool = False) -> None:

@@ -16,6 +16,7 @@ from . import plates
 def new_node(tmp: Path, first: int = plates.FIRST, last: int = plates.LAST, aspect: float = 1.0):
     """A plate Read and a SAM2Matte node made from the menu command, fed by it."""
     pattern = plates.write_plate(tmp / "plate", first, last, aspect)
+    nuke._fake.set_format(plates.WIDTH, plates.HEIGHT, aspect)  # the project format = the plate's
     read = plates.read_node(pattern, first, last)
     made = callbacks.create_node()
     assert made is not None

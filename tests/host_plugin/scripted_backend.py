@@ -239,6 +239,7 @@ class ScriptedBackend:
     def _put_frames_request(self, msg: Message) -> None:
         shot = self._shot(msg.content["shot_id"])
         stored = []
+        replaced = False
         for entry in msg.content["frames"]:
             if entry["path"] is not None:
                 if not self.allow_paths:
@@ -253,9 +254,15 @@ class ScriptedBackend:
                     f"frame {entry['frame']} is {image.width}x{image.height}, shot is "
                     f"{shot.width}x{shot.height}",
                 )
+            replaced = replaced or entry["frame"] in shot.frames
             shot.frames[entry["frame"]] = blob
             stored.append(entry["frame"])
-        self._reply(msg, {"shot_id": shot.id, "stored": stored})
+        stale: Set[int] = set()
+        if replaced:  # as the real backend: new pixels for stored frames make every matte stale
+            for oid in list(shot.valid):
+                stale |= shot.valid[oid]
+                shot.stale.setdefault(oid, set()).update(shot.valid.pop(oid))
+        self._reply(msg, {"shot_id": shot.id, "stored": stored, "invalidated": frame_ranges(stale)})
 
     def _add_prompt_request(self, msg: Message) -> None:
         c = msg.content

@@ -66,6 +66,7 @@ class Session:
         self.violations: List[str] = []
         self.menus: Dict[str, Any] = {}
         self.errors_in_deferred: List[BaseException] = []
+        self.render_memo: Optional[Dict[Any, Any]] = None  # per frame while nuke.execute runs
         self.undo_disabled = 0  # nuke.Undo.disable() depth
         self.undo_steps: List[str] = []  # "node.knob" of every change recorded for undo
         self.modified = False  # the script's modified flag (Root.modified)

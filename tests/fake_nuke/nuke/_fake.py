@@ -50,6 +50,13 @@ def press(node: Any, knob: str) -> None:
     node[knob].execute()
 
 
+def set_format(width: int, height: int, pixel_aspect: float = 1.0) -> None:
+    """The project's format (Project Settings), as an artist sets it to the plate's."""
+    _core.SESSION.root._knobs["format"]._value = _nodes.Format(
+        width, height, pixel_aspect=pixel_aspect, name="plate"
+    )
+
+
 def set_frame(frame: int) -> None:
     """The artist moves the time slider."""
     _core.SESSION.frame = int(frame)

@@ -281,7 +281,20 @@ class Node:
         return source.lastFrame() if source is not None else root_node().lastFrame()
 
     def _render(self, frame: int) -> Any:
-        """This node's output image at `frame` (a pass-through unless a subclass says more)."""
+        """This node's output image at `frame` (a pass-through unless a subclass says more).
+
+        Within one frame of a render each node is computed once (Nuke caches, too): nodes
+        that read one input twice would otherwise cost exponentially. Ops never change an
+        input image in place, so the same image may be handed to several of them."""
+        memo = SESSION.render_memo
+        if memo is None:
+            return self._render_uncached(frame)
+        key = (id(self), frame)
+        if key not in memo:
+            memo[key] = self._render_uncached(frame)
+        return memo[key]
+
+    def _render_uncached(self, frame: int) -> Any:
         if self._knobs["disable"]._value:
             source = self.input(0)
             if source is None:

@@ -326,7 +326,11 @@ def execute(node: Any, start: int, end: Optional[int] = None, incr: int = 1, **_
         for frame in range(int(start), int(end) + 1, int(incr)):
             SESSION.frame = frame
             run_callbacks("beforeFrameRender", node)
-            node.write_frame(frame)
+            SESSION.render_memo = {}
+            try:
+                node.write_frame(frame)
+            finally:
+                SESSION.render_memo = None
             run_callbacks("afterFrameRender", node)
         run_callbacks("afterRender", node)
     finally:
