@@ -367,14 +367,14 @@ class NukeHost:
     def create_group(name: str) -> Tuple[NukeNode, Optional[NukeNode]]:
         """An empty Group where the artist is working, and the selected node that feeds it.
 
-        The selected node is asked for before the Group exists (nuke.selectedNode): whether the
-        Tab menu's Group holds Input1 -> Output1 and connects the selection is not documented,
-        so whatever it holds is removed and the caller connects the returned node itself.
+        The selection is asked for before the Group exists: nuke.selectedNodes() lists the
+        current group's selected nodes inputs first (documented), so the last one is the most
+        downstream. Whether the Tab menu's Group holds Input1 -> Output1 and connects the
+        selection is not documented, so whatever it holds is removed and the caller connects
+        the returned node itself.
         """
-        try:
-            upstream: Optional[nuke.Node] = nuke.selectedNode()
-        except ValueError:  # nothing selected
-            upstream = None
+        selected = nuke.selectedNodes()
+        upstream = selected[-1] if selected else None
         node = nuke.createNode("Group", inpanel=False)
         node.setName(name, uncollide=True)
         for child in _as_group(node).nodes():

@@ -78,6 +78,12 @@ DOCUMENTED: Dict[str, Fact] = {
         "Premult multiplies the rgb channels by alpha",
         "learn.foundry.com/nuke/content/reference_guide/merge_nodes/premult.html",
     ),
+    "selected_nodes": Fact(
+        "nuke.selectedNodes(): the current group's selected nodes, inputs before the nodes "
+        "that use them",
+        "15.1 dev guide: learn.foundry.com/nuke/developers/151/pythondevguide/_autosummary/"
+        "nuke.selectedNodes.html",
+    ),
     "rectangle_node": Fact(
         "Rectangle draws a solid `color` over its input in `area` (x, y, r, t)",
         "learn.foundry.com/NUKE/CONTENT/reference_guide/draw_nodes/rectangle.html",
