@@ -63,6 +63,14 @@ def matte_files(cache: Path) -> Dict[int, bytes]:
     return {int(p.name.split(".")[1]): p.read_bytes() for p in (cache / "matte").glob("*.exr")}
 
 
+def prompt_on(node, frame: int) -> None:
+    """Go to `frame`, put +1 on the square there and press Set prompt; wait for the reply."""
+    nuke._fake.set_frame(frame)
+    place_point(node, "pos1", *square_centre(frame))
+    nuke._fake.press(node, "set_prompt")
+    wait(node)
+
+
 def square_centre(frame: int) -> Tuple[float, float]:
     sx, sy = plates.square_top_left(frame)
     return sx + plates.SQUARE / 2.0, sy + plates.SQUARE / 2.0

@@ -11,7 +11,16 @@ from nuke import _facts
 from sam2matting_nuke import callbacks, graph, jobs, knobs
 
 from . import plates
-from .helpers import add_point, controller, new_node, nuke_xy, place_point, square_centre, wait
+from .helpers import (
+    add_point,
+    controller,
+    new_node,
+    nuke_xy,
+    place_point,
+    prompt_on,
+    square_centre,
+    wait,
+)
 from .scripted_backend import ScriptedBackend
 
 
@@ -19,13 +28,6 @@ from .scripted_backend import ScriptedBackend
 def backend(home, tmp_path):
     with ScriptedBackend(tmp_path / "cache") as running:
         yield running
-
-
-def prompt_on(node, frame: int) -> None:
-    nuke._fake.set_frame(frame)
-    place_point(node, "pos1", *square_centre(frame))
-    nuke._fake.press(node, "set_prompt")
-    wait(node)
 
 
 def test_live_preview_failures_go_to_the_status_line_not_dialogs(home, tmp_path):

@@ -10,7 +10,7 @@ from nuke import _exr
 from sam2matting_nuke import jobs
 
 from . import plates
-from .helpers import controller, new_node, nuke_xy, place_point, square_centre, wait
+from .helpers import controller, new_node, nuke_xy, place_point, prompt_on, square_centre, wait
 from .scripted_backend import ScriptedBackend
 
 
@@ -24,13 +24,6 @@ def sent_frames(backend):
     return [
         [e["frame"] for e in r["content"]["frames"]] for r in backend.of_type("put_frames_request")
     ]
-
-
-def prompt_on(node, frame: int) -> None:
-    nuke._fake.set_frame(frame)
-    place_point(node, "pos1", *square_centre(frame))
-    nuke._fake.press(node, "set_prompt")
-    wait(node)
 
 
 def test_plate_goes_out_in_chunks_of_at_most_64(backend, tmp_path):
