@@ -139,18 +139,35 @@ class BackendServer:
             )
         return shot
 
-    def open_shot(self, settings: ShotSettings) -> Tuple[Shot, bool]:
+    def open_shot(
+        self, settings: ShotSettings, cache_dir: Optional[str] = None
+    ) -> Tuple[Shot, bool]:
         """The open shot with this id, or load it from its journal, or create it."""
         with self.shots_lock:
             shot = self.shots.get(settings.shot_id)
             if shot is not None:
                 shot.matches(settings)
                 return shot, True
-            root = self.config.cache_root / settings.shot_id
+            root = self.shot_root(settings.shot_id, cache_dir)
             restored = (root / "shot.json").is_file()
             shot = Shot(settings, root, self.config, self.models)
             self.shots[settings.shot_id] = shot
             return shot, restored
+
+    def shot_root(self, shot_id: str, requested: Optional[str]) -> Path:
+        """The shot's folder: the one the client asked for (open_shot_request.cache_dir, 1.1)
+        when it is absolute and under the cache root or an allowed root, else the default
+        <cache_root>/<shot_id>. The reply's cache_dir tells the client which."""
+        default = self.config.cache_root / shot_id
+        if not requested or not Path(requested).is_absolute():
+            return default
+        resolved = Path(requested).resolve()
+        roots = [self.config.cache_root, *self.config.allowed_roots]
+        if any(resolved.is_relative_to(Path(r).expanduser().resolve()) for r in roots):
+            return resolved
+        log.info("shot %s: %s is outside the cache and allowed roots; using %s",
+                 shot_id, requested, default)  # fmt: skip
+        return default
 
     def close_shot(self, shot_id: str, delete_cache: bool) -> None:
         shot = self.shot(shot_id)

@@ -59,7 +59,7 @@ def open_shot(server: BackendServer, msg: Message) -> None:
         tracker=c["tracker"], engine=c["engine"],
         params={"tracker": c["tracker_params"], "engine": c["engine_params"]},
     )  # fmt: skip
-    shot, restored = server.open_shot(settings)
+    shot, restored = server.open_shot(settings, c.get("cache_dir"))
     server.reply(msg, ("open_shot_reply", dict(shot.state(), restored=restored), ()))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Callable, Optional
 
-from . import build, editor, jobs, payloads, shot_file
+from . import build, cache_paths, editor, jobs, payloads, shot_file
 from .knobs import EDITOR_KNOBS
 from .messages import UserError
 from .nodejobs import NodeJobs
@@ -115,16 +115,15 @@ class Controller(NodeJobs):
         self._request_cancel()
 
     def do_export_shot(self) -> None:
-        path = self.host.get_filename("Export shot file", "*.json")
+        cache = self.node.evaluated("cache_dir")
+        path = self.host.get_filename("Export shot file", "*.json", cache_paths.shot_file(cache))
         if not path:
             return
         if not path.endswith(".json"):
             path += ".json"
         state = self.state()
         fmt = self._shot(state).format
-        shot_file.write(
-            path, shot_file.build(state, fmt, state.cache_dir, str(self.node.get("colourspace")))
-        )
+        shot_file.write(path, shot_file.build(state, fmt, cache, str(self.node.get("colourspace"))))
         self.set_status(f"shot file written: {path}")
 
     def _commit(self, state: NodeState, frame: int) -> Optional[Prompt]:
@@ -191,6 +190,7 @@ class Controller(NodeJobs):
             prompts=prompts,
             start=start,
             preview_frame=preview,
+            cache_dir=self.node.evaluated("cache_dir") or None,
         )
 
     def _plate_format(self) -> Format:
@@ -215,7 +215,10 @@ class Controller(NodeJobs):
             ):
                 raise UserError("the plate changed: tracking needs a new shot (answer Yes)")
             shot_id = new_shot_id(self.host.script_path(), self.node.name(), secrets.token_hex(3))
-            state.start_new_shot(shot_id, build.default_cache_dir(shot_id))
+            cache_paths.remove_plates(self.node.evaluated("cache_dir"))  # the old shot's
+            state.start_new_shot(shot_id, build.new_cache_dir(self.host, shot_id, self.node.name()))
+            with self.quiet():
+                self.node.set("cache_dir", state.cache_dir)
             shot = None
         if shot is None:
             shot = Shot(fmt.width, fmt.height, first, last, fmt.pixel_aspect, list(fmt.box))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from typing import Iterable, List, Sequence, Set
+from typing import Iterable, List, Sequence, Set, Tuple
 
 DIRECTIONS = ("forward", "backward", "both")
 MAX_FRAMES_PER_MESSAGE = 64  # the protocol's limit for put_frames
@@ -19,6 +19,21 @@ def to_ranges(frames: Iterable[int]) -> List[List[int]]:
     from sam2matting.protocol.schema import frame_ranges
 
     return frame_ranges(frames)
+
+
+def runs(frames: Iterable[int]) -> List[Tuple[int, int]]:
+    """[1001, 1002, 1003, 1010] -> [(1001, 1003), (1010, 1010)] (sorted, duplicates dropped).
+
+    Standard library only: the render check uses it on farm machines where the protocol package
+    may not be installed (to_ranges needs it).
+    """
+    out: List[Tuple[int, int]] = []
+    for frame in sorted(set(frames)):
+        if out and frame == out[-1][1] + 1:
+            out[-1] = (out[-1][0], frame)
+        else:
+            out.append((frame, frame))
+    return out
 
 
 def from_ranges(ranges: Iterable[Sequence[int]]) -> List[int]:

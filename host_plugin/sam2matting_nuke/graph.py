@@ -25,6 +25,17 @@ COPY_PREFIX = "SAM2Copy"
 COPY_SLOTS = 4  # a Copy node moves at most four channels
 
 
+class Expression(str):
+    """A knob value that is an expression (`{{...}}` in a script), set with setExpression."""
+
+
+# The cache Read's "missing frames" choice, 0 = error, 1 = black: black in the Viewer (frames not
+# tracked yet), error at render time, in every render, with or without the plugin installed.
+# $gui is 1 when a node is computed for the GUI and 0 at render time (Foundry support article
+# Q100349); the plugin's render check covers renders started in a GUI session either way.
+MISSING_FRAMES = Expression("$gui")
+
+
 class NodeSpec(NamedTuple):
     cls: str
     name: str
@@ -50,14 +61,15 @@ def base_nodes(matte_file: str, first: int, last: int, box: Sequence[float]) -> 
 
 
 def read_knobs(matte_file: str, first: int, last: int) -> Tuple[Tuple[str, object], ...]:
-    """The cache Read: raw floats, black outside the tracked range and (GUI) for missing frames."""
+    """The cache Read: raw floats, black outside the tracked range; missing frames black in the
+    Viewer and an error when rendering (MISSING_FRAMES)."""
     return (
         ("file", matte_file),
         ("first", first),
         ("last", last),
         ("before", "black"),
         ("after", "black"),
-        ("on_error", "black"),
+        ("on_error", MISSING_FRAMES),
         ("raw", True),
     )
 
@@ -124,6 +136,8 @@ def quote(text: str) -> str:
 
 
 def value_text(value: object) -> str:
+    if isinstance(value, Expression):
+        return "{{" + str(value) + "}}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):

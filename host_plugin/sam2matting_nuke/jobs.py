@@ -13,10 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from sam2matting.protocol import paths
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 
-from . import frames, payloads
+from . import cache_paths, frames, payloads
 from .payloads import Snapshot
 from .worker import Final, JobContext
 
@@ -82,7 +81,7 @@ def sync_job(ctx: JobContext, ui: JobUI, snap: Snapshot) -> Final:
     folder = tempfile.mkdtemp(prefix="sam2matting-nuke-")
     try:
         needed = payloads.frames_needed(snap, reply["frames_stored"])
-        send_frames(ctx, ui, snap, needed, desc, folder)
+        send_frames(ctx, ui, snap, needed, desc, folder, str(reply["cache_dir"]))
         sync_prompts(ctx, ui, snap, reply, folder)
         _check_cancel(ctx)
         if snap.tracking:
@@ -103,13 +102,21 @@ def _check_cancel(ctx: JobContext) -> None:
 
 
 def send_frames(
-    ctx: JobContext, ui: JobUI, snap: Snapshot, needed: List[int], desc: Dict[str, Any], folder: str
+    ctx: JobContext,
+    ui: JobUI,
+    snap: Snapshot,
+    needed: List[int],
+    desc: Dict[str, Any],
+    folder: str,
+    cache_dir: str,
 ) -> None:
-    """Render the frames the backend lacks through the node and send them, chunk by chunk."""
+    """Render the frames the backend lacks through the node and send them, chunk by chunk: by
+    path from the shot's cache folder when the backend shares the filesystem, else inline from
+    the temporary `folder`."""
     if not needed:
         return
     use_paths = bool(desc.get("shares_filesystem")) and not ctx.cache.get("inline_only")
-    target = _plate_folder(snap.shot_id) if use_paths else folder
+    target = _plate_folder(cache_dir) if use_paths else folder
     done = 0
     for chunk in frames.chunks(needed, _chunk_size(snap, desc)):
         _check_cancel(ctx)
@@ -129,9 +136,10 @@ def _chunk_size(snap: Snapshot, desc: Dict[str, Any]) -> int:
     return max(1, min(frames.MAX_FRAMES_PER_MESSAGE, cap, budget // per_frame))
 
 
-def _plate_folder(shot_id: str) -> str:
-    """Where plates sent by path live (the backend reads them later, so they must stay)."""
-    folder = paths.home_dir() / "nuke_plates" / shot_id
+def _plate_folder(cache_dir: str) -> str:
+    """Where plates sent by path live: in the shot's cache folder, since the backend reads them
+    again for every track (cache_paths.remove_plates deletes them with the shot)."""
+    folder = Path(cache_paths.plate_dir(cache_dir))
     folder.mkdir(parents=True, exist_ok=True)
     return str(folder)
 

@@ -1,9 +1,9 @@
 """The SAM2Matte node's panel, as plain data: every knob's kind, name, label and behaviour.
 
 host.py turns these into Nuke knobs; graph.py writes them as `addUserKnob` lines of a .nk Group.
-Buttons and callbacks are one-line calls into sam2matting_nuke.callbacks; the onCreate code is
-self-contained so that a farm machine without the plugin still switches the cache Read to
-"error on missing frames" (a missing matte then fails the render instead of rendering black).
+Buttons and callbacks are one-line calls into sam2matting_nuke.callbacks. Nothing a render needs
+depends on them: the cache Read's "missing frames" knob is an expression (graph.MISSING_FRAMES),
+so a render machine without the plugin still fails on a missing matte instead of writing black.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 from .state import OUTPUTS
 
 STATE_KNOB = "sam2_state"  # hidden: the node's versioned JSON state; also marks our nodes
-MATTE_READ = "MatteCache"  # the internal Read (named here because onCreate refers to it)
+MATTE_READ = "MatteCache"  # the internal Read of the cached mattes
+CACHE_INFO_KNOB = "cache_info"  # what the cache folder holds, or where it was looked for
 POINT_SLOTS = 4  # positive and negative points each
 DIRECTION_VALUES = ("both", "forward", "backward")
 
@@ -36,10 +37,7 @@ def button_command(action: str) -> str:
 
 KNOB_CHANGED_CODE = "import sam2matting_nuke.callbacks\nsam2matting_nuke.callbacks.knob_changed()"
 
-ON_CREATE_CODE = f"""\
-_s2m_read = nuke.thisNode().node({MATTE_READ!r})
-if _s2m_read is not None:
-    _s2m_read['on_error'].setValue('black' if nuke.GUI else 'error')
+ON_CREATE_CODE = """\
 try:
     import sam2matting_nuke.callbacks as _s2m
 except ImportError:
@@ -174,9 +172,11 @@ def panel() -> List[KnobSpec]:
             "file",
             "cache_dir",
             "cache folder",
-            tooltip="The shot's cache folder (the backend fills it in). Point it at the same "
-            "folder as seen from the farm if it is mounted elsewhere there.",
+            tooltip="The shot's cache folder: the mattes renders read. Made from the cache "
+            "template (docs/CONFIGURATION.md); TCL such as [file dirname [value root.name]] or "
+            "[getenv SHOW_ROOT] keeps it valid on the farm.",
         ),
+        KnobSpec("text", CACHE_INFO_KNOB, "", default="cache not checked yet"),
         KnobSpec(
             "string",
             "colourspace",

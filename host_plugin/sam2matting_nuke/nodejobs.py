@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Sequence
 
-from . import build, editor, frames, graph, messages
+from . import build, cache_paths, editor, frames, graph, messages
 from .debounce import Debouncer
 from .jobs import CancelledError, JobUI
 from .messages import UserError
@@ -178,7 +178,12 @@ class NodeJobs(JobUI):
 
     def on_shot_opened(self, reply: Dict[str, Any]) -> None:
         state = self.state()
-        state.cache_dir = str(reply["cache_dir"]).replace("\\", "/").rstrip("/")
+        where = str(reply["cache_dir"]).replace("\\", "/").rstrip("/")
+        if not cache_paths.same_folder(where, self.node.evaluated("cache_dir")):
+            # The backend keeps the shot elsewhere (not under its allowed roots, or an older
+            # backend): the node reads the mattes from where they are.
+            log.warning("%s: the backend keeps the shot in %s", self.node.name(), where)
+            state.cache_dir = where
         state.matte_pattern = str(reply["matte_pattern"])
         if reply["revision"] != state.revision:
             log.info(
@@ -254,6 +259,8 @@ class NodeJobs(JobUI):
         if kind == "connected":
             return  # on_described has set the status line
         self._reload(force=True)
+        with self.quiet():
+            build.report_cache(self.node, self.state())
         if kind == "done":
             text = f"tracked {content['frames_done']} frames in {content['elapsed_s']:.1f} s"
         elif kind == "cancelled":

@@ -63,6 +63,7 @@ class Snapshot:
     prompts: List[PromptPayload] = field(default_factory=list)
     start: Optional[int] = None  # track from here (None: do not track)
     preview_frame: Optional[int] = None  # the frame whose matte the artist wants to see now
+    cache_dir: Optional[str] = None  # where the node wants the shot kept (cache_paths.py)
 
     @property
     def tracking(self) -> bool:
@@ -93,6 +94,7 @@ def open_shot_content(snap: Snapshot) -> Dict[str, Any]:
         "colourspace": snap.colourspace,
         "tracker": snap.tracker,
         "engine": snap.engine,
+        "cache_dir": snap.cache_dir,
     }
 
 

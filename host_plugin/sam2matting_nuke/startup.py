@@ -44,5 +44,8 @@ def problem() -> Optional[str]:
 
 def reset() -> None:
     """Forget init() (a new Nuke process in tests)."""
+    from . import render_check
+
     del _initialised[:]
     del _problems[:]
+    render_check.reset()

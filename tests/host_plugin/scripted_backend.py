@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from nuke import _exr
 
@@ -97,6 +97,7 @@ class ScriptedBackend:
         shares_filesystem: bool = False,
         allow_paths: bool = False,
         frame_s: float = 0.0,
+        allowed_roots: Sequence[Path] = (),
     ) -> None:
         self.endpoint = ServerEndpoint(ConnectionInfo(new_key()))
         self.info = self.endpoint.bind()
@@ -104,6 +105,7 @@ class ScriptedBackend:
         self.cache_root = cache_root
         self.shares_filesystem = shares_filesystem
         self.allow_paths = allow_paths
+        self.allowed_roots = [Path(r).resolve() for r in allowed_roots]
         self.frame_s = frame_s
         self.shots: Dict[str, Shot] = {}
         self.requests: List[Dict[str, Any]] = []
@@ -208,8 +210,17 @@ class ScriptedBackend:
             raise ProtocolError(ErrorCode.SHOT_MISMATCH, f"shot {shot.id} has another format")
         restored = shot is not None
         if shot is None:
-            shot = self.shots[c["shot_id"]] = Shot(c, self.cache_root / c["shot_id"])
+            shot = self.shots[c["shot_id"]] = Shot(c, self._root(c["shot_id"], c["cache_dir"]))
         self._reply(msg, shot.state(restored))
+
+    def _root(self, shot_id: str, requested: Optional[str]) -> Path:
+        """As the real backend: the folder asked for when under the cache or an allowed root."""
+        if requested:
+            path = Path(requested).resolve()
+            for root in [self.cache_root.resolve(), *self.allowed_roots]:
+                if path == root or root in path.parents:
+                    return path
+        return self.cache_root / shot_id
 
     def _put_frames_request(self, msg: Message) -> None:
         shot = self._shot(msg.content["shot_id"])

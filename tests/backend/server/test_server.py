@@ -274,3 +274,34 @@ def test_shutdown_request_stops_the_server(tmp_path):
     running.thread.join(30)
     assert not running.thread.is_alive()
     time.sleep(0.05)
+
+
+def test_the_cache_folder_a_client_asks_for(tmp_path):
+    """open_shot_request.cache_dir (1.1): used under the allowed roots, where a restarted backend
+    finds the shot again; anywhere else the shot stays in the cache root."""
+    shows = tmp_path / "shows"
+    wanted = shows / "sh080" / "comp" / "sam2matting" / "sh080_comp"
+    running = start_server(tmp_path / "cache", allowed_roots=(shows,))
+    try:
+        with running.client() as client:
+            state = open_shot(client, "sh080", 2, cache_dir=str(wanted))
+            assert state["cache_dir"] == str(wanted)
+            assert state["matte_pattern"] == str(wanted / "matte" / "matte.####.exr")
+            put_all(client, "sh080", 2)
+            added = client.request("add_prompt_request", box_prompt("sh080", FIRST)).content
+            assert added["matte_path"] == str(wanted / "matte" / "matte.1001.exr")
+            outside = open_shot(client, "sh081", 2, cache_dir=str(tmp_path / "elsewhere"))
+            assert outside["cache_dir"] == str(tmp_path / "cache" / "sh081")
+            relative = open_shot(client, "sh082", 2, cache_dir="shows/sh082")
+            assert relative["cache_dir"] == str(tmp_path / "cache" / "sh082")
+    finally:
+        running.stop()
+    again = start_server(tmp_path / "cache", allowed_roots=(shows,))
+    try:
+        with again.client() as client:
+            state = open_shot(client, "sh080", 2, cache_dir=str(wanted))
+            assert state["restored"] is True
+            assert [p["frame"] for p in state["prompts"]] == [FIRST]
+    finally:
+        again.stop()
+    assert not (tmp_path / "cache" / "sh080").exists()

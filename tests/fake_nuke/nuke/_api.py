@@ -22,15 +22,20 @@ NODE_CLASSES = {
         _ops.Position,
         _ops.Dot,
         _ops.NoOp,
+        _ops.Switch,
+        _ops.TimeOffset,
     )
 }
 
 
 def make_node(cls_name: str, parent: Optional[_nodes.Group] = None) -> _nodes.Node:
+    group = parent if parent is not None else _nodes.current_group()
+    if cls_name in SESSION.gizmos:
+        return _nodes.Gizmo(group, cls_name, SESSION.gizmos[cls_name])
     cls = NODE_CLASSES.get(cls_name)
     if cls is None:
         raise RuntimeError(f"{cls_name}: unknown command (the fake has no such node class)")
-    return cls(parent if parent is not None else _nodes.current_group())
+    return cls(group)
 
 
 def _apply_knobs(node: _nodes.Node, knobs: Any) -> None:
@@ -339,3 +344,52 @@ addBeforeRender, removeBeforeRender = _registrar("beforeRender")
 addBeforeFrameRender, removeBeforeFrameRender = _registrar("beforeFrameRender")
 addAfterFrameRender, removeAfterFrameRender = _registrar("afterFrameRender")
 addAfterRender, removeAfterRender = _registrar("afterRender")
+addFilenameFilter, removeFilenameFilter = _registrar("filenameFilter")
+
+
+def filenameFilter(filename: str) -> str:
+    """Nuke's own hook: the registered filename filters, last added first ('*' ones after the
+    node class's), as nuke_internal/callbacks.py runs them before a path reaches the OS."""
+    node = SESSION.this_node[-1] if SESSION.this_node else None
+    node_class = node.Class() if node is not None else None
+    for kind in (node_class, "*"):
+        for call, args, kwargs, registered in reversed(list(SESSION.callbacks["filenameFilter"])):
+            if registered == kind:
+                result = call(filename, *args, **kwargs)
+                if result is not None:
+                    filename = result
+    return filename
+
+
+# ------------------------------------------------------------------ files and views
+
+REPLACE = 1
+REPLACE_VIEWS = 2
+
+
+@main_only
+def filename(node: Any, i: int = 0) -> Optional[str]:
+    """The node's file knob with its TCL expanded; REPLACE puts in the current frame. As Foundry
+    documents it: expansion of commands and variables, %04d sequences kept without REPLACE.
+    Filename filters are not applied: Foundry's createWriteDir example (Python dev guide,
+    Callbacks) runs nuke.callbacks.filenameFilter on its result itself."""
+    from ._tcl import expand
+
+    knob = node.knob("file")
+    if knob is None or not str(knob._value):
+        return None
+    text = expand(str(knob._value), node)
+    printf = _ops.to_printf(text)
+    if i == REPLACE:
+        return _ops.frame_path(printf, SESSION.frame)
+    return printf
+
+
+@main_only
+def views() -> List[str]:
+    return list(SESSION.views)
+
+
+@main_only
+def thisView() -> str:
+    return SESSION.view

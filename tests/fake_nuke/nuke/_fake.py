@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Sequence
 
-from . import _core, _nodes
+from . import _core, _facts, _nodes
 
 
 def reset(gui: bool = True) -> _core.Session:
@@ -56,3 +56,27 @@ def set_frame(frame: int) -> None:
 
 def violations() -> List[str]:
     return list(_core.SESSION.violations)
+
+
+def set_views(names: Sequence[str]) -> None:
+    """Project Settings > Views (nukescripts.stereo.setViewsForStereo sets 'left', 'right')."""
+    _core.SESSION.views = list(names)
+    _core.SESSION.view = names[0]
+
+
+def define_gizmo(class_name: str, build: Callable[[Any], None]) -> None:
+    """A gizmo on the plugin path: `build(gizmo)` makes its insides (its .gizmo file's nodes)."""
+    _core.SESSION.gizmos[class_name] = build
+
+
+def set_load_order(order: str) -> None:
+    """'children-first' (a Group's onCreate runs after its insides were created) or
+    'group-first' (before): Foundry does not say which, so tests can try both."""
+    if order not in ("children-first", "group-first"):
+        raise ValueError(order)
+    _core.SESSION.load_order = order
+
+
+def unverified_used() -> List[str]:
+    """The unverified behaviours (see _facts.UNVERIFIED) the fake acted on so far."""
+    return _facts.used()

@@ -34,6 +34,7 @@ class Knob:
         self._tooltip = ""
         self._node: Any = None
         self._user = False
+        self._expression: Optional[str] = None  # a knob expression ({{...}} in a script)
 
     def _default(self) -> Any:
         return ""
@@ -114,6 +115,27 @@ class Knob:
         if self._node is not None:
             self._node._knob_changed(self)
 
+    # expressions
+    @main_only
+    def setExpression(self, expression: str, channel: int = -1, view: Any = None) -> bool:
+        self._expression = str(expression)
+        self._changed()
+        return True
+
+    def hasExpression(self, index: int = -1) -> bool:
+        return self._expression is not None
+
+    def isAnimated(self, index: int = -1) -> bool:
+        return self._expression is not None
+
+    def _evaluated(self) -> Optional[float]:
+        """The expression's value now, or None when the knob has no expression."""
+        if self._expression is None:
+            return None
+        from ._tcl import number
+
+        return number(self._expression)
+
     # persistence (the fake's script format, not Nuke's)
     def _save(self) -> Any:
         return self._value
@@ -152,8 +174,15 @@ class EvalString_Knob(String_Knob):
 class File_Knob(EvalString_Knob):
     _class = "File_Knob"
 
+    @main_only
+    def evaluate(self) -> str:
+        """The text with its TCL expanded (EvalString_Knob.evaluate in Nuke)."""
+        from ._tcl import expand
+
+        return expand(str(self._value), self._node)
+
     def getEvaluatedValue(self) -> str:
-        return str(self.value())
+        return self.evaluate()
 
 
 class Multiline_Eval_String_Knob(EvalString_Knob):
@@ -230,8 +259,27 @@ class _Action(Knob):
         return None
 
 
-class Boolean_Knob(Knob):
+class _Scalar(Knob):
+    """One number (Nuke derives these from Array_Knob): an expression overrides the value."""
+
+    _type: Any = float
+
+    def _coerce(self, value: Any) -> Any:
+        return self._type(value)
+
+    @main_only
+    def value(self, *_args: Any) -> Any:
+        evaluated = self._evaluated()
+        return self._value if evaluated is None else self._type(evaluated)
+
+    @main_only
+    def getValueAt(self, frame: float, index: int = 0, *_args: Any) -> float:
+        return float(self.value())
+
+
+class Boolean_Knob(_Scalar):
     _class = "Boolean_Knob"
+    _type = bool
 
     def __init__(self, name: str, label: Optional[str] = None, value: bool = False) -> None:
         super().__init__(name, label)
@@ -240,18 +288,13 @@ class Boolean_Knob(Knob):
     def _default(self) -> Any:
         return False
 
-    def _coerce(self, value: Any) -> Any:
-        return bool(value)
 
-
-class Int_Knob(Knob):
+class Int_Knob(_Scalar):
     _class = "Int_Knob"
+    _type = int
 
     def _default(self) -> Any:
         return 0
-
-    def _coerce(self, value: Any) -> Any:
-        return int(value)
 
 
 class Enumeration_Knob(Knob):
@@ -271,11 +314,15 @@ class Enumeration_Knob(Knob):
     def value(self, *_args: Any) -> Any:
         if not self._values:
             return ""
-        return self._values[min(self._value, len(self._values) - 1)]
+        return self._values[min(self._index(), len(self._values) - 1)]
 
     @main_only
     def getValue(self, *_args: Any) -> Any:
-        return float(self._value)
+        return float(self._index())
+
+    def _index(self) -> int:
+        evaluated = self._evaluated()
+        return int(self._value) if evaluated is None else int(evaluated)
 
     def _coerce(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -345,6 +392,9 @@ class Array_Knob(Knob):
         return values[0] if len(set(values)) == 1 else values
 
     def _element(self, frame: float, i: int) -> float:
+        evaluated = self._evaluated()
+        if evaluated is not None:
+            return evaluated
         keys = self._keys[i]
         if not keys:
             return float(self._value[i])
@@ -382,11 +432,14 @@ class Array_Knob(Knob):
         return True
 
     def isAnimated(self, index: int = -1) -> bool:
+        if self._expression is not None:
+            return True
         return any(self._keys) if index < 0 else bool(self._keys[index])
 
     @main_only
     def clearAnimated(self, index: int = -1) -> bool:
         self._keys = [{} for _ in range(self._size)]
+        self._expression = None
         return True
 
     def arraySize(self) -> int:
