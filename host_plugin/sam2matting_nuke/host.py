@@ -408,6 +408,10 @@ class NukeHost:
         nuke.addBeforeFrameRender(before_frame)
 
     @staticmethod
+    def on_create_group(call: Callable[[], None]) -> None:
+        nuke.addOnCreate(call, nodeClass="Group")
+
+    @staticmethod
     def on_script_close(call: Callable[[], None]) -> None:
         nuke.addOnScriptClose(call)
 

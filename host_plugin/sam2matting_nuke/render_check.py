@@ -8,9 +8,10 @@ filename filters). Otherwise the frame fails with every missing frame of the nod
 the commands that make them (render_message.py). A render of a view other than the main one
 fails too: the node tracks the main view only.
 
-Costs: nothing until a SAM2Matte node has existed in this Nuke (callbacks.on_create and
-create_node call `node_seen`); then one walk of the Write's upstream graph per render (per frame
-only where a Switch or disable is animated) and one file check per node and frame.
+Costs: nothing until a SAM2Matte node has existed in this Nuke (`group_created`, an onCreate
+callback for Groups registered by init.py, and the node's own code call `node_seen`); then one
+walk of the Write's upstream graph per render (per frame only where a Switch or disable is
+animated) and one file check per node and frame.
 
 Without the plugin on a render machine the cache Read itself errors on a missing frame at render
 time (graph.MISSING_FRAMES). Nothing here needs the protocol package or the backend.
@@ -53,6 +54,13 @@ def node_seen() -> None:
     """A SAM2Matte node exists: from now on renders are checked."""
     if not _seen:
         _seen.append(True)
+
+
+def group_created() -> None:
+    """nuke.addOnCreate(..., nodeClass='Group'): Nuke runs it for every Group it creates, also
+    while loading a script (documented), whatever the node's own onCreate code does."""
+    if not _seen and NukeHost.this_node().is_ours():
+        node_seen()
 
 
 def reset() -> None:

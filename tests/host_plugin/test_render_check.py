@@ -115,6 +115,18 @@ def test_scripts_of_older_versions_get_the_render_time_error(farm_script, tmp_pa
     assert node["onCreate"].value() == knobs.ON_CREATE_CODE
 
 
+def test_the_check_does_not_need_the_nodes_own_oncreate_code(farm_script, tmp_path):
+    """init.py's onCreate callback for Groups starts the checking, whatever the node's code."""
+    script, _cache = farm_script
+    data = json.loads(script.read_text())
+    group = next(n for n in data["nodes"] if n["class"] == "Group")
+    next(k for k in group["knobs"] if k["name"] == "onCreate")["value"] = ""
+    script.write_text(json.dumps(data))
+    _node, write = open_on_farm(script)
+    got = render(write, [1002, 1003], tmp_path / "out")
+    assert assert_never_silently_black(got, CACHED) == [1003]
+
+
 FARM = """
 import json, sys
 from importlib.abc import MetaPathFinder

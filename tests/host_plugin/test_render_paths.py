@@ -11,6 +11,7 @@ import nuke
 import pytest
 from sam2matting_nuke import cache_paths, startup
 
+from . import plates
 from .helpers import controller, new_node, place_point, square_centre, wait
 from .render_helpers import FIRST, LAST, assert_never_silently_black, fill_cache, make_write
 from .render_helpers import outcomes as render
@@ -135,26 +136,33 @@ def test_plates_live_in_the_cache_and_go_with_their_shot(home, tmp_path):
     startup.init()
     (tmp_path / "shots").mkdir()
     nuke.scriptSaveAs(str(tmp_path / "shots" / "comp.nk"))
+    roots = [tmp_path / "shots"]
     with ScriptedBackend(
-        tmp_path / "backend_cache",
-        shares_filesystem=True,
-        allow_paths=True,
-        allowed_roots=[tmp_path / "shots"],
+        tmp_path / "backend_cache", shares_filesystem=True, allow_paths=True, allowed_roots=roots
     ) as backend:
-        node, _ = new_node(tmp_path, FIRST, 1004)
+        node, read = new_node(tmp_path, FIRST, 1003)
         template_text = node["cache_dir"].value()
         cache = Path(node["cache_dir"].evaluate())
         track(node)
-        opened = backend.of_type("open_shot_request")[0]["content"]
-    assert opened["cache_dir"] == str(cache)
-    assert node["cache_dir"].value() == template_text  # still the expression
-    assert sorted(p.name for p in (cache / "nuke_plates").iterdir())[:1] == ["plate.1001.exr"]
-    assert (cache / "matte" / "matte.1001.exr").is_file()
-    from sam2matting_nuke import cache_paths as paths
-
-    paths.remove_plates(str(cache))
+        assert backend.of_type("open_shot_request")[0]["content"]["cache_dir"] == str(cache)
+        assert node["cache_dir"].value() == template_text  # still the expression
+        assert sorted(p.name for p in (cache / "nuke_plates").iterdir()) == [
+            "plate.1001.exr",
+            "plate.1002.exr",
+            "plate.1003.exr",
+        ]
+        assert node["cache_info"].value().startswith(f"cache {cache}: mattes for 3 of 3 frames")
+        # A new plate version (another size): a new shot, and the old shot's plates go.
+        read["file"].setValue(plates.write_plate(tmp_path / "v2", FIRST, 1003, 2.0))
+        nuke._fake.answer(True)
+        nuke._fake.press(node, "track")
+        wait(node)
+    new_cache = Path(node["cache_dir"].evaluate())
+    assert new_cache != cache
+    assert new_cache.parent == cache.parent  # the same template
     assert not (cache / "nuke_plates").exists()
     assert (cache / "matte" / "matte.1001.exr").is_file()  # mattes are the artist's work: kept
+    assert (new_cache / "nuke_plates" / "plate.1001.exr").is_file()
 
 
 def test_a_backend_that_may_not_write_there_keeps_its_own_folder(home, tmp_path):
