@@ -18,17 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Set, Tuple
 
 from sam2matting.backend.cli import exit_codes
-from sam2matting.backend.cli.render_patterns import (
-    SequencePattern,
-    UsageError,
-    describe_frames,
-    parse_frame_range,
-    usage_error,
-)
+from sam2matting.backend.cli.usage import usage_error
+from sam2matting.backend.errors import UsageError
+from sam2matting.backend.render.patterns import SequencePattern, describe_frames, parse_frame_range
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` must not load the backend
-    from sam2matting.backend.cli.render_job import RenderJob
-    from sam2matting.backend.cli.render_shot import RenderShot
+    from sam2matting.backend.render.job import RenderJob
+    from sam2matting.backend.render.shot import RenderShot
     from sam2matting.protocol.errors import ProtocolError
 
 log = logging.getLogger("sam2matting.render")
@@ -108,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
         plate, output, frames, shot = _parse(args)
     except UsageError as exc:
         return usage_error(exc, "render")
-    from sam2matting.backend.cli.render_backend import scratch_folder
-    from sam2matting.backend.cli.render_job import RenderJob
+    from sam2matting.backend.render.in_process import scratch_folder
+    from sam2matting.backend.render.job import RenderJob
 
     try:
         with scratch_folder(args.work_dir) as scratch:
@@ -126,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
 def _parse(
     args: argparse.Namespace,
 ) -> Tuple[SequencePattern, SequencePattern, Tuple[int, int], RenderShot]:
-    from sam2matting.backend.cli.render_shot import load_render_shot
+    from sam2matting.backend.render.shot import load_render_shot
 
     plate = SequencePattern.parse(args.plate, "plate pattern")
     output = SequencePattern.parse(args.output, "output pattern")
@@ -146,7 +142,7 @@ def _parse(
 
 
 def _execute(job: RenderJob, args: argparse.Namespace, scratch: Path) -> int:
-    from sam2matting.backend.cli.render_backend import InProcessBackend
+    from sam2matting.backend.render.in_process import InProcessBackend
     from sam2matting.protocol.errors import ProtocolError
 
     cache_root = scratch / "cache"

@@ -162,7 +162,7 @@ def _load_refiner(config: BackendConfig, opts: Mapping[str, Any]) -> MattingEngi
 
 def _load_heads(model: ModelFile, config: BackendConfig, device: torch.device,
                 opts: Mapping[str, Any]) -> MattingEngine:
-    from sam2matting.backend.matting.heads_engine import HeadsEngine
+    from sam2matting.backend.matting.heads.engine import HeadsEngine
     from sam2matting.backend.tracking.checkpoints import verify_model_file
 
     native = str(opts.get("native", "guided"))

@@ -14,8 +14,7 @@ import pytest
 
 from sam2matting.backend.cli.main import main
 from sam2matting.backend.imageio.exr import read_exr
-
-from .helpers import FIRST, H, W, iou, make_shot_file, truth, write_plate
+from tests.backend.render.helpers import FIRST, H, W, iou, make_shot_file, truth, write_plate
 
 N = 6
 LAST = FIRST + N - 1
@@ -247,7 +246,7 @@ def test_render_killed_mid_run_resumes(tmp_path, capsys):
 
 
 def test_stale_scratch_of_dead_renders_is_removed(tmp_path):
-    from sam2matting.backend.cli.render_backend import remove_stale_scratch, scratch_folder
+    from sam2matting.backend.render.in_process import remove_stale_scratch, scratch_folder
 
     with scratch_folder(tmp_path) as mine:
         name = mine.name

@@ -12,21 +12,21 @@ import torch
 from sam2matting.backend.config import BackendConfig
 from sam2matting.backend.matting import registry
 from sam2matting.backend.matting.base import MattingInput
-from sam2matting.backend.matting.heads import HEAD_PREFIXES, ROI_THRESHOLD, SAM2MattingHeads
-from sam2matting.backend.matting.heads_checkpoint import (
+from sam2matting.backend.matting.heads.checkpoint import (
     heads_from_state,
     load_heads,
     save_official_checkpoint,
 )
-from sam2matting.backend.matting.heads_engine import HeadsEngine, band_trimap
+from sam2matting.backend.matting.heads.engine import HeadsEngine, band_trimap
+from sam2matting.backend.matting.heads.model import HEAD_PREFIXES, ROI_THRESHOLD, SAM2MattingHeads
 from sam2matting.backend.matting.standalone import image_features, mask_logits
 from sam2matting.backend.model_files import SAM2MATTING_HEADS
 from sam2matting.backend.tracking import checkpoints
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from tests.backend.matting.conftest import TEST_IMAGE_SIZE
 from tests.conftest import SHARED_DATA
 
-from .conftest import MANIFEST, TEST_IMAGE_SIZE
-
+MANIFEST = Path(__file__).with_name("sam2matting_heads_state_dict.json")
 SHARED_MANIFEST = SHARED_DATA.parent / "reference" / MANIFEST.name
 
 

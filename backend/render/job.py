@@ -11,17 +11,17 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Set, Tuple
 
-from sam2matting.backend.cli.progress import ProgressBar
-from sam2matting.backend.cli.render_client import (
+from sam2matting.backend.render.client import (
     FRAME_ERRORS,
     matte_source,
     put_frames,
     run_propagation,
 )
-from sam2matting.backend.cli.render_outputs import OutputSequence, object_alphas
-from sam2matting.backend.cli.render_patterns import SequencePattern, describe_frames
-from sam2matting.backend.cli.render_plan import MISSING, RenderPlan, TrackPass, plan_render
-from sam2matting.backend.cli.render_shot import RenderShot
+from sam2matting.backend.render.outputs import OutputSequence, object_alphas
+from sam2matting.backend.render.patterns import SequencePattern, describe_frames
+from sam2matting.backend.render.plan import MISSING, RenderPlan, TrackPass, plan_render
+from sam2matting.backend.render.progress import ProgressBar
+from sam2matting.backend.render.shot import RenderShot
 from sam2matting.protocol.client import Client
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ProtocolError

@@ -15,8 +15,7 @@ from sam2matting.backend.cli.main import main
 from sam2matting.backend.imageio.exr import read_exr
 from sam2matting.backend.matting import evaluation
 from sam2matting.backend.matting.foreground import estimate_foreground
-
-from .conftest import disc_scene
+from tests.backend.matting.conftest import disc_scene
 
 
 @pytest.fixture

@@ -1,12 +1,12 @@
 """Train the SAM2Matting heads on a frozen SAM2.1 tracker (heads only, as the paper does).
 
-    python -m sam2matting.backend.matting.train_heads --tracker-checkpoint sam2.1_hiera_tiny.pt \
+    python -m sam2matting.backend.matting.heads.train --tracker-checkpoint sam2.1_hiera_tiny.pt \
         --composition /data/Composition-1k/train --procedural 0.3 --steps 20000 --out runs/heads
 
 Per step: a batch of square samples (Composition-1k layout composited on the fly, and/or
 procedural ones), the frozen tracker's image encoder gives the backbone features (no gradient),
 the heads predict ROI and alphas from features + tracker-like mask + image, and the loss
-(`heads_losses`) updates the heads only. The result is written in the official checkpoint layout
+(`losses`) updates the heads only. The result is written in the official checkpoint layout
 (tracker keys + head keys), so the backend loads it like a downloaded SAM2Matting checkpoint.
 """
 
@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the usual torch alias
 
 from sam2matting.backend.device import autocast, resolve_device
-from sam2matting.backend.matting.heads import SAM2MattingHeads
-from sam2matting.backend.matting.heads_data import Composition1k, HeadsBatch, SampleSource
-from sam2matting.backend.matting.heads_losses import heads_loss
+from sam2matting.backend.matting.heads.data import Composition1k, HeadsBatch, SampleSource
+from sam2matting.backend.matting.heads.losses import heads_loss
+from sam2matting.backend.matting.heads.model import SAM2MattingHeads
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ DEFAULT_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m sam2matting.backend.matting.train_heads",
+        prog="python -m sam2matting.backend.matting.heads.train",
         description="Train SAM2Matting heads on a frozen SAM2.1 tracker.",
     )
     p.add_argument("--config", default=DEFAULT_CONFIG, help="sam2 package config of the tracker")
@@ -123,7 +123,7 @@ def train_step(tracker: Any, heads: SAM2MattingHeads, batch: HeadsBatch,
 
 def train(args: argparse.Namespace) -> Dict[str, Any]:
     """The training loop; returns the run's summary (also written to out/train_log.json)."""
-    from sam2matting.backend.matting.heads_checkpoint import (
+    from sam2matting.backend.matting.heads.checkpoint import (
         heads_from_state,
         save_official_checkpoint,
     )

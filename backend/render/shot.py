@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from sam2matting.backend.cli.render_outputs import RenderIdentity, shot_digest
-from sam2matting.backend.cli.render_patterns import UsageError
+from sam2matting.backend.errors import UsageError
+from sam2matting.backend.render.outputs import RenderIdentity, shot_digest
 from sam2matting.backend.shots.journal import ShotJournal
 from sam2matting.backend.shots.records import (
     SHOT_FILE_FORMAT,

@@ -1,7 +1,7 @@
 """SAM2Matting head weights in the official checkpoint layout: read strictly, write atomically.
 
 Official files hold `{"model": state_dict}` with the stock SAM2.1 tracker keys and the head keys
-side by side (`heads.HEAD_PREFIXES`). The heads load strictly: a missing, unexpected or misshapen
+side by side (`model.HEAD_PREFIXES`). The heads load strictly: a missing, unexpected or misshapen
 head key is CHECKPOINT_INVALID, naming the keys, never a silent partial load.
 """
 
@@ -14,7 +14,7 @@ from typing import Dict, Mapping, Optional
 
 import torch
 
-from sam2matting.backend.matting.heads import HEAD_PREFIXES, SAM2MattingHeads
+from sam2matting.backend.matting.heads.model import HEAD_PREFIXES, SAM2MattingHeads
 from sam2matting.backend.model_files import ModelFile
 from sam2matting.backend.tracking.checkpoints import read_state_dict
 from sam2matting.protocol.errors import ErrorCode, ProtocolError

@@ -6,12 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sam2matting.backend.cli.render_patterns import (
-    SequencePattern,
-    UsageError,
-    describe_frames,
-    parse_frame_range,
-)
+from sam2matting.backend.errors import UsageError
+from sam2matting.backend.render.patterns import SequencePattern, describe_frames, parse_frame_range
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sam2matting.backend.cli.render_plan import MISSING, TrackPass, plan_render
+from sam2matting.backend.render.plan import MISSING, TrackPass, plan_render
 
 
 def frames(first, last):

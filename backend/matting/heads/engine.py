@@ -22,7 +22,7 @@ from sam2matting.backend.capabilities import Capability
 from sam2matting.backend.config import BackendConfig
 from sam2matting.backend.device import autocast
 from sam2matting.backend.matting.base import MattingEngine, MattingInput, TileSolver
-from sam2matting.backend.matting.heads import SAM2MattingHeads
+from sam2matting.backend.matting.heads.model import SAM2MattingHeads
 from sam2matting.backend.matting.native import NativeStage, TileLayout
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 
@@ -63,7 +63,7 @@ class HeadsEngine(MattingEngine):
     @classmethod
     def from_checkpoint(cls, path: Path, device: torch.device,
                         solver: Optional[TileSolver] = None) -> HeadsEngine:
-        from sam2matting.backend.matting.heads_checkpoint import load_heads
+        from sam2matting.backend.matting.heads.checkpoint import load_heads
 
         return cls(load_heads(path, device), solver)
 

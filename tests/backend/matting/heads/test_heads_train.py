@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import torch
 
-from sam2matting.backend.matting import heads_data, train_heads
-from sam2matting.backend.matting.heads import SAM2MattingHeads
-from sam2matting.backend.matting.heads_checkpoint import load_heads
-from sam2matting.backend.matting.heads_losses import heads_loss, laplacian_loss, roi_target
+from sam2matting.backend.matting.heads import data as heads_data
+from sam2matting.backend.matting.heads import train as train_heads
+from sam2matting.backend.matting.heads.checkpoint import load_heads
+from sam2matting.backend.matting.heads.losses import heads_loss, laplacian_loss, roi_target
+from sam2matting.backend.matting.heads.model import SAM2MattingHeads
 
 TRAIN_IMAGE_SIZE = 64  # the smallest input Hiera takes: CPU steps stay quick
 

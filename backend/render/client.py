@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Union
 
-from sam2matting.backend.cli.progress import ProgressBar
+from sam2matting.backend.render.progress import ProgressBar
 from sam2matting.protocol.client import Client
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError

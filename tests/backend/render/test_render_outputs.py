@@ -8,10 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from sam2matting.backend.cli.render_outputs import OutputSequence, RenderIdentity, object_alphas
-from sam2matting.backend.cli.render_patterns import SequencePattern, UsageError
-from sam2matting.backend.cli.render_shot import load_render_shot
+from sam2matting.backend.errors import UsageError
 from sam2matting.backend.imageio.exr import read_exr
+from sam2matting.backend.render.outputs import OutputSequence, RenderIdentity, object_alphas
+from sam2matting.backend.render.patterns import SequencePattern
+from sam2matting.backend.render.shot import load_render_shot
 
 from .helpers import FIRST, H, W, make_shot_file, truth
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from sam2matting.backend.cli.progress import ProgressBar
+from sam2matting.backend.render.progress import ProgressBar
 
 
 class FakeClock:

@@ -16,7 +16,7 @@ from typing import Dict, List, Sequence
 import torch
 import torch.nn.functional as F  # noqa: N812 - the usual torch alias
 
-from sam2matting.backend.matting.heads import HeadsOutput
+from sam2matting.backend.matting.heads.model import HeadsOutput
 
 STAGE_WEIGHTS = (0.25, 0.5, 1.0)
 FRACTIONAL = 0.01

@@ -8,12 +8,11 @@ a longer number is written whole (`12345`), a negative one keeps its sign inside
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Tuple
 
-from sam2matting.backend.cli import exit_codes
+from sam2matting.backend.errors import UsageError
 from sam2matting.backend.shots.frames import frame_token, to_ranges
 
 # One '#' per digit (Nuke), or printf style: %d, %4d, %04d.
@@ -23,15 +22,6 @@ PATTERN_HINT = (
     "Name the frame number in the file name with #### (one # per digit) or %04d, "
     "e.g. /shots/sh010/plate/plate.####.exr"
 )
-
-
-class UsageError(ValueError):
-    """A bad command-line value: the message says what is wrong, the hint how to write it."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
 
 @dataclass(frozen=True)
@@ -101,10 +91,3 @@ def describe_frames(frames: Iterable[int], limit: int = 20) -> str:
         parts.append(f"... ({sum(b - a + 1 for a, b in ranges)} frames in all)")
     return ", ".join(parts)
 
-
-def usage_error(exc: UsageError, command: str) -> int:
-    """Print a usage error and its hint on stderr; the USAGE exit code."""
-    print(f"sam2matting {command}: error: {exc.message}", file=sys.stderr)
-    if exc.hint:
-        print(f"  hint: {exc.hint}", file=sys.stderr)
-    return exit_codes.USAGE
