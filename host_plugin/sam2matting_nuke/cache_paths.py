@@ -24,7 +24,7 @@ import logging
 import os
 import shutil
 from pathlib import Path, PurePosixPath
-from typing import Mapping, NamedTuple, Optional
+from typing import List, Mapping, NamedTuple, Optional
 
 from . import frames
 
@@ -79,6 +79,16 @@ def remove_plates(folder: str) -> None:
         log.info("removed the plates sent for %s", folder)
 
 
+def frames_present(pattern: str, first: int, last: int) -> List[int]:
+    """The frames of first..last whose file of `pattern` ('%04d' or '####') exists, from one
+    listing of its folder (not one stat per frame: cache folders are often network mounts)."""
+    try:
+        names = {p.name for p in Path(pattern).parent.iterdir()}
+    except OSError:
+        return []
+    return [f for f in range(first, last + 1) if Path(frames.frame_file(pattern, f)).name in names]
+
+
 def shot_file(folder: str) -> str:
     return (PurePosixPath(folder.replace("\\", "/")) / SHOT_FILE).as_posix()
 
@@ -96,8 +106,7 @@ def report(folder: str, first: int, last: int, shot_first: int, shot_last: int) 
     if not Path(folder).is_dir():
         text = f"cache NOT FOUND at {folder}: renders of {first}-{last} fail until it is there"
         return CacheReport(text, False)
-    pattern = frames.matte_pattern(folder, shot_first, shot_last)
-    have = [f for f in range(first, last + 1) if Path(frames.frame_file(pattern, f)).is_file()]
+    have = frames_present(frames.matte_pattern(folder, shot_first, shot_last), first, last)
     missing = frames.runs(set(range(first, last + 1)) - set(have))
     text = f"cache {folder}: mattes for {len(have)} of {last - first + 1} frames"
     if missing and have:

@@ -217,8 +217,6 @@ class Controller(NodeJobs):
             shot_id = new_shot_id(self.host.script_path(), self.node.name(), secrets.token_hex(3))
             cache_paths.remove_plates(self.node.evaluated("cache_dir"))  # the old shot's
             state.start_new_shot(shot_id, build.new_cache_dir(self.host, shot_id, self.node.name()))
-            with self.quiet():
-                self.node.set("cache_dir", state.cache_dir)
             shot = None
         if shot is None:
             shot = Shot(fmt.width, fmt.height, first, last, fmt.pixel_aspect, list(fmt.box))

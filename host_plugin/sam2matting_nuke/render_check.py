@@ -157,12 +157,10 @@ def _missing(render: _Render, read: NukeNode, first: int, last: int) -> Tuple[st
     key = read.full_name()
     cached = render.missing.get(key)
     if cached is None or cached[0] != pattern:
-        lost = [
-            f for f in range(first, last + 1) if not Path(frames.frame_file(pattern, f)).is_file()
-        ]
-        cached = (pattern, lost)
+        have = set(cache_paths.frames_present(pattern, first, last))
+        cached = (pattern, [f for f in range(first, last + 1) if f not in have])
         render.missing[key] = cached
-        log.warning("%s: %d frames of %d-%d have no matte", key, len(lost), first, last)
+        log.warning("%s: %d frames of %d-%d have no matte", key, len(cached[1]), first, last)
     return cached
 
 
@@ -186,7 +184,7 @@ def _message(
             first=first,
             last=last,
             missing=missing,
-            plate=_plate(node),
+            plate=_plate(node, NukeHost.views()[0]),
             shot_file=shot_file,
             shot_file_exists=Path(shot_file).is_file(),
             output=pattern,
@@ -194,11 +192,13 @@ def _message(
     )
 
 
-def _plate(node: NukeNode) -> Optional[str]:
-    """The plate sequence when input 1 is a Read (through Dots), for the farm command."""
+def _plate(node: NukeNode, main_view: str) -> Optional[str]:
+    """The plate sequence when input 1 is a Read (through Dots), for the farm command: the main
+    view's files when it names one per view (%V, %v)."""
     source = node.input(0)
     while source is not None and source.class_name() == "Dot":
         source = source.input(0)
     if source is None or source.class_name() != "Read":
         return None
-    return source.file_path(at_frame=False)
+    pattern = source.file_path(at_frame=False)
+    return pattern.replace("%V", main_view).replace("%v", main_view[:1]) if pattern else None

@@ -4,6 +4,8 @@ message instead of carrying the main view's matte (or black) into the other eye.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nuke
 import pytest
 from nuke import _exr
@@ -11,7 +13,7 @@ from sam2matting_nuke import render_check, startup
 from sam2matting_nuke.host import NukeNode
 
 from . import plates
-from .helpers import new_node, read_image
+from .helpers import controller, new_node, read_image
 from .render_helpers import FIRST, LAST, assert_never_silently_black, fill_cache, make_write
 from .render_helpers import outcomes as render
 
@@ -87,3 +89,12 @@ def test_a_chained_node_sends_the_main_view_of_the_first_ones_output(stereo, tmp
     pattern = str(tmp_path / "sent" / "plate.####.exr")
     chained.render("PlateCrop", [1001], pattern, "rgb")  # renders through SAM2Matte1: checked
     assert (tmp_path / "sent" / "plate.1001.exr").is_file()
+
+
+def test_the_farm_command_names_the_main_views_plate(stereo, tmp_path):
+    cache = controller(stereo).state().cache_dir
+    (Path(cache) / "matte" / "matte.1004.exr").unlink()
+    write = make_write(stereo, tmp_path / "out")
+    write["views"].setValue("left")
+    got = render(write, [1004], tmp_path / "out")
+    assert f"--plate {tmp_path}/left/plate.%04d.exr --frames 1004" in str(got[1004])
