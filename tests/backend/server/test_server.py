@@ -305,3 +305,20 @@ def test_the_cache_folder_a_client_asks_for(tmp_path):
     finally:
         again.stop()
     assert not (tmp_path / "cache" / "sh080").exists()
+
+
+def test_a_cache_folder_holding_other_files_is_not_taken_over(tmp_path):
+    shows = tmp_path / "shows"
+    comp = shows / "sh090" / "comp"
+    comp.mkdir(parents=True)
+    (comp / "sh090_comp_v001.nk").write_text("Root {}\n")
+    running = start_server(tmp_path / "cache", allowed_roots=(shows,))
+    try:
+        with running.client() as client:
+            state = open_shot(client, "sh090", 2, cache_dir=str(comp))
+            assert state["cache_dir"] == str(tmp_path / "cache" / "sh090")
+            root = open_shot(client, "sh091", 2, cache_dir=str(shows))  # a root itself
+            assert root["cache_dir"] == str(tmp_path / "cache" / "sh091")
+    finally:
+        running.stop()
+    assert sorted(p.name for p in comp.iterdir()) == ["sh090_comp_v001.nk"]
