@@ -320,14 +320,17 @@ def toolbar(name: str, create: bool = True) -> Menu:
 # ------------------------------------------------------------------ callbacks
 
 
-def _registrar(kind: str) -> Any:
+def _registrar(kind: str, default_class: str = "*") -> Any:
+    """add/remove functions for one callback kind. Nuke looks callbacks up by the class of the
+    node that runs them (nuke_internal/callbacks.py); the render ones default to 'Write'."""
+
     def add(
-        call: Callable[..., Any], args: Any = (), kwargs: Any = None, nodeClass: str = "*"
+        call: Callable[..., Any], args: Any = (), kwargs: Any = None, nodeClass: str = default_class
     ) -> None:
         add_callback(kind, call, args, kwargs, nodeClass)
 
     def remove(
-        call: Callable[..., Any], args: Any = (), kwargs: Any = None, nodeClass: str = "*"
+        call: Callable[..., Any], args: Any = (), kwargs: Any = None, nodeClass: str = default_class
     ) -> None:
         remove_callback(kind, call, nodeClass)
 
@@ -340,10 +343,10 @@ addOnScriptSave, removeOnScriptSave = _registrar("onScriptSave")
 addOnScriptClose, removeOnScriptClose = _registrar("onScriptClose")
 addOnDestroy, removeOnDestroy = _registrar("onDestroy")
 addKnobChanged, removeKnobChanged = _registrar("knobChanged")
-addBeforeRender, removeBeforeRender = _registrar("beforeRender")
-addBeforeFrameRender, removeBeforeFrameRender = _registrar("beforeFrameRender")
-addAfterFrameRender, removeAfterFrameRender = _registrar("afterFrameRender")
-addAfterRender, removeAfterRender = _registrar("afterRender")
+addBeforeRender, removeBeforeRender = _registrar("beforeRender", "Write")
+addBeforeFrameRender, removeBeforeFrameRender = _registrar("beforeFrameRender", "Write")
+addAfterFrameRender, removeAfterFrameRender = _registrar("afterFrameRender", "Write")
+addAfterRender, removeAfterRender = _registrar("afterRender", "Write")
 addFilenameFilter, removeFilenameFilter = _registrar("filenameFilter")
 
 
