@@ -95,15 +95,16 @@ def test_codec_matches_openexr_when_available():
 def test_unverified_behaviours_are_listed_and_recorded():
     from nuke import _facts
 
-    assert all(len(text) > 30 for text in _facts.UNVERIFIED.values())
-    assert nuke._fake.unverified_used() == []
-    with pytest.raises(KeyError, match="add it to UNVERIFIED"):
-        _facts.relies_on("something nobody wrote down")
+    assert all(len(fact.behaviour) > 30 and not fact.source for fact in _facts.UNVERIFIED.values())
+    assert all(fact.source for fact in _facts.DOCUMENTED.values())
+    assert nuke._fake.unverified_touched() == []
+    with pytest.raises(KeyError, match="UNVERIFIED registry"):
+        _facts.touch("something nobody wrote down")
     nuke._fake.set_views(["left", "right"])
     write = nuke.nodes.Write(file="/tmp/none.%V.####.exr")
     write["views"].setValue("left right")
     assert write.views_to_render() == ["left", "right"]
-    assert nuke._fake.unverified_used() == ["write-views-knob"]
+    assert nuke._fake.unverified_touched() == ["write_views_knob"]
 
 
 def test_tcl_in_file_knobs_and_nuke_filename(tmp_path, monkeypatch):
@@ -158,7 +159,7 @@ def test_execute_renders_every_view_unless_told(tmp_path):
     write["file_type"].setValue("exr")
     nuke.execute(write, 1, 1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.left.0001.exr", "o.right.0001.exr"]
-    assert nuke._fake.unverified_used() == ["frame-callbacks-per-view"]
+    assert nuke._fake.unverified_touched() == ["frame_callbacks_per_view"]
     write["file"].setValue(str(tmp_path / "one.####.exr"))
     with pytest.raises(nuke.FakeRenderError, match="several views into one file"):
         nuke.execute(write, 1, 1)

@@ -45,7 +45,7 @@ def open_on_farm(script, order="children-first", plugin=True):
     startup.reset()
     if plugin:
         startup.init()
-    nuke._fake.set_load_order(order)
+    nuke._fake.set_variant("group_children_first_on_load", order == "children-first")
     nuke.scriptOpen(str(script))
     return nuke.toNode("SAM2Matte1"), nuke.toNode("WriteMatte")
 
@@ -68,7 +68,7 @@ def test_farm_renders_the_cache_and_fails_on_missing_frames(farm_script, tmp_pat
             f"-o {cache}/matte/matte.%04d.exr"
         ) in text
     assert "press 'Export shot file...' on SAM2Matte1 and save it as" in text
-    assert nuke._fake.unverified_used() in ([], ["group-children-on-create"])
+    assert nuke._fake.unverified_touched() in ([], ["group_children_on_load_oncreate"])
 
 
 def test_farm_without_the_plugin_fails_on_the_read(farm_script, tmp_path, monkeypatch):

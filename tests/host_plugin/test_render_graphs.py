@@ -35,7 +35,7 @@ def test_top_level_write(matte, tmp_path):
     assert text.startswith("SAM2Matte1: no matte for frame 1003.")
     assert "Missing in its range 1001-1008: 1003-1004." in text
     assert "--frames 1003-1004" in text
-    assert nuke._fake.unverified_used() == []
+    assert nuke._fake.unverified_touched() == []
 
 
 def wrap(source, name: str):

@@ -118,7 +118,7 @@ def test_reopened_where_the_cache_is_not_says_where_it_looked(matte, tmp_path, o
     nuke._fake.reset(gui=True)
     startup.reset()
     startup.init()
-    nuke._fake.set_load_order(order)
+    nuke._fake.set_variant("group_children_first_on_load", order == "children-first")
     nuke.scriptOpen(str(tmp_path / "comp.nk"))
     node = nuke.toNode("SAM2Matte1")
     expected = f"cache NOT FOUND at {folder}: renders of {FIRST}-{LAST} fail until it is there"

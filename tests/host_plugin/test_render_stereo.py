@@ -57,7 +57,7 @@ def test_a_write_of_every_view_fails_before_its_first_frame(stereo, tmp_path):
     assert "WriteMatte renders the views left, right through SAM2Matte1" in str(err.value)
     assert "Set WriteMatte's views to left" in str(err.value)
     assert not (tmp_path / "out").exists()
-    assert "frame-callbacks-per-view" not in nuke._fake.unverified_used()
+    assert "frame_callbacks_per_view" not in nuke._fake.unverified_touched()
 
 
 def test_the_main_view_renders_its_true_mattes(stereo, tmp_path):

@@ -6,7 +6,7 @@ what a saved script keeps, groups and gizmos, views, TCL in file knobs and expre
 filters, nuke.filename) and renders real pixels through real EXR files, so tests assert values:
 nodes created, knob values, frames rendered, coordinates sent, mattes read back. Test controls
 live in `nuke._fake` (not part of Nuke). Behaviours no Foundry document states are listed in
-`_facts.UNVERIFIED`; the fake records each one it acts on (`nuke._fake.unverified_used()`).
+`_facts.UNVERIFIED`; the fake records each one it acts on (`nuke._fake.unverified_touched()`).
 """
 
 from . import _fake

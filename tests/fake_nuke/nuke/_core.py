@@ -12,7 +12,7 @@ import functools
 import queue
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 
 class FakeThreadError(AssertionError):
@@ -57,6 +57,11 @@ class Session:
         self.context: List[Any] = []
         self.root: Any = None
         self.frame = 1
+        # Views, renders, expressions and files (render checks, stereo, path remapping).
+        self.views: List[str] = ["main"]
+        self.view = "main"  # the view being rendered (nuke.thisView())
+        self.rendering = 0  # > 0 inside nuke.execute
+        self.gizmos: Dict[str, Callable[..., Any]] = {}  # class name -> builder of its insides
         self.layers: Dict[str, List[str]] = {}
         self.messages: List[str] = []
         self.printed: List[str] = []
@@ -66,13 +71,6 @@ class Session:
         self.violations: List[str] = []
         self.menus: Dict[str, Any] = {}
         self.errors_in_deferred: List[BaseException] = []
-        # Views, renders, expressions and files (render checks, stereo, path remapping).
-        self.views: List[str] = ["main"]
-        self.view = "main"  # the view being rendered (nuke.thisView())
-        self.rendering = 0  # > 0 inside nuke.execute
-        self.unverified_used: Set[str] = set()
-        self.gizmos: Dict[str, Callable[..., Any]] = {}  # class name -> builder of its insides
-        self.load_order = "children-first"  # or "group-first": see nuke._fake.set_load_order
 
 
 SESSION = Session()

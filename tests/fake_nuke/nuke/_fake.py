@@ -11,6 +11,7 @@ def reset(gui: bool = True) -> _core.Session:
     """A fresh fake Nuke process: empty script, no callbacks, nothing queued."""
     session = _core.SESSION
     session.__init__()  # type: ignore[misc]
+    _facts.reset()
     session.gui = gui
     session.root = _nodes.Root()
     import nuke
@@ -69,14 +70,11 @@ def define_gizmo(class_name: str, build: Callable[[Any], None]) -> None:
     _core.SESSION.gizmos[class_name] = build
 
 
-def set_load_order(order: str) -> None:
-    """'children-first' (a Group's onCreate runs after its insides were created) or
-    'group-first' (before): Foundry does not say which, so tests can try both."""
-    if order not in ("children-first", "group-first"):
-        raise ValueError(order)
-    _core.SESSION.load_order = order
+def unverified_touched() -> List[str]:
+    """Unverified behaviours (_facts.UNVERIFIED) the session exercised so far."""
+    return _facts.touched()
 
 
-def unverified_used() -> List[str]:
-    """The unverified behaviours (see _facts.UNVERIFIED) the fake acted on so far."""
-    return _facts.used()
+def set_variant(name: str, value: bool) -> None:
+    """Choose how the fake models an unverified behaviour (see _facts.py)."""
+    _facts.set_variant(name, value)

@@ -132,9 +132,11 @@ class Knob:
         """The expression's value now, or None when the knob has no expression."""
         if self._expression is None:
             return None
-        from ._tcl import number
+        from . import _expr, _facts
 
-        return number(self._expression)
+        if "$gui" in self._expression and SESSION.gui and SESSION.rendering:
+            _facts.touch("gui_during_gui_session_render")
+        return _expr.evaluate(self._expression, self, SESSION.frame)
 
     # persistence (the fake's script format, not Nuke's)
     def _save(self) -> Any:
@@ -392,9 +394,6 @@ class Array_Knob(Knob):
         return values[0] if len(set(values)) == 1 else values
 
     def _element(self, frame: float, i: int) -> float:
-        evaluated = self._evaluated()
-        if evaluated is not None:
-            return evaluated
         keys = self._keys[i]
         if not keys:
             return float(self._value[i])
@@ -432,14 +431,11 @@ class Array_Knob(Knob):
         return True
 
     def isAnimated(self, index: int = -1) -> bool:
-        if self._expression is not None:
-            return True
         return any(self._keys) if index < 0 else bool(self._keys[index])
 
     @main_only
     def clearAnimated(self, index: int = -1) -> bool:
         self._keys = [{} for _ in range(self._size)]
-        self._expression = None
         return True
 
     def arraySize(self) -> int:

@@ -11,9 +11,8 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import _exr, _knobs, _pixels
+from . import _exr, _facts, _knobs, _pixels
 from ._core import SESSION, FakeRenderError, check_main, run_callbacks
-from ._facts import relies_on
 from ._nodes import Format, Group, Node, proxy_scale, root_format
 
 STANDARD_CHANNELS = {"rgba.red", "rgba.green", "rgba.blue", "rgba.alpha", "none"}
@@ -212,7 +211,7 @@ class Write(Node):
     def views_to_render(self) -> List[str]:
         chosen = str(self._knobs["views"]._value).split()
         if chosen:
-            relies_on("write-views-knob")
+            _facts.touch("write_views_knob")
             return [v for v in SESSION.views if v in chosen]
         return list(SESSION.views)
 
@@ -260,7 +259,7 @@ class Write(Node):
 
 
 class Switch(Node):
-    """Outputs the input `which` selects (0 = the first), clamped to the connected range."""
+    """Shows input `which` (documented), clamped to the inputs there are."""
 
     _class = "Switch"
     _max_inputs = 16
@@ -270,11 +269,14 @@ class Switch(Node):
         self._attach(_knobs.Double_Knob("which"))
 
     def _process(self, frame: int) -> Any:
-        if not self._inputs:
-            return _black_root()
-        which = int(self._knobs["which"]._element(frame, 0))
-        source = self._inputs[max(0, min(which, len(self._inputs) - 1))]
-        return source._render(frame) if source is not None else _black_root()
+        count = len(self._inputs)
+        if count == 0:
+            raise FakeRenderError(f"{self.name()} has no inputs")
+        index = max(0, min(count - 1, int(self._knobs["which"]._element(frame, 0))))
+        source = self._inputs[index]
+        if source is None:
+            raise FakeRenderError(f"{self.name()}: input {index} is not connected")
+        return source._render(frame)
 
 
 class TimeOffset(Node):
@@ -422,7 +424,7 @@ def execute(
 def _render_view(node: Any, frame: int, view: str, several: bool) -> None:
     SESSION.view = view
     if several:
-        relies_on("frame-callbacks-per-view")
+        _facts.touch("frame_callbacks_per_view")
     run_callbacks("beforeFrameRender", node)
     node.write_frame(frame, several)
     run_callbacks("afterFrameRender", node)

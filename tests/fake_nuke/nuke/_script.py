@@ -4,8 +4,9 @@ What survives is what survives in Nuke: nodes with their knob values, user knobs
 value), connections, group contents and custom layers. Python objects held by a plugin do not.
 On open, nodes are created, then each node's onCreate code and the onCreate callbacks run, then
 the onScriptLoad callbacks. Whether a Group's children exist when its onCreate runs is not
-documented: `nuke._fake.set_load_order("group-first")` runs each node's onCreate as soon as the
-node exists (before its children), so a test can show the plugin works either way. A gizmo
+documented: `nuke._fake.set_variant("group_children_first_on_load", False)` runs each node's
+onCreate as soon as the node exists (before its children), so a test can show the plugin works
+either way. A gizmo
 saves only its knobs; its insides are rebuilt from its definition (`nuke._fake.define_gizmo`).
 """
 
@@ -14,10 +15,9 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List
 
-from . import _knobs, _nodes
+from . import _facts, _knobs, _nodes
 from ._api import make_node
 from ._core import SESSION, main_only, run_callbacks
-from ._facts import relies_on
 
 FORMAT = "fake-nuke-script"
 
@@ -96,10 +96,10 @@ def scriptOpen(filename: str) -> None:
     SESSION.layers = {k: list(v) for k, v in data["layers"].items()}
     created: List[_nodes.Node] = []
     _build(root, data["nodes"], created)
-    if SESSION.load_order == "children-first":
+    if _facts.variant("group_children_first_on_load"):
         for node in created:
             if isinstance(node, _nodes.Group) and node._children and _has_code(node):
-                relies_on("group-children-on-create")
+                _facts.touch("group_children_on_load_oncreate")
             _run_on_create(node)
     run_callbacks("onScriptLoad", root)
 
@@ -126,7 +126,7 @@ def _build(group: _nodes.Group, entries: List[Dict[str, Any]], created: List[_no
                 node._knobs[name]._expression = knob_data.get("expression")
         made.append((node, entry))
         created.append(node)
-        if SESSION.load_order == "group-first":
+        if not _facts.variant("group_children_first_on_load"):
             _run_on_create(node)  # before its children exist (the other possible order)
         if "children" in entry:
             _build(node, entry["children"], created)  # type: ignore[arg-type]

@@ -1,14 +1,9 @@
-"""The TCL Nuke expands in file knobs and knob expressions, as far as the plugin's tests use it.
+"""The TCL Nuke expands in file knobs, as far as the plugin's tests use it.
 
-Strings (file knobs, `nuke.filename`, `EvalString_Knob.evaluate`): `[value node.knob]`,
-`[getenv NAME]`, `[file dirname|tail|rootname PATH]`, `[frame]`, `$env(NAME)`, `$gui`, and
-backslash escapes. Numbers (knob expressions such as `on_error {{$gui}}`): an integer, `$gui`,
-`!$gui`, `$gui ? a : b`. Anything else raises FakeTclError, so a test cannot pass on syntax
-the fake does not understand.
-
-`$gui` is 1 in the GUI and 0 at render time outside it (Foundry support article Q100349); what
-it is during a render started inside the GUI session is not stated, so the fake says 1 there
-and records that it relied on that (see _facts.py).
+`nuke.filename`, `EvalString_Knob.evaluate` and the paths Read and Write use: `[value node.knob]`,
+`[getenv NAME]`, `[file dirname|tail|rootname PATH]`, `[frame]`, `$env(NAME)`, `$gui` and
+backslash escapes. Anything else raises FakeTclError, so a test cannot pass on syntax the fake
+does not understand. (Knob expressions such as `{{$gui}}` are _expr.py's.)
 """
 
 from __future__ import annotations
@@ -18,8 +13,8 @@ import posixpath
 import re
 from typing import Any, List, Optional, Tuple
 
+from . import _facts
 from ._core import SESSION
-from ._facts import relies_on
 
 
 class FakeTclError(ValueError):
@@ -27,10 +22,12 @@ class FakeTclError(ValueError):
 
 
 def gui_value() -> int:
+    """$gui: 1 in the GUI, 0 at render time outside it (documented, see _facts.DOCUMENTED);
+    inside a GUI session's render the fake says 1, and records that it relied on that."""
     if not SESSION.gui:
         return 0
     if SESSION.rendering:
-        relies_on("gui-render-dollar-gui")
+        _facts.touch("gui_during_gui_session_render")
     return 1
 
 
@@ -54,23 +51,6 @@ def expand(text: str, node: Any = None) -> str:
             out.append(ch)
             i += 1
     return "".join(out)
-
-
-def number(expression: str) -> float:
-    """A knob expression's value (the small subset documented in the module docstring)."""
-    text = expression.strip()
-    match = re.fullmatch(r"(!?)\$gui(?:\s*\?\s*(\S+)\s*:\s*(\S+))?", text)
-    if match:
-        gui = gui_value()
-        if match.group(1):
-            gui = 1 - gui
-        if match.group(2) is None:
-            return float(gui)
-        return float(match.group(2) if gui else match.group(3))
-    try:
-        return float(text)
-    except ValueError:
-        raise FakeTclError(f"the fake cannot evaluate the expression {expression!r}") from None
 
 
 def _matching(text: str, start: int) -> int:
