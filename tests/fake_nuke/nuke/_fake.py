@@ -59,6 +59,16 @@ def violations() -> List[str]:
     return list(_core.SESSION.violations)
 
 
+def unverified_touched() -> List[str]:
+    """Unverified behaviours (_facts.UNVERIFIED) the session exercised so far."""
+    return _facts.touched()
+
+
+def set_variant(name: str, value: bool) -> None:
+    """Choose how the fake models an unverified behaviour (see _facts.py)."""
+    _facts.set_variant(name, value)
+
+
 def set_views(names: Sequence[str]) -> None:
     """Project Settings > Views (nukescripts.stereo.setViewsForStereo sets 'left', 'right')."""
     _core.SESSION.views = list(names)
@@ -68,13 +78,3 @@ def set_views(names: Sequence[str]) -> None:
 def define_gizmo(class_name: str, build: Callable[[Any], None]) -> None:
     """A gizmo on the plugin path: `build(gizmo)` makes its insides (its .gizmo file's nodes)."""
     _core.SESSION.gizmos[class_name] = build
-
-
-def unverified_touched() -> List[str]:
-    """Unverified behaviours (_facts.UNVERIFIED) the session exercised so far."""
-    return _facts.touched()
-
-
-def set_variant(name: str, value: bool) -> None:
-    """Choose how the fake models an unverified behaviour (see _facts.py)."""
-    _facts.set_variant(name, value)

@@ -30,11 +30,11 @@ class Knob:
         self._name = name
         self._label = name if label is None else label
         self._value: Any = self._default()
+        self._expression: Optional[str] = None  # a knob expression ({{...}} in a script)
         self._flags = {STARTLINE}
         self._tooltip = ""
         self._node: Any = None
         self._user = False
-        self._expression: Optional[str] = None  # a knob expression ({{...}} in a script)
 
     def _default(self) -> Any:
         return ""
