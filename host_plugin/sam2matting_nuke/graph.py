@@ -25,8 +25,10 @@ COPY_PREFIX = "SAM2Copy"
 COPY_SLOTS = 4  # a Copy node moves at most four channels
 
 
-class Expression(str):
-    """A knob value that is an expression (`{{...}}` in a script), set with setExpression."""
+class Expression(NamedTuple):
+    """A knob value that is a Nuke expression."""
+
+    text: str
 
 
 # The cache Read's "missing frames" choice, 0 = error, 1 = black: black in the Viewer (frames not
@@ -137,7 +139,7 @@ def quote(text: str) -> str:
 
 def value_text(value: object) -> str:
     if isinstance(value, Expression):
-        return "{{" + str(value) + "}}"
+        return "{{" + value.text.replace(" ", "") + "}}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):

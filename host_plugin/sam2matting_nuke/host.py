@@ -48,8 +48,8 @@ class NukeNode:
     def is_ours(self) -> bool:
         return self.node.knob(STATE_KNOB) is not None
 
-    def has_knob(self, knob: str) -> bool:
-        return self.node.knob(knob) is not None
+    def has_knob(self, name: str) -> bool:
+        return self.node.knob(name) is not None
 
     def alive(self) -> bool:
         try:
@@ -81,8 +81,9 @@ class NukeNode:
     def set(self, knob: str, value: Any) -> None:
         k = self.node[knob]
         if isinstance(value, graph.Expression):
-            k.setExpression(str(value))
-        elif isinstance(value, (list, tuple)):
+            cast(nuke.Array_Knob, k).setExpression(value.text)
+            return
+        if isinstance(value, (list, tuple)):
             # Array knobs: element by element, dropping animation, so every element is set.
             k.clearAnimated()
             for index, element in enumerate(value):

@@ -13,8 +13,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 from .state import OUTPUTS
 
 STATE_KNOB = "sam2_state"  # hidden: the node's versioned JSON state; also marks our nodes
-MATTE_READ = "MatteCache"  # the internal Read of the cached mattes
-CACHE_INFO_KNOB = "cache_info"  # what the cache folder holds, or where it was looked for
+MATTE_READ = "MatteCache"  # the internal Read (named here because onCreate refers to it)
 POINT_SLOTS = 4  # positive and negative points each
 DIRECTION_VALUES = ("both", "forward", "backward")
 
@@ -34,6 +33,8 @@ class KnobSpec(NamedTuple):
 def button_command(action: str) -> str:
     return f"import sam2matting_nuke.callbacks\nsam2matting_nuke.callbacks.button({action!r})"
 
+
+CACHE_INFO_KNOB = "cache_info"  # what the cache folder holds, or where it was looked for
 
 KNOB_CHANGED_CODE = "import sam2matting_nuke.callbacks\nsam2matting_nuke.callbacks.knob_changed()"
 

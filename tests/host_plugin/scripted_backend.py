@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional
 
 from nuke import _exr
 
@@ -96,8 +96,8 @@ class ScriptedBackend:
         cache_root: Path,
         shares_filesystem: bool = False,
         allow_paths: bool = False,
+        allowed_roots: Optional[List[Path]] = None,
         frame_s: float = 0.0,
-        allowed_roots: Sequence[Path] = (),
     ) -> None:
         self.endpoint = ServerEndpoint(ConnectionInfo(new_key()))
         self.info = self.endpoint.bind()
@@ -105,7 +105,7 @@ class ScriptedBackend:
         self.cache_root = cache_root
         self.shares_filesystem = shares_filesystem
         self.allow_paths = allow_paths
-        self.allowed_roots = [Path(r).resolve() for r in allowed_roots]
+        self.allowed_roots = [Path(r).resolve() for r in allowed_roots or []]
         self.frame_s = frame_s
         self.shots: Dict[str, Shot] = {}
         self.requests: List[Dict[str, Any]] = []
