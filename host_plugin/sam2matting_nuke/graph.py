@@ -31,13 +31,6 @@ class Expression(NamedTuple):
     text: str
 
 
-# The cache Read's "missing frames" choice, 0 = error, 1 = black: black in the Viewer (frames not
-# tracked yet), error at render time, in every render, with or without the plugin installed.
-# $gui is 1 when a node is computed for the GUI and 0 at render time (Foundry support article
-# Q100349); the plugin's render check covers renders started in a GUI session either way.
-MISSING_FRAMES = Expression("$gui")
-
-
 class NodeSpec(NamedTuple):
     cls: str
     name: str
@@ -60,6 +53,13 @@ def base_nodes(matte_file: str, first: int, last: int, box: Sequence[float]) -> 
         NodeSpec("Read", MATTE_READ, read_knobs(matte_file, first, last)),
         NodeSpec("Position", MATTE_OFFSET, (("translate", [box[0], box[1]]),), (MATTE_READ,)),
     ]
+
+
+# The cache Read's "missing frames" choice, 0 = error, 1 = black: black in the Viewer (frames not
+# tracked yet), error at render time, in every render, with or without the plugin installed.
+# $gui is 1 when a node is computed for the GUI and 0 at render time (Foundry support article
+# Q100349); the plugin's render check covers renders started in a GUI session either way.
+MISSING_FRAMES = Expression("$gui")
 
 
 def read_knobs(matte_file: str, first: int, last: int) -> Tuple[Tuple[str, object], ...]:

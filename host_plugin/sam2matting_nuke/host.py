@@ -368,6 +368,19 @@ class NukeHost:
         return NukeNode(node), (NukeNode(upstream) if upstream is not None else None)
 
     @staticmethod
+    def our_nodes() -> List[NukeNode]:
+        """Every SAM2Matte node of the script, inside groups too."""
+        return [
+            NukeNode(n)
+            for n in nuke.allNodes(group=nuke.root(), recurseGroups=True)
+            if n.knob(STATE_KNOB) is not None
+        ]
+
+    @staticmethod
+    def ensure_layer(name: str, channels: Sequence[str]) -> None:
+        nuke.Layer(name, list(channels))
+
+    @staticmethod
     def node_at(full_name: str) -> Optional[NukeNode]:
         """A node from its fullName() ('Group1.Blur1'), looked up from the root down."""
         if not full_name:
@@ -387,19 +400,6 @@ class NukeHost:
     @staticmethod
     def this_view() -> str:
         return str(nuke.thisView())
-
-    @staticmethod
-    def our_nodes() -> List[NukeNode]:
-        """Every SAM2Matte node of the script, inside groups too."""
-        return [
-            NukeNode(n)
-            for n in nuke.allNodes(group=nuke.root(), recurseGroups=True)
-            if n.knob(STATE_KNOB) is not None
-        ]
-
-    @staticmethod
-    def ensure_layer(name: str, channels: Sequence[str]) -> None:
-        nuke.Layer(name, list(channels))
 
     # ------------------------------------------------------------ callbacks and menus
 

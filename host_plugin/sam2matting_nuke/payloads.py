@@ -61,9 +61,9 @@ class Snapshot:
     colourspace: str
     objects: List[Tuple[int, str]]
     prompts: List[PromptPayload] = field(default_factory=list)
+    cache_dir: Optional[str] = None  # where the node wants the shot kept (cache_paths.py)
     start: Optional[int] = None  # track from here (None: do not track)
     preview_frame: Optional[int] = None  # the frame whose matte the artist wants to see now
-    cache_dir: Optional[str] = None  # where the node wants the shot kept (cache_paths.py)
 
     @property
     def tracking(self) -> bool:

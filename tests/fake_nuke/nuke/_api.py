@@ -20,10 +20,10 @@ NODE_CLASSES = {
         _ops.Crop,
         _ops.Copy,
         _ops.Position,
-        _ops.Dot,
-        _ops.NoOp,
         _ops.Switch,
         _ops.TimeOffset,
+        _ops.Dot,
+        _ops.NoOp,
     )
 }
 

@@ -55,6 +55,17 @@ def set_frame(frame: int) -> None:
     _core.SESSION.frame = int(frame)
 
 
+def set_views(names: Sequence[str]) -> None:
+    """Project Settings > Views (nukescripts.stereo.setViewsForStereo sets 'left', 'right')."""
+    _core.SESSION.views = list(names)
+    _core.SESSION.view = names[0]
+
+
+def define_gizmo(class_name: str, build: Callable[[Any], None]) -> None:
+    """A gizmo on the plugin path: `build(gizmo)` makes its insides (its .gizmo file's nodes)."""
+    _core.SESSION.gizmos[class_name] = build
+
+
 def violations() -> List[str]:
     return list(_core.SESSION.violations)
 
@@ -67,14 +78,3 @@ def unverified_touched() -> List[str]:
 def set_variant(name: str, value: bool) -> None:
     """Choose how the fake models an unverified behaviour (see _facts.py)."""
     _facts.set_variant(name, value)
-
-
-def set_views(names: Sequence[str]) -> None:
-    """Project Settings > Views (nukescripts.stereo.setViewsForStereo sets 'left', 'right')."""
-    _core.SESSION.views = list(names)
-    _core.SESSION.view = names[0]
-
-
-def define_gizmo(class_name: str, build: Callable[[Any], None]) -> None:
-    """A gizmo on the plugin path: `build(gizmo)` makes its insides (its .gizmo file's nodes)."""
-    _core.SESSION.gizmos[class_name] = build
