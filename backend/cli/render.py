@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # imported lazily at run time: `--help` must not load the bac
 log = logging.getLogger("sam2matting.render")
 
 SETUP_ERRORS = ("model_unavailable", "checkpoint_invalid")
+# Fields of open_shot that come from the shot file's `params`: a bad value there is the file's.
+SHOT_FILE_FIELDS = ("tracker_params", "engine_params")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -216,4 +218,6 @@ def _failed(job: RenderJob, exc: ProtocolError) -> int:
         )
     if exc.code.value in SETUP_ERRORS:
         return exit_codes.SETUP
+    if str(exc.details.get("field", "")).startswith(SHOT_FILE_FIELDS):
+        return exit_codes.USAGE  # the shot file asks for an option the engine does not take
     return exit_codes.FAILURE
