@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Dict, List, Set, Tuple
 from sam2matting.backend.cli import exit_codes
 from sam2matting.backend.cli.usage import usage_error
 from sam2matting.backend.errors import UsageError
-from sam2matting.backend.render.patterns import SequencePattern, describe_frames, parse_frame_range
+from sam2matting.backend.render.patterns import parse_frame_range, sequence_pattern
+from sam2matting.protocol.frames import SequencePattern, describe
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` must not load the backend
     from sam2matting.backend.render.job import RenderJob
@@ -126,8 +127,8 @@ def _parse(
 ) -> Tuple[SequencePattern, SequencePattern, Tuple[int, int], RenderShot]:
     from sam2matting.backend.render.shot import load_render_shot
 
-    plate = SequencePattern.parse(args.plate, "plate pattern")
-    output = SequencePattern.parse(args.output, "output pattern")
+    plate = sequence_pattern(args.plate, "plate pattern")
+    output = sequence_pattern(args.output, "output pattern")
     frames = parse_frame_range(args.frames)
     if plate.path(frames[0]).resolve() == output.path(frames[0]).resolve():
         hint = "Write the mattes to other files."
@@ -204,7 +205,7 @@ def _list_skipped(skipped: Dict[int, str]) -> None:
     count = f"{len(skipped)} frame{'s' if len(skipped) != 1 else ''}"
     print(f"sam2matting render: {count} not produced:", file=sys.stderr)
     for why, frames in by_reason.items():
-        print(f"  {describe_frames(frames)}: {why}", file=sys.stderr)
+        print(f"  {describe(frames)}: {why}", file=sys.stderr)
 
 
 def _failed(job: RenderJob, exc: ProtocolError) -> int:
@@ -212,7 +213,7 @@ def _failed(job: RenderJob, exc: ProtocolError) -> int:
     missing: Set[int] = set(job.remaining) - set(job.written)
     if missing:
         print(
-            f"  not written: {describe_frames(sorted(missing))} (re-run the same command to "
+            f"  not written: {describe(sorted(missing))} (re-run the same command to "
             "resume)",
             file=sys.stderr,
         )

@@ -18,13 +18,13 @@ from sam2matting.backend.render.client import (
     run_propagation,
 )
 from sam2matting.backend.render.outputs import OutputSequence, object_alphas
-from sam2matting.backend.render.patterns import SequencePattern, describe_frames
 from sam2matting.backend.render.plan import MISSING, RenderPlan, TrackPass, plan_render
 from sam2matting.backend.render.progress import ProgressBar
 from sam2matting.backend.render.shot import RenderShot
 from sam2matting.protocol.client import Client
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ProtocolError
+from sam2matting.protocol.frames import SequencePattern, describe
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class RenderJob:
         available = self.available()
         lost = [f for f in self.shot.all_prompt_frames() if f not in available]
         if lost:
-            why = UNSEEDED.format(frames=describe_frames(lost))
+            why = UNSEEDED.format(frames=describe(lost))
             self.skipped = dict.fromkeys(left, why)
             return None
         plan = plan_render(left, available, self.shot.prompt_frames)

@@ -25,7 +25,7 @@ from sam2matting.backend.shots.matte_cache import MatteCache
 from sam2matting.backend.shots.records import ShotSettings
 from sam2matting.backend.tracking.base import Prompt, TrackedFrame, TrackerSession
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
-from sam2matting.protocol.schema import frame_ranges
+from sam2matting.protocol.frames import to_ranges as frame_ranges
 
 log = logging.getLogger(__name__)
 

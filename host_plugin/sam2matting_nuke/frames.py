@@ -1,40 +1,39 @@
-"""Frame lists: inclusive ranges as the protocol sends them, chunks, and what a track covers.
+"""Frame lists: the protocol's ranges, padding and patterns, plus chunks and track coverage.
 
-Frames are always real frame numbers (1001...), never indices.
+Frames are always real frame numbers (1001...), never indices. The rules both sides share
+(range meaning, padding, pattern tokens, cache names) live in `sam2matting.protocol.frames` and
+`.cache_layout`; they are imported when used, so importing this module needs no protocol.
 """
 
 from __future__ import annotations
 
-import re
-from pathlib import PurePosixPath
-from typing import Iterable, List, Sequence, Set
+from typing import Iterable, List, Sequence
 
+# The protocol's direction names and put_frames limit (protocol/messages.py: DIRECTIONS,
+# MAX_BUFFERS); tests/host_plugin/test_shared_rules.py checks that these copies agree.
 DIRECTIONS = ("forward", "backward", "both")
-MAX_FRAMES_PER_MESSAGE = 64  # the protocol's limit for put_frames
+MAX_FRAMES_PER_MESSAGE = 64
 
 
 def to_ranges(frames: Iterable[int]) -> List[List[int]]:
     """[1001, 1002, 1003, 1010] -> [[1001, 1003], [1010, 1010]] (sorted, duplicates dropped)."""
-    # Imported here: the plugin loads (for farm renders) even where the protocol is not vendored.
-    from sam2matting.protocol.schema import frame_ranges
+    from sam2matting.protocol import frames as rules
 
-    return frame_ranges(frames)
+    return rules.to_ranges(frames)
 
 
 def from_ranges(ranges: Iterable[Sequence[int]]) -> List[int]:
-    """[[1001, 1003], [1010, 1010]] -> [1001, 1002, 1003, 1010]."""
-    frames: Set[int] = set()
-    for first, last in ranges:
-        frames.update(range(int(first), int(last) + 1))
-    return sorted(frames)
+    """[[1001, 1003], [1010, 1010]] -> [1001, 1002, 1003, 1010]; a reversed pair is an error."""
+    from sam2matting.protocol import frames as rules
+
+    return rules.from_ranges(ranges)
 
 
 def describe_ranges(ranges: Iterable[Sequence[int]], limit: int = 8) -> str:
-    """'1001-1003, 1010' for messages; long lists end with '... (N more)'."""
-    items = [str(a) if a == b else f"{a}-{b}" for a, b in ranges]
-    if len(items) > limit:
-        return ", ".join(items[:limit]) + f", ... ({len(items) - limit} more)"
-    return ", ".join(items)
+    """'1001-1003, 1010' for messages; long lists end with '... (N frames in all)'."""
+    from sam2matting.protocol import frames as rules
+
+    return rules.describe(rules.from_ranges(ranges), limit)
 
 
 def covered(direction: str, start: int, first: int, last: int) -> List[int]:
@@ -67,16 +66,20 @@ def chunks(frames: Sequence[int], size: int = MAX_FRAMES_PER_MESSAGE) -> List[Li
 
 def padding(first: int, last: int) -> int:
     """Digits in cache file names: max(4, digits of the largest |frame|) (docs/CACHE_LAYOUT.md)."""
-    return max(4, len(str(max(abs(first), abs(last)))))
+    from sam2matting.protocol import frames as rules
+
+    return rules.padding(first, last)
 
 
 def matte_pattern(cache_dir: str, first: int, last: int) -> str:
     """The matte sequence a shot's cache holds, as Nuke's Read wants it (####)."""
-    name = "matte." + "#" * padding(first, last) + ".exr"
-    return (PurePosixPath(cache_dir.replace("\\", "/")) / "matte" / name).as_posix()
+    from sam2matting.protocol import cache_layout
+
+    return cache_layout.matte_pattern(cache_dir, first, last)
 
 
 def frame_file(pattern: str, frame: int) -> str:
     """A '####' (or '%04d') pattern at a frame; negative frames as Nuke writes them (-005)."""
-    printf = re.sub(r"#+", lambda m: f"%0{len(m.group(0))}d", pattern)
-    return re.sub(r"%0?(\d*)d", lambda m: f"{frame:0{int(m.group(1) or 1)}d}", printf)
+    from sam2matting.protocol import frames as rules
+
+    return rules.frame_file(pattern, frame)
