@@ -61,6 +61,8 @@ class Snapshot:
     colourspace: str
     objects: List[Tuple[int, str]]
     prompts: List[PromptPayload] = field(default_factory=list)
+    # the chosen tracker's and engine's options (options.values): {"tracker": {}, "engine": {}}
+    params: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     start: Optional[int] = None  # track from here (None: do not track)
     preview_frame: Optional[int] = None  # the frame whose matte the artist wants to see now
 
@@ -93,6 +95,8 @@ def open_shot_content(snap: Snapshot) -> Dict[str, Any]:
         "colourspace": snap.colourspace,
         "tracker": snap.tracker,
         "engine": snap.engine,
+        "tracker_params": dict(snap.params.get("tracker", {})),
+        "engine_params": dict(snap.params.get("engine", {})),
     }
 
 
