@@ -59,3 +59,12 @@ def test_protocol_needs_only_the_standard_library_and_pyzmq():
                 assert top in allowed, f"{path.name} imports {name}"
                 if top == "sam2matting":
                     assert name.startswith("sam2matting.protocol"), f"{path.name} imports {name}"
+
+
+def test_the_start_reading_here_files_exist():
+    text = (REPO_ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    section = text.split("## Start reading here", 1)[1].split("```", 1)[0]
+    links = re.findall(r"^\d\. \[`[^`]+`\]\(([^)]+)\)", section, re.M)
+    assert len(links) == 5
+    for link in links:
+        assert (REPO_ROOT / "docs" / link).resolve().is_file(), link

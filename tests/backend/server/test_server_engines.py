@@ -182,3 +182,12 @@ def test_bad_options_are_typed_errors_that_change_nothing(
         assert "describe" in err.value.hint
         assert client.ping()["jobs_running"] == 0
     assert not (tmp_path / "cache" / "sh130").exists()  # no journal was written
+
+
+def test_every_registered_engine_class_is_run_through_the_server_above() -> None:
+    """A new engine class in the registry fails here until a test above runs it."""
+    from sam2matting.backend.matting.registry import ENGINES
+
+    tested = {HeadsEngine, RefinerEngine, ClosedFormEngine}
+    registered = {ENGINES.component(name) for name in ENGINES.names()}
+    assert registered == tested
