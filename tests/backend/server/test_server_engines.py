@@ -50,12 +50,14 @@ def heads_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 def heads_backend(
-    tmp_path: Path, heads_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Running]:
+    request: pytest.FixtureRequest, tmp_path: Path, heads_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Running]:  # fmt: skip
     """A server whose models folder holds the checkpoint, registered with its true hash; the
-    tracker is built at the small test input size (everything else is the real loading code)."""
+    tracker is built at the small test input size (everything else is the real loading code).
+    On CUDA the tracker and heads run under bf16 autocast, as in production."""
     bundle = model_files.SAM2MATTING_HEADS[HEADS]
     entry = replace(bundle, size=heads_file.stat().st_size, sha256=sha256_of(heads_file))
     monkeypatch.setitem(model_files.SAM2MATTING_HEADS, HEADS, entry)
@@ -63,7 +65,7 @@ def heads_backend(
     monkeypatch.setattr(sam2_model, "build_sam2_video_model", build)
     cache = tmp_path / "cache"
     (tmp_path / "models").symlink_to(heads_file.parent, target_is_directory=True)
-    running = start_server(cache, tracker=bundle.tracker, engine=HEADS)
+    running = start_server(cache, tracker=bundle.tracker, engine=HEADS, device=request.param)
     yield running
     running.stop()
 
