@@ -281,6 +281,10 @@ def test_shot_file_options_reach_the_engine(tmp_path, monkeypatch, capsys):
     )  # fmt: skip
     assert render(tmp_path, plate, shot_file, frames=f"{FIRST}-{FIRST + 1}") == 0
     assert seen == [{"max_width": 8}]
+    # --engine naming another choice starts from that engine's defaults, not this one's options
+    assert render(tmp_path, plate, shot_file, "--engine", "auto", out="o2/m.####.exr",
+                  frames=f"{FIRST}-{FIRST + 1}") == 0  # fmt: skip
+    assert seen == [{"max_width": 8}, {}]
 
 
 def test_a_bad_option_in_the_shot_file_is_a_usage_error(tmp_path, capsys):
