@@ -146,7 +146,9 @@ class BackendServer:
         with self.shots_lock:
             shot = self.shots.get(settings.shot_id)
             if shot is not None:
-                shot.matches(settings)
+                if shot.reconfigure(settings):  # another tracker: its session is now stale
+                    self.worker.cancel(shot_id=shot.shot_id)
+                    self.worker.submit(shot.release, shot.shot_id)
                 return shot, True
             root = self.shot_root(settings.shot_id, cache_dir)
             restored = (root / "shot.json").is_file()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Callable, Optional
 
-from . import build, cache_paths, editor, jobs, payloads, shot_file
+from . import build, cache_paths, editor, jobs, options, payloads, shot_file
 from .knobs import EDITOR_KNOBS
 from .messages import UserError
 from .nodejobs import NodeJobs
@@ -123,7 +123,9 @@ class Controller(NodeJobs):
             path += ".json"
         state = self.state()
         fmt = self._shot(state).format
-        shot_file.write(path, shot_file.build(state, fmt, cache, str(self.node.get("colourspace"))))
+        params = options.values(self.node, state.tracker, state.engine)
+        colourspace = str(self.node.get("colourspace"))
+        shot_file.write(path, shot_file.build(state, fmt, cache, colourspace, params))
         self.set_status(f"shot file written: {path}")
 
     def _commit(self, state: NodeState, frame: int) -> Optional[Prompt]:
@@ -188,6 +190,7 @@ class Controller(NodeJobs):
             colourspace=str(self.node.get("colourspace")),
             objects=[(o.id, o.name) for o in state.objects],
             prompts=prompts,
+            params=options.values(self.node, state.tracker, state.engine),
             start=start,
             preview_frame=preview,
             cache_dir=self.node.evaluated("cache_dir") or None,
@@ -255,7 +258,9 @@ class Controller(NodeJobs):
         elif name in ("cache_dir", "first_frame", "last_frame"):
             build.sync_read(self.node, self.state())
         elif name in ("tracker", "engine", "direction"):
-            self.save(self.state())
+            state = self.state()
+            self.save(state)
+            options.show(self.node, state.tracker, state.engine)
 
     def live_preview(self, frame: int) -> None:
         """Debounced: send the edited prompt once the artist stopped dragging."""

@@ -60,6 +60,9 @@ class NukeNode:
 
     # ------------------------------------------------------------ knobs
 
+    def has(self, knob: str) -> bool:
+        return self.node.knob(knob) is not None
+
     def get(self, knob: str) -> Any:
         """A scalar knob's value: str for text/enums/files, bool, int or float."""
         return self.node[knob].value()
@@ -480,6 +483,7 @@ def _simple_knob(spec: KnobSpec) -> nuke.Knob:
         "xy": nuke.XY_Knob,
         "bbox": nuke.BBox_Knob,
         "int": nuke.Int_Knob,
+        "float": nuke.Double_Knob,
         "string": nuke.String_Knob,
         "file": nuke.File_Knob,
     }

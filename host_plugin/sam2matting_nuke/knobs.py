@@ -19,7 +19,7 @@ DIRECTION_VALUES = ("both", "forward", "backward")
 
 
 class KnobSpec(NamedTuple):
-    kind: str  # tab, text, divider, button, enum, bool, xy, bbox, int, string, file
+    kind: str  # tab, text, divider, button, enum, bool, xy, bbox, int, float, string, file
     name: str
     label: str = ""
     default: object = None

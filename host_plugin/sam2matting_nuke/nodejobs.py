@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Sequence
 
-from . import build, cache_paths, editor, frames, graph, messages
+from . import build, cache_paths, editor, frames, graph, messages, options
 from .debounce import Debouncer
 from .jobs import CancelledError, JobUI
 from .messages import UserError
@@ -174,6 +174,7 @@ class NodeJobs(JobUI):
             build.set_choices(
                 self.node, "engine", messages.available(describe["engines"]), state.engine
             )
+            options.sync(self.node, describe, state.tracker, state.engine)
         self.set_status(messages.status_from_describe(describe, state.tracker, state.engine))
 
     def on_shot_opened(self, reply: Dict[str, Any]) -> None:

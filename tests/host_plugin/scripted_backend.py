@@ -22,7 +22,7 @@ from sam2matting.protocol import paths
 from sam2matting.protocol.connection import ConnectionInfo, new_key, write_connection_file
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
-from sam2matting.protocol.schema import frame_ranges
+from sam2matting.protocol.frames import to_ranges as frame_ranges
 from sam2matting.protocol.server import ServerEndpoint
 
 RADIUS = 4.0

@@ -166,11 +166,36 @@ def test_prompt_pre_empts_a_running_propagation(backend):
         assert rest[-1] == FIRST + N - 1  # the job resumed and finished
 
 
-def test_cancel_stops_within_a_frame(backend):
+def test_cancel_stops_within_a_frame(backend, monkeypatch):
+    """A cancel that arrives while a frame is being matted ends the job after that frame.
+
+    Deterministic under any load: the third frame's matting waits until the server has
+    registered the cancel (sent after the second frame's progress), so no frame can slip by.
+    """
+    server = backend.server
+    registered = threading.Event()
+    cancel = server.worker.cancel
+
+    def cancel_and_tell(*args, **kwargs):
+        hit = cancel(*args, **kwargs)
+        registered.set()
+        return hit
+
+    monkeypatch.setattr(server.worker, "cancel", cancel_and_tell)
     with backend.client() as client:
         open_shot(client, "sh040", N)
         put_all(client, "sh040", N)
         client.request("add_prompt_request", box_prompt("sh040", FIRST))
+        shot = server.shots["sh040"]
+        matte, matted = shot.matte, []
+
+        def gated(tracked, objects):
+            matted.append(shot.frame_of(tracked.index))
+            if len(matted) == 3:
+                assert registered.wait(60), "the cancel never reached the worker"
+            return matte(tracked, objects)
+
+        monkeypatch.setattr(shot, "matte", gated)
         job = client.propagate(shot_id="sh040", direction="forward")
         seen = []
         for event in job.events():
@@ -178,7 +203,9 @@ def test_cancel_stops_within_a_frame(backend):
             if len(seen) == 2:
                 job.cancel()
         assert job.end.msg_type == "cancelled"
-        assert job.end.content["frames_done"] <= 4
+        assert job.end.content["frames_done"] == 3  # the frame in flight, nothing after it
+        assert matted == [FIRST, FIRST + 1, FIRST + 2]
+        assert seen in ([FIRST, FIRST + 1], [FIRST, FIRST + 1, FIRST + 2])
 
 
 @pytest.mark.parametrize(
