@@ -196,6 +196,7 @@ CONTENT: Dict[str, Spec] = {
             "engine": opt(Str(max_len=64), "auto"),
             "tracker_params": opt(PARAMS, {}),
             "engine_params": opt(PARAMS, {}),
+            "cache_dir": opt(Nullable(PATH)),  # 1.1: where the client wants the shot's folder
         },
         checks=[ordered("first_frame", "last_frame")],
     ),

@@ -16,7 +16,7 @@ from sam2matting.backend.shots.records import ShotSettings
 from sam2matting.backend.tracking.base import Prompt
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
-from sam2matting.protocol.schema import frame_ranges
+from sam2matting.protocol.frames import to_ranges as frame_ranges
 
 if TYPE_CHECKING:
     from sam2matting.backend.server.app import BackendServer, Reply
@@ -60,7 +60,7 @@ def open_shot(server: BackendServer, msg: Message) -> None:
         tracker=c["tracker"], engine=c["engine"],
         params={"tracker": c["tracker_params"], "engine": c["engine_params"]},
     )  # fmt: skip
-    shot, restored = server.open_shot(settings)
+    shot, restored = server.open_shot(settings, c.get("cache_dir"))
     server.reply(msg, ("open_shot_reply", dict(shot.state(), restored=restored), ()))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -17,7 +18,7 @@ import torch
 from sam2matting.backend.config import BackendConfig
 from sam2matting.backend.device import autocast
 from sam2matting.backend.matting.base import MattingInput
-from sam2matting.backend.server.models import ModelPool
+from sam2matting.backend.server.models import Choice, ModelPool
 from sam2matting.backend.server.staleness import reached_through
 from sam2matting.backend.shots.frame_store import FrameStore
 from sam2matting.backend.shots.journal import ShotJournal
@@ -25,7 +26,7 @@ from sam2matting.backend.shots.matte_cache import MatteCache
 from sam2matting.backend.shots.records import ShotSettings
 from sam2matting.backend.tracking.base import Prompt, TrackedFrame, TrackerSession
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
-from sam2matting.protocol.schema import frame_ranges
+from sam2matting.protocol.frames import to_ranges as frame_ranges
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,12 @@ class Shot:
     ):
         self.root = root
         self.models = models
+        # Names and options are checked before anything is written: a refused choice changes
+        # nothing on disk.
+        self.choice = models.resolve(settings.tracker, settings.engine, settings.params)
         self.journal = ShotJournal.open_or_create(root, settings)
         self.settings = self.journal.settings
         _check_same_shot(self.settings, settings)
-        self.tracker_name, self.engine_name = models.resolve(settings.tracker, settings.engine)
         s = self.settings
         self.store = FrameStore(
             root, s.first_frame, s.last_frame, s.width, s.height,
@@ -74,8 +77,34 @@ class Shot:
     def frame_of(self, index: int) -> int:
         return index + self.settings.first_frame
 
-    def matches(self, settings: ShotSettings) -> None:
+    @property
+    def tracker_name(self) -> str:
+        return self.choice.tracker
+
+    @property
+    def engine_name(self) -> str:
+        return self.choice.engine
+
+    def reconfigure(self, settings: ShotSettings) -> bool:
+        """The shot re-opened, maybe with another tracker, engine or options: check them, then
+        switch (engines are stateless, the next frame uses the new one). Returns whether the
+        tracker changed, in which case its session must be released (on the worker).
+
+        Raises:
+            ProtocolError: SHOT_MISMATCH for another format or range; the choice's errors
+                (unknown, unavailable, bad option), with nothing changed.
+        """
         _check_same_shot(self.settings, settings)
+        choice: Choice = self.models.resolve(settings.tracker, settings.engine, settings.params)
+        chosen = replace(
+            self.settings, tracker=settings.tracker, engine=settings.engine, params=settings.params
+        )
+        with self.lock:
+            if chosen != self.settings:
+                self.journal.update_settings(chosen)
+                self.settings = self.journal.settings
+            old, self.choice = self.choice, choice
+        return (old.tracker, old.tracker_params) != (choice.tracker, choice.tracker_params)
 
     def state(self) -> Dict[str, Any]:
         """The shot part of open_shot_reply."""
@@ -100,7 +129,8 @@ class Shot:
         """The tracker session, created on first use and fed the journal's prompts in order
         (after a backend restart the shot resumes without re-prompting)."""
         if self._session is None:
-            session = self.models.tracker(self.tracker_name).open_session(self.store)
+            tracker = self.models.tracker(self.choice.tracker, self.choice.tracker_params)
+            session = tracker.open_session(self.store)
             for record in self.journal.prompts:
                 session.add_prompt(
                     self.index(record.frame), record.object_id, self.journal.as_prompt(record)
@@ -189,7 +219,7 @@ class Shot:
 
     def matte(self, tracked: TrackedFrame, objects: Sequence[int]) -> Dict[int, np.ndarray]:
         """Alpha per object for one tracked frame, at plate resolution, float32 on the CPU."""
-        engine = self.models.engine(self.engine_name)
+        engine = self.models.engine(self.choice.engine, self.choice.engine_params)
         device = self.models.device
         size = (self.settings.width, self.settings.height)
         rgb = self.store.rgb(tracked.index).to(device, non_blocking=True)
@@ -200,8 +230,8 @@ class Shot:
             mask = tracked.mask(obj_id, size).to(device)
             inp = MattingInput(rgb, mask, tracked.logits[obj_id], tracked.features)
             with autocast(device):
-                alpha = engine.matte(inp)
-            out[obj_id] = alpha.float().clamp_(0, 1).cpu().numpy()
+                alpha = engine.run(inp)
+            out[obj_id] = alpha.cpu().numpy()
         return out
 
     def write_matte(self, frame: int, alphas: Dict[int, np.ndarray]) -> Path:

@@ -21,17 +21,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Union
 
+from sam2matting.protocol.atomic import atomic_write_bytes, clean_stale_temp_files
+from sam2matting.protocol.cache_layout import JOURNAL_FILE, PROMPTS_DIR, mask_file
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.frames import from_ranges, to_ranges
+from sam2matting.protocol.shot_file import SHOT_FILE, check_shot_file
 
-from ..imageio.atomic import atomic_write_bytes, clean_stale_temp_files
 from ..tracking.base import Prompt
 from . import shot_file
-from .frames import from_ranges, to_ranges
 from .prompt_masks import read_mask, write_mask
 from .records import (
     JOURNAL_FORMAT,
     SCHEMA_VERSION,
-    SHOT_FILE_FORMAT,
     PromptRecord,
     ShotSettings,
     as_box,
@@ -43,8 +44,6 @@ from .records import (
 
 log = logging.getLogger(__name__)
 
-JOURNAL_FILE = "shot.json"
-PROMPTS_DIR = "prompts"
 MAX_OBJECT_ID = 10_000  # as the protocol's OBJECT_ID
 
 
@@ -185,16 +184,16 @@ class ShotJournal:
         self._check_prompt(frame, obj_id, prompt)
         with self._change():
             seq = self._next_seq
-            mask_file = None
+            mask_name = None
             if prompt.mask is not None:
-                mask_file = f"mask.{seq}.png"
-                write_mask(self.root / PROMPTS_DIR / mask_file, prompt.mask)
+                mask_name = mask_file(seq)
+                write_mask(self.root / PROMPTS_DIR / mask_name, prompt.mask)
             record = PromptRecord(
                 seq=seq, frame=frame, object_id=obj_id,
                 points=tuple((float(x), float(y)) for x, y in prompt.points),
                 labels=tuple(int(v) for v in prompt.labels),
                 box=None if prompt.box is None else as_box(prompt.box),
-                mask=mask_file, clear_old=prompt.clear_old, timestamp=now_utc(),
+                mask=mask_name, clear_old=prompt.clear_old, timestamp=now_utc(),
             )  # fmt: skip
             dropped = []
             if prompt.clear_old:
@@ -292,6 +291,7 @@ class ShotJournal:
                 self.settings, self.revision, self._objects, self._prompts,
                 self.root / PROMPTS_DIR,
             )  # fmt: skip
+        SHOT_FILE.check(data, "shot_file")  # what every reader will check
         atomic_write_bytes(Path(path), json.dumps(data, indent=1).encode("utf-8"))
 
     @classmethod
@@ -305,8 +305,7 @@ class ShotJournal:
             ProtocolError: VERSION_MISMATCH / INVALID_FIELD for a foreign or damaged file.
         """
         source = Path(path)
-        data = read_json(source)
-        check_version(data, SHOT_FILE_FORMAT, str(source))
+        data = check_shot_file(read_json(source), str(source))
         target = Path(root)
         if (target / JOURNAL_FILE).exists() and not replace_existing:
             raise FileExistsError(f"{target / JOURNAL_FILE} exists")
@@ -377,10 +376,10 @@ class ShotJournal:
         )
         for entry in data.get("valid", []):
             journal._valid[int(entry["object_id"])] = {
-                int(span["revision"]): from_ranges(span["ranges"]) for span in entry["spans"]
+                int(span["revision"]): set(from_ranges(span["ranges"])) for span in entry["spans"]
             }
         for entry in data.get("stale", []):  # absent in journals written before protocol 1.1
-            journal._stale[int(entry["object_id"])] = from_ranges(entry["ranges"])
+            journal._stale[int(entry["object_id"])] = set(from_ranges(entry["ranges"]))
         return journal
 
     def _check_prompt(self, frame: int, obj_id: int, prompt: Prompt) -> None:

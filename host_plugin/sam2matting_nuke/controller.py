@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
-from . import build, edits, jobs, shot_file
+from . import build, cache_paths, edits, jobs, options, shot_file
 from .knobs import EDITOR_KNOBS, FINISH_KNOBS
 from .messages import UserError
 from .nodeui import NodeUI
@@ -208,15 +208,17 @@ class Controller:
         self._submit("prompt", jobs.sync_job, self.sync.snapshot(state))
 
     def export_shot(self) -> None:
-        path = self.ui.host.get_filename("Export shot file", "*.json")
+        cache = self.node.evaluated("cache_dir")
+        path = self.ui.host.get_filename("Export shot file", "*.json", cache_paths.shot_file(cache))
         if not path:
             return
         if not path.endswith(".json"):
             path += ".json"
         state = self.ui.state()
         fmt = self.sync.shot(state).format
-        data = shot_file.build(state, fmt, state.cache_dir, str(self.node.get("colourspace")))
-        shot_file.write(path, data)
+        params = options.values(self.node, state.tracker, state.engine)
+        colourspace = str(self.node.get("colourspace"))
+        shot_file.write(path, shot_file.build(state, fmt, cache, colourspace, params))
         self.ui.set_status(f"shot file written: {path}")
 
     # ------------------------------------------------------------ knob changes
@@ -248,7 +250,10 @@ class Controller:
             with self.ui.quiet():
                 build.sync_read(self.node, self.ui.state())
         elif name in ("tracker", "engine"):
-            self.ui.save(self.ui.state())
+            state = self.ui.state()
+            self.ui.save(state)
+            with self.ui.quiet():
+                options.show(self.node, state.tracker, state.engine)
         elif name == "inputChange":  # unverified knob name: a hint only, nothing depends on it
             self.ui.set_text("inputs_info", "an input was reconnected: press Check inputs")
 

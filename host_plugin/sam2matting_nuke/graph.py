@@ -51,15 +51,23 @@ def base_nodes(matte_file: str, first: int, last: int, box: Sequence[float]) -> 
     ]
 
 
+# The cache Read's "missing frames" choice, 0 = error, 1 = black: black in the Viewer (frames not
+# tracked yet), error at render time, in every render, with or without the plugin installed.
+# $gui is 1 when a node is computed for the GUI and 0 at render time (Foundry support article
+# Q100349); the plugin's render check covers renders started in a GUI session either way.
+MISSING_FRAMES = Expression("$gui")
+
+
 def read_knobs(matte_file: str, first: int, last: int) -> Tuple[Tuple[str, object], ...]:
-    """The cache Read: raw floats, black outside the tracked range and (GUI) for missing frames."""
+    """The cache Read: raw floats, black outside the tracked range; missing frames black in the
+    Viewer and an error when rendering (MISSING_FRAMES)."""
     return (
         ("file", matte_file),
         ("first", first),
         ("last", last),
         ("before", "black"),
         ("after", "black"),
-        ("on_error", "black"),
+        ("on_error", MISSING_FRAMES),
         ("raw", True),
     )
 
@@ -125,7 +133,7 @@ _KNOB_IDS = {
     "xy": 12,
     "bbox": 15,
     "int": 3,
-    "double": 7,
+    "float": 7,
     "string": 1,
     "file": 2,
 }

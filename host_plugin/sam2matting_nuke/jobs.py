@@ -15,11 +15,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from sam2matting.protocol import paths
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 from sam2matting.protocol.version import parse_version
 
-from . import frames, payloads, provenance
+from . import cache_paths, frames, payloads, provenance
 from .messages import UserError
 from .payloads import Snapshot
 from .worker import Final, JobContext
@@ -27,6 +26,7 @@ from .worker import Final, JobContext
 log = logging.getLogger(__name__)
 
 INLINE_BUDGET_BYTES = 512 * 1024 * 1024  # per put_frames message; the plate is paced by this
+MASKS_DIR = "nuke_masks"
 RENDER_FRAMES_PER_CALL = 8  # plate frames rendered per main-thread call (the GUI breathes)
 REMOVE_PROMPT_SINCE = (1, 1)  # the protocol version that has remove_prompt
 
@@ -108,8 +108,9 @@ def sync_job(ctx: JobContext, ui: JobUI, snap: Snapshot) -> Final:
                 ctx.post(ui.on_inputs_checked, changed, len(changed))
                 return ui.on_finished, ("inputs_changed", {"changed": changed})
         needed = payloads.frames_needed(snap, reply["frames_stored"])
-        send_frames(ctx, ui, snap, needed, desc, folder)
-        sync_prompts(ctx, ui, snap, reply, desc)
+        cache_dir = str(reply["cache_dir"])
+        send_frames(ctx, ui, snap, needed, desc, folder, cache_dir)
+        sync_prompts(ctx, ui, snap, reply, desc, cache_dir)
         _check_cancel(ctx)
         if snap.tracking:
             return track(ctx, ui, snap)
@@ -167,13 +168,21 @@ def plate_changes(
 
 
 def send_frames(
-    ctx: JobContext, ui: JobUI, snap: Snapshot, needed: List[int], desc: Dict[str, Any], folder: str
+    ctx: JobContext,
+    ui: JobUI,
+    snap: Snapshot,
+    needed: List[int],
+    desc: Dict[str, Any],
+    folder: str,
+    cache_dir: str,
 ) -> None:
-    """Render the frames to send through the node and send them, chunk by chunk."""
+    """Render the frames to send through the node and send them, chunk by chunk: by path
+    from the shot's cache folder when the backend shares the filesystem, else inline from the
+    temporary `folder`."""
     if not needed:
         return
     use_paths = bool(desc.get("shares_filesystem")) and not ctx.cache.get("inline_only")
-    target = _plate_folder(snap.shot_id) if use_paths else folder
+    target = _plate_folder(cache_dir) if use_paths else folder
     done = 0
     for chunk in frames.chunks(needed, _chunk_size(snap, desc)):
         files: Dict[int, str] = {}
@@ -199,16 +208,18 @@ def _chunk_size(snap: Snapshot, desc: Dict[str, Any]) -> int:
     return max(1, min(frames.MAX_FRAMES_PER_MESSAGE, cap, budget // per_frame))
 
 
-def _plate_folder(shot_id: str) -> str:
-    """Where plates sent by path live (the backend reads them later, so they must stay)."""
-    folder = paths.home_dir() / "nuke_plates" / shot_id
+def _plate_folder(cache_dir: str) -> str:
+    """Where plates sent by path live: in the shot's cache folder, since the backend reads them
+    again for every track (cache_paths.remove_plates deletes them with the shot)."""
+    folder = Path(cache_paths.plate_dir(cache_dir))
     folder.mkdir(parents=True, exist_ok=True)
     return str(folder)
 
 
-def mask_folder(shot_id: str) -> str:
-    """Where the input 2 snapshots of mask prompts live (each is what its prompt used)."""
-    folder = paths.home_dir() / "nuke_masks" / shot_id
+def mask_folder(cache_dir: str) -> str:
+    """Where the input 2 snapshots of mask prompts live (each is what its prompt used): in the
+    shot's cache folder, beside the plates sent by path."""
+    folder = Path(cache_dir) / MASKS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     return str(folder)
 
@@ -238,7 +249,12 @@ def _put(ctx: JobContext, snap: Snapshot, files: Dict[int, str], by_path: bool) 
 
 
 def sync_prompts(
-    ctx: JobContext, ui: JobUI, snap: Snapshot, reply: Dict[str, Any], desc: Dict[str, Any]
+    ctx: JobContext,
+    ui: JobUI,
+    snap: Snapshot,
+    reply: Dict[str, Any],
+    desc: Dict[str, Any],
+    cache_dir: str,
 ) -> None:
     backend_objects = [int(o["id"]) for o in reply["objects"]]
     plan = payloads.plan_sync(snap, reply["prompts"], backend_objects)
@@ -262,16 +278,18 @@ def sync_prompts(
         ctx.post(ui.on_prompt_removed, ctx.client.request("remove_prompt_request", content).content)
     for prompt in plan.send:
         _check_cancel(ctx)
-        send_prompt(ctx, ui, snap, prompt)
+        send_prompt(ctx, ui, snap, prompt, cache_dir)
 
 
-def send_prompt(ctx: JobContext, ui: JobUI, snap: Snapshot, prompt: payloads.PromptPayload) -> None:
+def send_prompt(
+    ctx: JobContext, ui: JobUI, snap: Snapshot, prompt: payloads.PromptPayload, cache_dir: str
+) -> None:
     """One add_prompt; a mask prompt sends its input 2 snapshot, taken now if it has none."""
     buffers: List[bytes] = []
     mask: Optional[Dict[str, Any]] = None
     digest = ""
     if prompt.mask:
-        path = _mask_snapshot(ctx, ui, snap, prompt)
+        path = _mask_snapshot(ctx, ui, prompt, mask_folder(cache_dir))
         data = Path(path).read_bytes()
         digest = provenance.exr_digest(path)
         buffers.append(data)
@@ -282,11 +300,8 @@ def send_prompt(ctx: JobContext, ui: JobUI, snap: Snapshot, prompt: payloads.Pro
     ctx.post(ui.on_prompt_added, added, digest)
 
 
-def _mask_snapshot(
-    ctx: JobContext, ui: JobUI, snap: Snapshot, prompt: payloads.PromptPayload
-) -> str:
+def _mask_snapshot(ctx: JobContext, ui: JobUI, prompt: payloads.PromptPayload, folder: str) -> str:
     """The prompt's input 2 pixels: its snapshot if it has one, else input 2 rendered now."""
-    folder = mask_folder(snap.shot_id)
     kept = Path(folder) / f"mask_o{prompt.object_id}.{prompt.frame}.exr"
     if prompt.mask_digest and kept.is_file() and provenance.exr_digest(kept) == prompt.mask_digest:
         return str(kept)

@@ -1,9 +1,9 @@
 """The SAM2Matte node's panel, as plain data: every knob's kind, name, label and behaviour.
 
 host.py turns these into Nuke knobs; graph.py writes them as `addUserKnob` lines of a .nk Group.
-Buttons and callbacks are one-line calls into sam2matting_nuke.callbacks; the onCreate code is
-self-contained so that a farm machine without the plugin still switches the cache Read to
-"error on missing frames" (a missing matte then fails the render instead of rendering black).
+Buttons and callbacks are one-line calls into sam2matting_nuke.callbacks. Nothing a render needs
+depends on them: the cache Read's "missing frames" knob is an expression (graph.MISSING_FRAMES),
+so a render machine without the plugin still fails on a missing matte instead of writing black.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ VIEWS = ("result", "overlay", "matte", "cutout")  # the `view` knob (GUI only: r
 
 
 class KnobSpec(NamedTuple):
-    kind: str  # tab, text, divider, button, enum, bool, xy, bbox, int, double, string, file
+    kind: str  # tab, text, divider, button, enum, bool, xy, bbox, int, float, string, file
     name: str
     label: str = ""
     default: object = None
@@ -34,12 +34,11 @@ def button_command(action: str) -> str:
     return f"import sam2matting_nuke.callbacks\nsam2matting_nuke.callbacks.button({action!r})"
 
 
+CACHE_INFO_KNOB = "cache_info"  # what the cache folder holds, or where it was looked for
+
 KNOB_CHANGED_CODE = "import sam2matting_nuke.callbacks\nsam2matting_nuke.callbacks.knob_changed()"
 
-ON_CREATE_CODE = f"""\
-_s2m_read = nuke.thisNode().node({MATTE_READ!r})
-if _s2m_read is not None:
-    _s2m_read['on_error'].setValue('black' if nuke.GUI else 'error')
+ON_CREATE_CODE = """\
 try:
     import sam2matting_nuke.callbacks as _s2m
 except ImportError:
@@ -138,13 +137,13 @@ def _top() -> List[KnobSpec]:
             True,
         ),
         KnobSpec(
-            "double", "grow", "grow / shrink", default=0.0,
+            "float", "grow", "grow / shrink", default=0.0,
             tooltip="Pixels to grow (> 0) or shrink (< 0) this object's matte (after the cache; "
             "non-destructive).",
         ),
-        KnobSpec("double", "feather", "feather", default=0.0, tooltip="Pixels of edge blur."),
+        KnobSpec("float", "feather", "feather", default=0.0, tooltip="Pixels of edge blur."),
         KnobSpec(
-            "double", "fill_holes", "fill holes", default=0.0,
+            "float", "fill_holes", "fill holes", default=0.0,
             tooltip="Close holes up to about twice this many pixels wide.",
         ),
     ]  # fmt: skip
@@ -195,7 +194,7 @@ def _prompt_knobs() -> List[KnobSpec]:
         ),
         KnobSpec("text", "prompts_info", "prompts", default="none yet"),
         KnobSpec(
-            "double",
+            "float",
             "prompted",
             "prompted frames",
             tooltip="Keyed on every prompted frame (its value: how many objects are prompted "
@@ -263,9 +262,11 @@ def _bottom() -> List[KnobSpec]:
             "file",
             "cache_dir",
             "cache folder",
-            tooltip="The shot's cache folder (the backend fills it in). Point it at the same "
-            "folder as seen from the farm if it is mounted elsewhere there.",
+            tooltip="The shot's cache folder: the mattes renders read. Made from the cache "
+            "template (docs/CONFIGURATION.md); TCL such as [file dirname [value root.name]] or "
+            "[getenv SHOW_ROOT] keeps it valid on the farm.",
         ),
+        KnobSpec("text", CACHE_INFO_KNOB, "", default="cache not checked yet"),
         KnobSpec(
             "string",
             "colourspace",

@@ -68,6 +68,9 @@ class Snapshot:
     colourspace: str
     objects: List[Tuple[int, str]]
     prompts: List[PromptPayload] = field(default_factory=list)
+    cache_dir: Optional[str] = None  # where the node wants the shot kept (cache_paths.py)
+    # the chosen tracker's and engine's options (options.values): {"tracker": {}, "engine": {}}
+    params: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     start: Optional[int] = None  # track from here (None: do not track)
     preview_frame: Optional[int] = None  # the frame whose matte the artist wants to see now
     track_objects: Optional[List[int]] = None  # None: every object
@@ -111,6 +114,9 @@ def open_shot_content(snap: Snapshot) -> Dict[str, Any]:
         "colourspace": snap.colourspace,
         "tracker": snap.tracker,
         "engine": snap.engine,
+        "cache_dir": snap.cache_dir,
+        "tracker_params": dict(snap.params.get("tracker", {})),
+        "engine_params": dict(snap.params.get("engine", {})),
     }
 
 

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
-from . import build, frames, graph, messages, payloads
+from . import build, cache_paths, frames, graph, messages, options, payloads
 from .debounce import Debouncer
 from .jobs import CancelledError, JobUI
 from .messages import UserError
@@ -139,11 +139,17 @@ class JobRunner(JobUI):
             build.set_choices(
                 self.ui.node, "engine", messages.available(describe["engines"]), state.engine
             )
+            options.sync(self.ui.node, describe, state.tracker, state.engine)
         self.ui.set_status(messages.status_from_describe(describe, state.tracker, state.engine))
 
     def on_shot_opened(self, reply: Dict[str, Any]) -> None:
         state = self.ui.state()
-        state.cache_dir = str(reply["cache_dir"]).replace("\\", "/").rstrip("/")
+        where = str(reply["cache_dir"]).replace("\\", "/").rstrip("/")
+        if not cache_paths.same_folder(where, self.ui.node.evaluated("cache_dir")):
+            # The backend keeps the shot elsewhere (not under its allowed roots, or an older
+            # backend): the node reads the mattes from where they are.
+            log.warning("%s: the backend keeps the shot in %s", self.ui.node.name(), where)
+            state.cache_dir = where
         state.matte_pattern = str(reply["matte_pattern"])
         state.revision = int(reply["revision"])
         state.stale = {str(s["object_id"]): s["ranges"] for s in reply.get("frames_stale", [])}
@@ -240,6 +246,8 @@ class JobRunner(JobUI):
             return  # on_described has set the status line
         state = self.ui.state()
         self.viewer.reload(force=True)
+        with self.ui.quiet(keep_modified=True):
+            build.report_cache(self.ui.node, state)
         self.viewer.stale(state)
         self.viewer.prompted(state)
         self.ui.set_status(finished_text(kind, content, state))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, List, Optional
 
-from . import build, payloads
+from . import build, cache_paths, options, payloads
 from .messages import UserError
 from .state import NodeState, Shot, new_shot_id
 
@@ -61,8 +61,10 @@ class ShotSync:
             colourspace=str(self.ui.node.get("colourspace")),
             objects=[(o.id, o.name) for o in state.objects],
             prompts=[payloads.payload(state, p, fmt) for p in prompts],
+            params=options.values(self.ui.node, state.tracker, state.engine),
             start=start,
             preview_frame=preview,
+            cache_dir=self.ui.node.evaluated("cache_dir") or None,
             track_objects=objects,
             removed_objects=list(state.removed_objects),
             sent_masks=dict(state.sent_masks),
@@ -87,7 +89,8 @@ class ShotSync:
             ):
                 raise UserError("the plate changed: tracking needs a new shot (answer Yes)")
             shot_id = new_shot_id(self.ui.host.script_path(), node.name(), secrets.token_hex(3))
-            state.start_new_shot(shot_id, build.default_cache_dir(shot_id))
+            cache_paths.remove_plates(node.evaluated("cache_dir"))  # the old shot's
+            state.start_new_shot(shot_id, build.new_cache_dir(self.ui.host, shot_id, node.name()))
             shot = None
         if shot is None:
             shot = Shot(fmt.width, fmt.height, first, last, fmt.pixel_aspect, list(fmt.box))

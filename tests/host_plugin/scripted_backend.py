@@ -24,7 +24,7 @@ from sam2matting.protocol import paths
 from sam2matting.protocol.connection import ConnectionInfo, new_key, write_connection_file
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
-from sam2matting.protocol.schema import frame_ranges
+from sam2matting.protocol.frames import to_ranges as frame_ranges
 from sam2matting.protocol.server import ServerEndpoint
 
 RADIUS = 4.0
@@ -119,6 +119,7 @@ class ScriptedBackend:
         cache_root: Path,
         shares_filesystem: bool = False,
         allow_paths: bool = False,
+        allowed_roots: Optional[List[Path]] = None,
         frame_s: float = 0.0,
         protocol_version: str = "1.1",
     ) -> None:
@@ -128,6 +129,7 @@ class ScriptedBackend:
         self.cache_root = cache_root
         self.shares_filesystem = shares_filesystem
         self.allow_paths = allow_paths
+        self.allowed_roots = [Path(r).resolve() for r in allowed_roots or []]
         self.frame_s = frame_s
         self.protocol_version = protocol_version  # what describe says (1.0: no remove_prompt)
         self.shots: Dict[str, Shot] = {}
@@ -233,8 +235,17 @@ class ScriptedBackend:
             raise ProtocolError(ErrorCode.SHOT_MISMATCH, f"shot {shot.id} has another format")
         restored = shot is not None
         if shot is None:
-            shot = self.shots[c["shot_id"]] = Shot(c, self.cache_root / c["shot_id"])
+            shot = self.shots[c["shot_id"]] = Shot(c, self._root(c["shot_id"], c["cache_dir"]))
         self._reply(msg, shot.state(restored))
+
+    def _root(self, shot_id: str, requested: Optional[str]) -> Path:
+        """As the real backend: the folder asked for when under the cache or an allowed root."""
+        if requested:
+            path = Path(requested).resolve()
+            for root in [self.cache_root.resolve(), *self.allowed_roots]:
+                if path == root or root in path.parents:
+                    return path
+        return self.cache_root / shot_id
 
     def _put_frames_request(self, msg: Message) -> None:
         shot = self._shot(msg.content["shot_id"])

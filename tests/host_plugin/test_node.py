@@ -54,7 +54,7 @@ def test_knobs_match_the_panel_spec(home, tmp_path):
         "xy": "XY_Knob",
         "bbox": "BBox_Knob",
         "int": "Int_Knob",
-        "double": "Double_Knob",
+        "float": "Double_Knob",
         "string": "String_Knob",
         "file": "File_Knob",
     }

@@ -4,6 +4,8 @@ render or talk to the backend themselves."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nuke
 import pytest
 from nuke import _exr
@@ -291,15 +293,15 @@ def test_shared_filesystem_sends_paths_or_falls_back_inline(home, tmp_path, allo
         nuke._fake.press(node, "track")
         wait(node)
         requests = backend.of_type("put_frames_request")
-    shot_id = controller(node).state().shot_id
+    plates = Path(controller(node).state().cache_dir) / "nuke_plates"  # in the shot's cache
     by_path = [r for r in requests if r["content"]["frames"][0]["path"] is not None]
     inline = [r for r in requests if r["content"]["frames"][0]["image"] is not None]
     if allowed:
         assert inline == []
         assert [len(r["buffers"]) for r in by_path] == [0, 0]
         path = by_path[0]["content"]["frames"][0]["path"]
-        assert path == str(home / "nuke_plates" / shot_id / "plate.1001.exr")
-        assert (home / "nuke_plates" / shot_id / "plate.1004.exr").is_file()  # kept: read later
+        assert path == (plates / "plate.1001.exr").as_posix()
+        assert (plates / "plate.1004.exr").is_file()  # kept: read again by later tracks
     else:
         # One refused attempt by path, then pixels inline for it and every later chunk.
         assert len(by_path) == 1
@@ -307,5 +309,5 @@ def test_shared_filesystem_sends_paths_or_falls_back_inline(home, tmp_path, allo
             [1001],
             [1002, 1003, 1004],
         ]
-        assert list((home / "nuke_plates" / shot_id).iterdir()) == []
+        assert list(plates.iterdir()) == []
     assert node["status"].value().startswith("tracked 4 frames")

@@ -103,6 +103,7 @@ EXAMPLES: Dict[str, Tuple[Dict[str, Any], List[bytes]]] = {
             "engine": "closed_form",
             "tracker_params": {},
             "engine_params": {"band": 12},
+            "cache_dir": "/cache/sh010",
         },
         [],
     ),

@@ -24,7 +24,7 @@ SETTINGS = ShotSettings(
     colourspace="acescg",
     tracker="sam2.1_hiera_s",
     engine="closed_form",
-    params={"erode": 2, "soft": True},
+    params={"tracker": {"memory_window": 8}, "engine": {"max_width": 12.0}},  # the real shape
 )
 
 

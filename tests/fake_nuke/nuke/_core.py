@@ -57,6 +57,11 @@ class Session:
         self.context: List[Any] = []
         self.root: Any = None
         self.frame = 1
+        # Views, renders, expressions and files (render checks, stereo, path remapping).
+        self.views: List[str] = ["main"]
+        self.view = "main"  # the view being rendered (nuke.thisView())
+        self.rendering = 0  # > 0 inside nuke.execute
+        self.gizmos: Dict[str, Callable[..., Any]] = {}  # class name -> builder of its insides
         self.layers: Dict[str, List[str]] = {}
         self.messages: List[str] = []
         self.printed: List[str] = []

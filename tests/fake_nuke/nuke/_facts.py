@@ -88,6 +88,43 @@ DOCUMENTED: Dict[str, Fact] = {
         "Rectangle draws a solid `color` over its input in `area` (x, y, r, t)",
         "learn.foundry.com/NUKE/CONTENT/reference_guide/draw_nodes/rectangle.html",
     ),
+    # Renders (the render check; docs/NUKE_PLUGIN.md lists them for TDs)
+    "render_callbacks_by_class": Fact(
+        "render callbacks are looked up by the running node's class; addBeforeRender / "
+        "addBeforeFrameRender default to nodeClass='Write' (so inner Writes of groups run them)",
+        "nuke_internal/callbacks.py, 16.1 dev guide: learn.foundry.com/nuke/developers/16.1/"
+        "pythondevguide/_modules/nuke_internal/callbacks.html",
+    ),
+    "nuke_filename": Fact(
+        "nuke.filename(node[, REPLACE]): TCL commands and variables expanded; %04d kept unless "
+        "REPLACE puts the current frame in",
+        "13.1 dev guide: learn.foundry.com/nuke/developers/131/pythondevguide/_autosummary/"
+        "nuke.filename.html",
+    ),
+    "filename_filters": Fact(
+        "addFilenameFilter callbacks change paths before Nuke passes them to the OS, last "
+        "added first; createWriteDir applies nuke.callbacks.filenameFilter to nuke.filename",
+        "13.0 dev guide: learn.foundry.com/nuke/developers/130/pythondevguide/_autosummary/"
+        "nuke.addFilenameFilter.html; Callbacks chapter (beforeRender example)",
+    ),
+    "evalstring_evaluate": Fact(
+        "EvalString_Knob.evaluate() performs the TCL substitutions of the knob's text",
+        "Python API reference: learn.foundry.com/nuke/developers/131/pythondevguide/"
+        "_autosummary/nuke.EvalString_Knob.html",
+    ),
+    "execute_views": Fact(
+        "nuke.execute(..., views=None) renders every view; views=[...] only those",
+        "dev guide, nuke.execute / executeMultiple",
+    ),
+    "gizmo_is_group": Fact(
+        "nuke.Gizmo derives from nuke.Group; a script keeps only a gizmo's knobs",
+        "types-nuke 13.2 stubs (class Gizmo(Group)); NUKE_NOTES (gizmos save knob values only)",
+    ),
+    "time_offset": Fact(
+        "TimeOffset moves its input in time: a positive `time_offset` adds frames to the head",
+        "user guide 8.0, Offsetting and Slipping Clips: learn.foundry.com/nuke/8.0/content/"
+        "user_guide/temporal_operations/offsetting_slipping_clips.html",
+    ),
 }
 
 UNVERIFIED: Dict[str, Fact] = {
@@ -111,10 +148,22 @@ UNVERIFIED: Dict[str, Fact] = {
         "a Python-built Group's children exist when its onCreate runs while a script loads"
     ),
     "xy_pixel_aspect": Fact("XY knob x values are pixel columns on anamorphic formats"),
+    "frame_callbacks_per_view": Fact(
+        "beforeFrameRender / afterFrameRender run once per view of each frame, with "
+        "nuke.thisView() naming the view being rendered"
+    ),
+    "gui_during_gui_session_render": Fact(
+        "$gui is 1 while a render started inside the GUI session evaluates knobs (Foundry says "
+        "0 'at render time' without saying whether GUI-session renders count; the fake: 1)"
+    ),
+    "main_view_first": Fact("the first name of nuke.views() is the main (hero) view"),
+    "write_views_knob": Fact(
+        "Write['views'].value() holds the names of the views it renders, space-separated"
+    ),
 }
 
 _touched: List[str] = []
-_variants: Dict[str, bool] = {"group_has_io": True}
+_variants: Dict[str, bool] = {"group_has_io": True, "group_children_first_on_load": True}
 
 
 def touch(key: str) -> None:
@@ -141,4 +190,4 @@ def set_variant(name: str, value: bool) -> None:
 
 def reset() -> None:
     del _touched[:]
-    _variants.update(group_has_io=True)
+    _variants.update(group_has_io=True, group_children_first_on_load=True)

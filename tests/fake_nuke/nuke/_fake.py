@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Sequence
 
 from . import _core, _facts, _nodes
 
@@ -60,6 +60,17 @@ def set_format(width: int, height: int, pixel_aspect: float = 1.0) -> None:
 def set_frame(frame: int) -> None:
     """The artist moves the time slider."""
     _core.SESSION.frame = int(frame)
+
+
+def set_views(names: Sequence[str]) -> None:
+    """Project Settings > Views (nukescripts.stereo.setViewsForStereo sets 'left', 'right')."""
+    _core.SESSION.views = list(names)
+    _core.SESSION.view = names[0]
+
+
+def define_gizmo(class_name: str, build: Callable[[Any], None]) -> None:
+    """A gizmo on the plugin path: `build(gizmo)` makes its insides (its .gizmo file's nodes)."""
+    _core.SESSION.gizmos[class_name] = build
 
 
 def violations() -> List[str]:

@@ -36,6 +36,7 @@ class Knob:
         self._name = name
         self._label = name if label is None else label
         self._value: Any = self._default()
+        self._expression: Optional[str] = None  # a knob expression ({{...}} in a script)
         self._flags = {STARTLINE}
         self._tooltip = ""
         self._node: Any = None
@@ -126,6 +127,29 @@ class Knob:
             record_edit(self._node, self._name)
             self._node._knob_changed(self)
 
+    # expressions
+    @main_only
+    def setExpression(self, expression: str, channel: int = -1, view: Any = None) -> bool:
+        self._expression = str(expression)
+        self._changed()
+        return True
+
+    def hasExpression(self, index: int = -1) -> bool:
+        return self._expression is not None
+
+    def isAnimated(self, index: int = -1) -> bool:
+        return self._expression is not None
+
+    def _evaluated(self) -> Optional[float]:
+        """The expression's value now, or None when the knob has no expression."""
+        if self._expression is None:
+            return None
+        from . import _expr, _facts
+
+        if "$gui" in self._expression and SESSION.gui and SESSION.rendering:
+            _facts.touch("gui_during_gui_session_render")
+        return _expr.evaluate(self._expression, self, SESSION.frame)
+
     # persistence (the fake's script format, not Nuke's)
     def _save(self) -> Any:
         return self._value
@@ -164,8 +188,15 @@ class EvalString_Knob(String_Knob):
 class File_Knob(EvalString_Knob):
     _class = "File_Knob"
 
+    @main_only
+    def evaluate(self) -> str:
+        """The text with its TCL expanded (EvalString_Knob.evaluate in Nuke)."""
+        from ._tcl import expand
+
+        return expand(str(self._value), self._node)
+
     def getEvaluatedValue(self) -> str:
-        return str(self.value())
+        return self.evaluate()
 
 
 class Multiline_Eval_String_Knob(EvalString_Knob):
@@ -242,8 +273,27 @@ class _Action(Knob):
         return None
 
 
-class Boolean_Knob(Knob):
+class _Scalar(Knob):
+    """One number (Nuke derives these from Array_Knob): an expression overrides the value."""
+
+    _type: Any = float
+
+    def _coerce(self, value: Any) -> Any:
+        return self._type(value)
+
+    @main_only
+    def value(self, *_args: Any) -> Any:
+        evaluated = self._evaluated()
+        return self._value if evaluated is None else self._type(evaluated)
+
+    @main_only
+    def getValueAt(self, frame: float, index: int = 0, *_args: Any) -> float:
+        return float(self.value())
+
+
+class Boolean_Knob(_Scalar):
     _class = "Boolean_Knob"
+    _type = bool
 
     def __init__(self, name: str, label: Optional[str] = None, value: bool = False) -> None:
         super().__init__(name, label)
@@ -252,18 +302,13 @@ class Boolean_Knob(Knob):
     def _default(self) -> Any:
         return False
 
-    def _coerce(self, value: Any) -> Any:
-        return bool(value)
 
-
-class Int_Knob(Knob):
+class Int_Knob(_Scalar):
     _class = "Int_Knob"
+    _type = int
 
     def _default(self) -> Any:
         return 0
-
-    def _coerce(self, value: Any) -> Any:
-        return int(value)
 
 
 class Enumeration_Knob(Knob):
@@ -283,11 +328,15 @@ class Enumeration_Knob(Knob):
     def value(self, *_args: Any) -> Any:
         if not self._values:
             return ""
-        return self._values[min(self._value, len(self._values) - 1)]
+        return self._values[min(self._index(), len(self._values) - 1)]
 
     @main_only
     def getValue(self, *_args: Any) -> Any:
-        return float(self._value)
+        return float(self._index())
+
+    def _index(self) -> int:
+        evaluated = self._evaluated()
+        return int(self._value) if evaluated is None else int(evaluated)
 
     def _coerce(self, value: Any) -> Any:
         if isinstance(value, str):

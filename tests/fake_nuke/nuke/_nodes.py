@@ -295,7 +295,7 @@ class Node:
         return memo[key]
 
     def _render_uncached(self, frame: int) -> Any:
-        if self._knobs["disable"]._value:
+        if self._knobs["disable"].value():
             source = self.input(0)
             if source is None:
                 raise FakeRenderError(f"{self.name()} is disabled and has no input")
@@ -376,6 +376,11 @@ class Group(Node):
                 return child
         return None
 
+    @main_only
+    def output(self) -> Optional[Node]:
+        """The group's Output node (nuke.Group.output)."""
+        return self._output_node()
+
     def _format(self) -> Format:
         out = self._output_node()
         return out._format() if out is not None else root_format()
@@ -385,6 +390,23 @@ class Group(Node):
         if out is None:
             raise FakeRenderError(f"group {self.name()} has no Output node")
         return out._render(frame)
+
+
+class Gizmo(Group):
+    """A gizmo: a Group whose insides come from its definition (a .gizmo file in Nuke). Its
+    Class() is the gizmo's name, and a saved script keeps only its knobs."""
+
+    def __init__(self, parent: Optional[Group], class_name: str, build: Any) -> None:
+        self._gizmo_class = class_name
+        super().__init__(parent)
+        with self:
+            build(self)
+
+    def Class(self) -> str:
+        return self._gizmo_class
+
+    def _default_name(self) -> str:
+        return self._gizmo_class + "1"
 
 
 class Root(Group):
