@@ -1,5 +1,5 @@
-"""Fake image nodes for the SAM2Matte Group's viewer views and per-object finishing: Switch,
-Dilate, Blur, ChannelMerge, Multiply, Merge2, Premult, Rectangle.
+"""Fake image nodes for the SAM2Matte Group's viewer views and per-object finishing: Dilate,
+Blur, ChannelMerge, Multiply, Merge2, Premult, Rectangle (Switch is in _ops.py).
 
 Knob names and meanings follow Foundry's reference guide (sources in _facts.DOCUMENTED). The
 pixel maths is simple where Nuke's is refined (Blur is a box filter here, Nuke's default is
@@ -60,33 +60,6 @@ class _ChannelSetKnob(_knobs.Knob):
 
 def _value_at(node: Node, knob: str, frame: int, index: int = 0) -> float:
     return float(node._knobs[knob]._element(frame, index))  # type: ignore[attr-defined]
-
-
-class Switch(Node):
-    """Shows input `which` (documented), clamped to the inputs there are."""
-
-    _class = "Switch"
-    _max_inputs = 16
-
-    def __init__(self, parent: Optional[Group] = None) -> None:
-        super().__init__(parent)
-        self._attach(_knobs.Double_Knob("which"))
-
-    def _chosen(self, frame: int) -> Node:
-        count = len(self._inputs)
-        if count == 0:
-            raise FakeRenderError(f"{self.name()} has no inputs")
-        index = max(0, min(count - 1, int(_value_at(self, "which", frame))))
-        source = self._inputs[index]
-        if source is None:
-            raise FakeRenderError(f"{self.name()}: input {index} is not connected")
-        return source
-
-    def _format(self) -> Any:
-        return self._chosen(SESSION.frame)._format()
-
-    def _process(self, frame: int) -> Any:
-        return self._chosen(frame)._render(frame)
 
 
 class _PerChannel(Node):
@@ -270,4 +243,4 @@ def _window(
     return out
 
 
-CLASSES = (Switch, Dilate, Blur, Multiply, Premult, ChannelMerge, Merge2, Rectangle)
+CLASSES = (Dilate, Blur, Multiply, Premult, ChannelMerge, Merge2, Rectangle)  # Switch: _ops.py
