@@ -301,13 +301,17 @@ def send_prompt(
 
 
 def _mask_snapshot(ctx: JobContext, ui: JobUI, prompt: payloads.PromptPayload, folder: str) -> str:
-    """The prompt's input 2 pixels: its snapshot if it has one, else input 2 rendered now."""
-    kept = Path(folder) / f"mask_o{prompt.object_id}.{prompt.frame}.exr"
+    """The prompt's input 2 pixels: its snapshot if it has one, else input 2 rendered now
+    (render_mask writes the snapshot's own file, mask_pattern)."""
+    kept = Path(frames.frame_file(mask_pattern(folder, prompt.object_id), prompt.frame))
     if prompt.mask_digest and kept.is_file() and provenance.exr_digest(kept) == prompt.mask_digest:
         return str(kept)
-    rendered = Path(ctx.call(ui.render_mask, prompt.object_id, prompt.frame, folder))
-    rendered.replace(kept)
-    return str(kept)
+    return str(ctx.call(ui.render_mask, prompt.object_id, prompt.frame, folder))
+
+
+def mask_pattern(folder: str, object_id: int) -> str:
+    """The files one object's mask prompts are rendered to, one per frame."""
+    return (Path(folder) / f"mask_o{object_id}.####.exr").as_posix()
 
 
 def _require_remove_prompt(desc: Dict[str, Any]) -> None:

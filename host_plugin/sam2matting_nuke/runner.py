@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
-from . import build, cache_paths, frames, graph, messages, options, payloads
+from . import build, cache_paths, frames, graph, jobs, messages, options, payloads
 from .debounce import Debouncer
 from .jobs import CancelledError, JobUI
 from .messages import UserError
@@ -264,7 +264,7 @@ class JobRunner(JobUI):
             raise UserError(
                 f"the prompt on frame {frame} uses input 2 as a mask, but input 2 is not connected"
             )
-        pattern = (Path(folder) / f"mask_o{object_id}.####.exr").as_posix()
+        pattern = jobs.mask_pattern(folder, object_id)
         self._render(graph.MASK_CROP, [frame], pattern, "alpha", "the mask (input 2)")
         return self._rendered(pattern, frame)
 
