@@ -1,4 +1,4 @@
-"""Every message type of protocol v1 and the schema of its content.
+"""Every message type of protocol v1 (1.0 and the 1.1 additions) and the schema of its content.
 
 PROTOCOL.md documents each of these with an example; tests/protocol/test_spec.py checks that the
 document and this module agree (types, fields, error codes, version).
@@ -202,6 +202,7 @@ CONTENT: Dict[str, Spec] = {
             "engine": opt(Str(max_len=64), "auto"),
             "tracker_params": opt(PARAMS, {}),
             "engine_params": opt(PARAMS, {}),
+            "cache_dir": opt(Nullable(PATH)),  # 1.1: where the client wants the shot's folder
         },
         checks=[ordered("first_frame", "last_frame")],
     ),
@@ -334,6 +335,40 @@ CONTENT: Dict[str, Spec] = {
     "shutdown_reply": Record({}),
 }
 
+# ---------------------------------------------------------------- 1.1: prompt edits
+# Edits are prompts, not deletions. A prompt can be removed without deleting any matte; the
+# mattes whose track ran through a changed or removed prompt stay in the cache, marked stale,
+# until a propagation replaces them. Only remove_object deletes mattes. (Kept in its own section:
+# other 1.1 additions live in theirs.)
+
+STALE = Record({"object_id": Field(OBJECT_ID), "ranges": Field(RANGES)})
+
+
+def _extend(msg_type: str, **fields: Field) -> None:
+    """Add optional fields to an existing message (a minor version may only add optional ones)."""
+    old = CONTENT[msg_type]
+    assert isinstance(old, Record)
+    assert all(not f.required for f in fields.values())
+    CONTENT[msg_type] = Record({**old.fields, **fields}, old.checks)
+
+
+# Per object, the frames whose cached matte predates a prompt change (re-track them).
+_extend("open_shot_reply", frames_stale=opt(ListOf(STALE, 0, 1000), []))
+# Frames whose mattes went stale because plate frames already stored were replaced.
+_extend("put_frames_reply", invalidated=opt(RANGES, []))
+CONTENT["remove_prompt_request"] = Record(
+    {"shot_id": Field(ID), "object_id": Field(OBJECT_ID), "frame": Field(FRAME)}
+)
+CONTENT["remove_prompt_reply"] = Record(
+    {
+        "shot_id": Field(ID),
+        "object_id": Field(OBJECT_ID),
+        "frame": Field(FRAME),
+        "revision": Field(Int(0)),
+        "invalidated": Field(RANGES),  # frames of this object whose mattes are now stale
+    }
+)
+
 # Requests and the reply type each one gets on success (failure: an `error` message).
 REQUESTS: Dict[str, str] = {
     name: name[: -len("_request")] + "_reply" for name in CONTENT if name.endswith("_request")
@@ -411,7 +446,9 @@ def check_buffers(content: Dict[str, Any], sizes: Sequence[int]) -> None:
 # the new fields (a newer minor may add them) and keeps working. Kept in its own section so that
 # other 1.1 additions merge beside it; PROTOCOL.md's version history lists them all.
 
-CANCEL_REASONS = ("requested", "replaced", "object_removed", "shot_closed", "shutdown")
+CANCEL_REASONS = (
+    "requested", "replaced", "object_removed", "shot_closed", "reconfigured", "shutdown",
+)  # fmt: skip
 
 WARNING = Record(
     {
@@ -436,26 +473,24 @@ def _shot_size_bounded(record: Dict[str, Any], path: str) -> None:
         )
 
 
-def _extend(msg_type: str, fields: Dict[str, Field], checks: Sequence[Any] = ()) -> None:
+def _add_check(msg_type: str, check: Any) -> None:
+    """A stricter bound on an existing message (limits.py), checked after its fields."""
     record = CONTENT[msg_type]
     assert isinstance(record, Record)
-    record.fields.update(fields)
-    record.checks = (*record.checks, *checks)
+    record.checks = (*record.checks, check)
 
 
 _extend(
     "describe_reply",
     # Folders plate paths (put_frames path) may be under, after resolving symlinks; [] means
     # pixels must travel inline.
-    {"allowed_roots": opt(ListOf(PATH, 0, 64), [])},
+    allowed_roots=opt(ListOf(PATH, 0, 64), []),
 )
-_extend("open_shot_request", {}, checks=[_shot_size_bounded])
+_add_check("open_shot_request", _shot_size_bounded)
 # What the backend repaired or set aside while opening the shot (damaged files, ...).
-_extend("open_shot_reply", {"warnings": opt(ListOf(WARNING, 0, 64), [])})
+_extend("open_shot_reply", warnings=opt(ListOf(WARNING, 0, 64), []))
 _extend(
     "cancelled",
-    {
-        "reason": opt(Str(choices=CANCEL_REASONS), "requested"),
-        "replaced_by": opt(Nullable(ID)),  # reason "replaced": the job that took over
-    },
+    reason=opt(Str(choices=CANCEL_REASONS), "requested"),
+    replaced_by=opt(Nullable(ID)),  # reason "replaced": the job that took over
 )

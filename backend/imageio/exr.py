@@ -16,10 +16,10 @@ from typing import Any, Collection, Dict, List, Mapping, NamedTuple, Optional, S
 
 import numpy as np
 
+from sam2matting.protocol.atomic import atomic_write_bytes
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 from sam2matting.protocol.limits import MAX_PIXELS
 
-from .atomic import atomic_write_bytes
 from .compression import compression_enum, compression_name, supported_compressions
 
 log = logging.getLogger(__name__)

@@ -31,9 +31,10 @@ from sam2matting.backend.server.pool import RequestPool
 from sam2matting.backend.server.shot import Shot
 from sam2matting.backend.server.worker import GpuWorker, out_of_memory
 from sam2matting.backend.server.writer import MatteWriter
-from sam2matting.backend.shots.matte_cache import object_channel, read_header
+from sam2matting.backend.shots.matte_cache import read_header
 from sam2matting.backend.shots.records import ShotSettings
 from sam2matting.protocol import limits as bounds
+from sam2matting.protocol.cache_layout import object_channel
 from sam2matting.protocol.connection import ConnectionInfo
 from sam2matting.protocol.envelope import Buffer, Limits, Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
@@ -171,7 +172,9 @@ class BackendServer:
         shot.last_used = time.monotonic()
         return shot
 
-    def open_shot(self, settings: ShotSettings) -> Tuple[Shot, bool]:
+    def open_shot(
+        self, settings: ShotSettings, cache_dir: Optional[str] = None
+    ) -> Tuple[Shot, bool]:
         """The open shot with this id, or load it from its journal, or create it.
 
         Runs on the request pool (it reads the shot's files). At most `max_open_shots` stay
@@ -184,13 +187,15 @@ class BackendServer:
         with opening:
             with self.shots_lock:
                 shot = self.shots.get(settings.shot_id)
-                if shot is not None:
-                    shot.matches(settings)
-                    shot.last_used = time.monotonic()
-                    return shot, True
-                full = len(self.shots) >= self.max_open_shots
+                full = shot is None and len(self.shots) >= self.max_open_shots
                 idle = self._idle_shot_to_close() if full else None
-            root = self.config.cache_root / settings.shot_id
+            if shot is not None:
+                shot.last_used = time.monotonic()
+                if shot.reconfigure(settings):  # another tracker: its session is now stale
+                    self.worker.cancel(shot_id=shot.shot_id, reason="reconfigured")
+                    self.worker.submit(shot.release, shot.shot_id)
+                return shot, True
+            root = self.shot_root(settings.shot_id, cache_dir)
             restored = (root / "shot.json").is_file()
             shot = Shot(settings, root, self.config, self.models)
             with self.shots_lock:
@@ -211,6 +216,26 @@ class BackendServer:
                 details={"limit": "max_open_shots"},
             )
         return min(idle, key=lambda s: s.last_used).shot_id
+
+    def shot_root(self, shot_id: str, requested: Optional[str]) -> Path:
+        """The shot's folder: the one the client asked for (open_shot_request.cache_dir, 1.1)
+        when it is absolute, inside the cache root or an allowed root, and new, empty or already
+        a shot's folder; else the default <cache_root>/<shot_id>. The reply's cache_dir tells
+        the client which."""
+        default = self.config.cache_root / shot_id
+        if not requested or not Path(requested).is_absolute():
+            return default
+        resolved = Path(requested).resolve()
+        roots = [
+            Path(r).expanduser().resolve()
+            for r in (self.config.cache_root, *self.config.allowed_roots)
+        ]
+        inside = any(resolved != r and resolved.is_relative_to(r) for r in roots)
+        if inside and _usable_shot_folder(resolved):
+            return resolved
+        log.info("shot %s: not keeping it in %s (outside the cache and allowed roots, or a "
+                 "folder holding other files); using %s", shot_id, requested, default)  # fmt: skip
+        return default
 
     def close_shot(self, shot_id: str, delete_cache: bool) -> None:
         shot = self.shot(shot_id)
@@ -297,3 +322,10 @@ class BackendServer:
         if how == "none":
             return {"matte_path": None, "matte": None}, []
         return {"matte_path": str(path), "matte": None}, []
+
+
+def _usable_shot_folder(folder: Path) -> bool:
+    """A folder the backend may make a shot's home: missing, empty, or a shot's already."""
+    if not folder.exists():
+        return True
+    return folder.is_dir() and (not any(folder.iterdir()) or (folder / "shot.json").is_file())

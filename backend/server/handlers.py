@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from sam2matting.backend.tracking.base import Prompt
 from sam2matting.protocol import limits
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
-from sam2matting.protocol.schema import frame_ranges
+from sam2matting.protocol.frames import to_ranges as frame_ranges
 
 if TYPE_CHECKING:
     from sam2matting.backend.server.app import BackendServer, Reply
@@ -88,7 +88,7 @@ def open_shot(server: BackendServer, msg: Message) -> None:
     )  # fmt: skip
 
     def work() -> None:
-        shot, restored = server.open_shot(settings)
+        shot, restored = server.open_shot(settings, c.get("cache_dir"))
         server.reply(msg, ("open_shot_reply", dict(shot.state(), restored=restored), ()))
 
     server.offload(msg, work)
@@ -109,9 +109,20 @@ def put_frames(server: BackendServer, msg: Message) -> None:
                 prepared.append(
                     store.prepare_path(entry["frame"], entry["path"], entry["colourspace"])
                 )
-        store.store(prepared)
-        stored = [frame for frame, _, _ in prepared]
-        server.reply(msg, ("put_frames_reply", {"shot_id": shot.shot_id, "stored": stored}, ()))
+        replaced = any(store.has(frame) for frame, _, _ in prepared)
+        stale: Dict[int, List[int]] = {}
+
+        def mattes_stale() -> None:  # in the same change: the plate and the stale marks
+            stale.update(shot.plate_replaced())
+
+        store.store(prepared, then=mattes_stale if replaced else None)
+        if replaced:  # the tracker memory holds the old pixels (the worker owns it)
+            server.worker.submit(shot.release, shot.shot_id)
+        content = {
+            "shot_id": shot.shot_id, "stored": [frame for frame, _, _ in prepared],
+            "invalidated": frame_ranges({f for frames in stale.values() for f in frames}),
+        }  # fmt: skip
+        server.reply(msg, ("put_frames_reply", content, ()))
 
     server.offload(msg, store, sum(memoryview(b).nbytes for b in msg.buffers))
 
@@ -214,6 +225,23 @@ def remove_object(server: BackendServer, msg: Message) -> None:
     server.on_worker(msg, shot, work, changes=True)
 
 
+def remove_prompt(server: BackendServer, msg: Message) -> None:
+    """1.1: forget one prompt; mattes stay (stale), only remove_object deletes them."""
+    c = msg.content
+    shot = server.shot(c["shot_id"])
+    shot.index(c["frame"])
+
+    def work() -> Reply:
+        stale = shot.remove_prompt(c["frame"], c["object_id"])
+        content = {
+            "shot_id": shot.shot_id, "object_id": c["object_id"], "frame": c["frame"],
+            "revision": shot.journal.revision, "invalidated": frame_ranges(stale),
+        }  # fmt: skip
+        return "remove_prompt_reply", content, ()
+
+    server.on_worker(msg, shot, work, changes=True)
+
+
 def propagate(server: BackendServer, msg: Message) -> None:
     c = msg.content
     shot = server.shot(c["shot_id"])
@@ -287,6 +315,7 @@ TABLE: Dict[str, Callable[[BackendServer, Message], None]] = {
     "put_frames_request": put_frames,
     "add_prompt_request": add_prompt,
     "remove_object_request": remove_object,
+    "remove_prompt_request": remove_prompt,
     "propagate_request": propagate,
     "cancel_request": cancel,
     "get_matte_request": get_matte,

@@ -13,14 +13,16 @@ import threading
 from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
+from sam2matting.protocol.atomic import atomic_write_bytes, clean_stale_temp_files
+from sam2matting.protocol.cache_layout import PLATE_DIR, plate_file
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.frames import padding, to_ranges
 
-from ..imageio.atomic import atomic_write_bytes, clean_stale_temp_files
 from ..imageio.colour import ColourConverter
 from ..imageio.decode import (
     ENCODINGS,
@@ -34,13 +36,11 @@ from ..imageio.decode import (
 )
 from ..imageio.exr import DEFAULT_MAX_PIXELS, encode_exr
 from ..imageio.reading import read_allowed
-from .frames import frame_token, padding_for, to_ranges
-from .matte_undo import FileChanges
 from .plate_index import FrameEntry, PlateIndex
+from .undo import FileChanges, roll_back_leftovers
 
 log = logging.getLogger(__name__)
 
-PLATE_DIR = "plate"
 _EXTENSIONS = {"exr": "exr", "png": "png", "jpeg": "jpg", "tiff": "tif"}
 # Integer images (PNG, JPEG, 8/16-bit raw) are display-encoded already; unless the host names
 # their colourspace, they are taken as sRGB rather than as the shot's (scene-linear) colourspace.
@@ -89,8 +89,9 @@ class FrameStore:
         self.plate_dir = Path(root) / PLATE_DIR
         self.plate_dir.mkdir(parents=True, exist_ok=True)
         clean_stale_temp_files(self.plate_dir)
+        roll_back_leftovers(self.plate_dir)  # a put killed before its commit finished
         self._roots = tuple(Path(r).expanduser().resolve() for r in allowed_roots)
-        self._padding = padding_for(first_frame, last_frame)
+        self._padding = padding(first_frame, last_frame)
         self._cache_frames = cache_frames
         self._lock = threading.Lock()  # guards _entries, _lru, _converters
         self._put_lock = threading.Lock()  # one put at a time: file, index and refs.json agree
@@ -204,12 +205,19 @@ class FrameStore:
             self._converter(colourspace, False)
         return frame, FrameEntry(path=str(resolved), colourspace=colourspace), None
 
-    def store(self, items: Sequence[Tuple[int, FrameEntry, Optional[bytes]]]) -> None:
+    def store(
+        self,
+        items: Sequence[Tuple[int, FrameEntry, Optional[bytes]]],
+        then: Optional[Callable[[], None]] = None,
+    ) -> None:
         """Store prepared frames: all of them, or (on any failure) none.
 
         Each new file is written atomically, a replaced one keeps an undo backup
-        (matte_undo.FileChanges), and one write of refs.json commits them together; if that
-        or any file fails, every file is put back and the index is unchanged.
+        (undo.FileChanges), and one write of refs.json (itself backed up) commits them
+        together. `then` runs last, inside the same change (the journal's stale marks for
+        replaced frames): if it or anything before fails, every file and refs.json are put
+        back. A process killed before the backups were dropped is rolled back when the store
+        opens again (`roll_back_leftovers`).
         """
         with self._put_lock:
             with self._lock:
@@ -221,7 +229,10 @@ class FrameStore:
                         changes.touching(self.plate_dir / entry.file)
                         atomic_write_bytes(self.plate_dir / entry.file, payload)
                     entries[frame] = entry
+                changes.touching(self._index.path)
                 self._index.save(entries)
+                if then is not None:
+                    then()
             except BaseException:
                 changes.rollback()
                 raise
@@ -290,7 +301,6 @@ class FrameStore:
                 f"{ORIGINS}, not {encoding!r} and {origin!r}",
                 details={"frame": frame},
             )
-        token = frame_token(frame, self._padding)
         if encoding == "raw":
             shape: Sequence[int] = descriptor.get("shape") or ()
             if len(shape) >= 2:  # before any conversion: the bytes were counted, not the size
@@ -300,11 +310,13 @@ class FrameStore:
                 descriptor.get("channels"), origin, self.max_pixels,
             )  # fmt: skip
             # Rows are in top-left order now, so the stored EXR needs no origin flag.
-            entry = FrameEntry(file=f"plate.{token}.exr", encoding="exr")
+            entry = FrameEntry(file=plate_file(frame, self._padding, "exr"), encoding="exr")
             return decoded, _raw_as_exr(decoded), entry
         decoded = decode_image(data, encoding, self.max_pixels, expected=(self.width, self.height))
         ext = _EXTENSIONS[encoding]
-        entry = FrameEntry(file=f"plate.{token}.{ext}", origin=origin, encoding=encoding)
+        entry = FrameEntry(
+            file=plate_file(frame, self._padding, ext), origin=origin, encoding=encoding
+        )
         return decoded, data, entry
 
     def _decode(self, frame: int, entry: FrameEntry) -> torch.Tensor:

@@ -22,28 +22,30 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 
 import numpy as np
 
+from sam2matting.protocol.atomic import clean_stale_temp_files
+from sam2matting.protocol.cache_layout import (
+    COMBINED_CHANNEL as COMBINED,
+)
+from sam2matting.protocol.cache_layout import (
+    DAMAGED_DIR,
+    MATTE_DIR,
+    META_PREFIX,
+    matte_file,
+    matte_sequence,
+    object_channel,
+)
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.frames import padding
 
-from ..imageio.atomic import clean_stale_temp_files
 from ..imageio.compression import check_compression
 from ..imageio.exr import Window, read_exr, read_exr_metadata, write_exr
-from .frames import frame_token, padding_for
-from .matte_undo import BACKUP_SUFFIX, FileChanges
+from .undo import BACKUP_SUFFIX, FileChanges
 
 log = logging.getLogger(__name__)
 
-MATTE_DIR = "matte"
-DAMAGED_DIR = "damaged"  # under matte/: unreadable files set aside, never deleted
-COMBINED = "A"
-META_PREFIX = "sam2matting/"
 REVISIONS_KEY = META_PREFIX + "revisions"  # JSON {"<id>": journal revision of that channel}
 _OBJECT_CHANNEL = re.compile(r"^obj(\d+)\.A$")
 _FILE_NAME = re.compile(r"^matte\.(-?\d+)\.exr$")
-
-
-def object_channel(obj_id: int) -> str:
-    """The EXR channel of one object's matte: 'obj3.A'."""
-    return f"obj{obj_id}.A"
 
 
 class DamagedMatteError(ProtocolError):
@@ -89,16 +91,16 @@ class MatteCache:
         self.dir = Path(root) / MATTE_DIR
         self.dir.mkdir(parents=True, exist_ok=True)
         clean_stale_temp_files(self.dir)
-        self.padding = padding_for(first_frame, last_frame)
+        self.padding = padding(first_frame, last_frame)
         self._lock = threading.RLock()  # a transaction holds it around its writes
 
     @property
     def pattern(self) -> str:
         """The sequence for Nuke's Read node: '/cache/shot/matte/matte.####.exr'."""
-        return str(self.dir / f"matte.{'#' * self.padding}.exr")
+        return str(self.dir / matte_sequence(self.first_frame, self.last_frame))
 
     def path(self, frame: int) -> Path:
-        return self.dir / f"matte.{frame_token(frame, self.padding)}.exr"
+        return self.dir / matte_file(frame, self.padding)
 
     # ------------------------------------------------------------ writing
 
@@ -225,7 +227,7 @@ class MatteCache:
         return target
 
     def leftover_backups(self) -> List[Path]:
-        """Backups an interrupted transaction left (see matte_undo.py)."""
+        """Backups an interrupted transaction left (see undo.py)."""
         return sorted(self.dir.glob(f".matte.*{BACKUP_SUFFIX}"))
 
     # ------------------------------------------------------------ internals

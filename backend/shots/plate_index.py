@@ -14,15 +14,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
+from sam2matting.protocol.atomic import atomic_write_bytes
+from sam2matting.protocol.cache_layout import DAMAGED_PLATE_PREFIX
+from sam2matting.protocol.cache_layout import PLATE_REFS_FILE as REFS_FILE
+from sam2matting.protocol.cache_layout import PLATE_REFS_FORMAT as REFS_FORMAT
+from sam2matting.protocol.cache_layout import PLATE_REFS_VERSION as REFS_VERSION
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
-
-from ..imageio.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-REFS_FILE = "refs.json"
-REFS_FORMAT = "sam2matting-plate-refs"
-REFS_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -106,13 +106,14 @@ class PlateIndex:
         Writes are atomic, so this is damage from outside (disk fault, an edit); the host
         re-sends the frames, and nothing the artist sent is deleted.
         """
-        aside = self.path.parent / time.strftime("damaged-%Y%m%d-%H%M%S")
+        aside = self.path.parent / (DAMAGED_PLATE_PREFIX + time.strftime("%Y%m%d-%H%M%S"))
         aside.mkdir(exist_ok=True)
         files = self._stored_files()
         if self.path.is_file():
             files.append(self.path)
         for path in files:
-            path.replace(aside / path.name)
+            target = aside / path.name
+            path.replace(target)
         log.error("%s; %d files moved to %s, the plate starts empty", why, len(files), aside)
         self.warnings.append({
             "code": ErrorCode.DAMAGED_STATE.value,

@@ -4,7 +4,7 @@ The journal is the authority. A process killed in the middle of a change, a disk
 outside edit can leave the cache disagreeing with it; opening the shot repairs that before any
 request sees the state:
 
-1. backups a killed transaction left (`matte_undo.py`): of the file and its backup, the one
+1. backups a killed transaction left (`undo.py`): of the file and its backup, the one
    that agrees with the journal stays;
 2. files whose header cannot be read are moved to `matte/damaged/` and their frames marked
    stale (a warning names them);
@@ -23,12 +23,13 @@ import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from sam2matting.protocol.cache_layout import PROMPTS_DIR
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 
-from .journal import PROMPTS_DIR, ShotJournal
+from .journal import ShotJournal
 from .matte_cache import DamagedMatteError, MatteCache, MatteHeader, read_header
-from .matte_undo import target_of
 from .prompt_masks import read_mask
+from .undo import target_of
 
 log = logging.getLogger(__name__)
 

@@ -216,3 +216,21 @@ def test_damaged_connection_files(tmp_path, capsys):
             os.chown(path, 0, -1)
         with pytest.raises(ProtocolError):
             read_connection_file(path)
+
+
+def test_interrupted_plate_put_is_rolled_back_at_open(damaged):
+    """A kill after refs.json was replaced but before the change committed leaves its backup:
+    the put never happened (it was not acknowledged), so the plate goes back as it was."""
+    root, restart = damaged
+    refs = root / "plate" / "refs.json"
+    backup = refs.parent / f".{refs.name}.0badc0de.bak"
+    os.link(refs, backup)
+    data = json.loads(refs.read_text())
+    del data["frames"][str(FIRST + 1)]  # the interrupted put's index (one frame different)
+    fresh = refs.parent / "refs.new"
+    fresh.write_text(json.dumps(data))
+    fresh.replace(refs)  # as the backend writes it: a new file renamed over the old
+    with restart().client() as client:
+        state = open_shot(client, "sh", N)
+    assert state["frames_stored"] == [[FIRST, FIRST + N - 1]]
+    assert not backup.exists()

@@ -104,6 +104,7 @@ EXAMPLES: Dict[str, Tuple[Dict[str, Any], List[bytes]]] = {
             "engine": "closed_form",
             "tracker_params": {},
             "engine_params": {"band": 12},
+            "cache_dir": "/cache/sh010",
         },
         [],
     ),
@@ -111,11 +112,12 @@ EXAMPLES: Dict[str, Tuple[Dict[str, Any], List[bytes]]] = {
         dict(
             SHOT,
             restored=True,
+            frames_stale=[{"object_id": 1, "ranges": [[1002, 1003]]}],
             warnings=[
                 {
                     "code": "damaged_state",
                     "message": "plate index was damaged; 3 frames must be sent again",
-                    "path": "/cache/sh010/plate/refs.json.damaged",
+                    "path": "/cache/sh010/plate/damaged-20261204-120000",
                 }
             ],
         ),
@@ -136,7 +138,7 @@ EXAMPLES: Dict[str, Tuple[Dict[str, Any], List[bytes]]] = {
         },
         [RAW_PIXELS],
     ),
-    "put_frames_reply": ({"shot_id": "sh010", "stored": [1001, 1002]}, []),
+    "put_frames_reply": ({"shot_id": "sh010", "stored": [1001, 1002], "invalidated": []}, []),
     "add_prompt_request": (
         {
             "shot_id": "sh010",
@@ -181,6 +183,17 @@ EXAMPLES: Dict[str, Tuple[Dict[str, Any], List[bytes]]] = {
     ),
     "remove_object_request": ({"shot_id": "sh010", "object_id": 1}, []),
     "remove_object_reply": ({"shot_id": "sh010", "object_id": 1, "revision": 5}, []),
+    "remove_prompt_request": ({"shot_id": "sh010", "object_id": 1, "frame": 1002}, []),
+    "remove_prompt_reply": (
+        {
+            "shot_id": "sh010",
+            "object_id": 1,
+            "frame": 1002,
+            "revision": 6,
+            "invalidated": [[1002, 1003]],
+        },
+        [],
+    ),
     "propagate_request": (
         {
             "shot_id": "sh010",

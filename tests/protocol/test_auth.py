@@ -22,7 +22,9 @@ def _serve(endpoint: ServerEndpoint, stop_after_s: float = 5.0) -> None:
     while time.monotonic() < deadline:
         msg = endpoint.poll(0.05)
         if msg is not None and msg.msg_type == "ping_request":
-            endpoint.send(msg, "ping_reply", {"server_time": 1.0, "uptime_s": 1.0, "jobs_running": 0})
+            endpoint.send(
+                msg, "ping_reply", {"server_time": 1.0, "uptime_s": 1.0, "jobs_running": 0}
+            )
             return
 
 
@@ -49,8 +51,10 @@ def test_a_wrong_key_is_refused_in_the_handshake_and_reported_as_such():
     endpoint = ServerEndpoint(ConnectionInfo(new_key()))
     info = endpoint.bind()
     try:
-        wrong = ConnectionInfo(new_key(), ip=info.ip, port=info.port,
-                               auth_mechanism=info.auth_mechanism, auth_port=info.auth_port)  # fmt: skip
+        wrong = ConnectionInfo(
+            new_key(), ip=info.ip, port=info.port,
+            auth_mechanism=info.auth_mechanism, auth_port=info.auth_port,
+        )  # fmt: skip
         client = Client(wrong, timeout_s=1, connect_timeout_s=1)
         with pytest.raises(ProtocolError) as err:
             client.ping()

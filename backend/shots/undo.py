@@ -1,4 +1,4 @@
-"""Matte file changes that can be undone until the journal commits them.
+"""File changes that can be undone until the change commits (mattes, plate files, refs.json).
 
 A change to the shot is all-or-nothing across tracker, journal and cache (docs/CACHE_LAYOUT.md,
 "Atomicity"). The journal write is the commit point; every matte file a change replaces or
@@ -101,3 +101,19 @@ class FileChanges:
         self._before.clear()
         self._order.clear()
         return failed
+
+
+def roll_back_leftovers(folder: Path) -> List[Path]:
+    """Undo what an interrupted change left in `folder` (its commit never finished): each
+    backup goes back over its file. For folders whose commit point is a file in the same
+    folder (plate/: refs.json); the matte cache decides per file instead (reconcile.py)."""
+    restored: List[Path] = []
+    for backup in sorted(folder.glob(f".*{BACKUP_SUFFIX}")):
+        target = target_of(backup)
+        if target.exists() and backup.samefile(target):
+            backup.unlink()
+            continue
+        backup.replace(target)
+        restored.append(target)
+        log.warning("rolled back %s: an interrupted change left its backup", target)
+    return restored
