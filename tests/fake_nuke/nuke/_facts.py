@@ -160,10 +160,24 @@ UNVERIFIED: Dict[str, Fact] = {
     "write_views_knob": Fact(
         "Write['views'].value() holds the names of the views it renders, space-separated"
     ),
+    "read_colorspace_default_text": Fact(
+        "a Read left on its file type's default colourspace says 'default (<name>)' in "
+        "['colorspace'].value() (the fake: 'default (linear)'; variant "
+        "'read_default_names_space' off: a bare 'default', and the plugin renders the plate)"
+    ),
+    "add_knob_panel_open": Fact(
+        "knobs added with addKnob while the node's panel is open show in that panel before it "
+        "is reopened (the fake: they do not; the plugin reopens an open panel itself)"
+    ),
 }
 
 _touched: List[str] = []
-_variants: Dict[str, bool] = {"group_has_io": True, "group_children_first_on_load": True}
+_DEFAULT_VARIANTS = {
+    "group_has_io": True,
+    "group_children_first_on_load": True,
+    "read_default_names_space": True,
+}
+_variants: Dict[str, bool] = dict(_DEFAULT_VARIANTS)
 
 
 def touch(key: str) -> None:
@@ -190,4 +204,4 @@ def set_variant(name: str, value: bool) -> None:
 
 def reset() -> None:
     del _touched[:]
-    _variants.update(group_has_io=True, group_children_first_on_load=True)
+    _variants.update(_DEFAULT_VARIANTS)

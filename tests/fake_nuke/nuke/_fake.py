@@ -96,6 +96,14 @@ def viewer_handles(node: Any) -> List[str]:
     ]
 
 
+def panel_knobs(node: Any) -> List[str]:
+    """The knobs the node's open panel shows: those it had when the panel was opened (knobs
+    added since show once it is reopened: unverified, see _facts), less INVISIBLE ones."""
+    if not node.shown():
+        return []
+    return [n for n in node._panel_knobs if n in node._knobs and node._knobs[n].visible()]
+
+
 def undo_steps() -> List[str]:
     """'node.knob' of every knob change recorded for undo so far."""
     return list(_core.SESSION.undo_steps)
