@@ -255,10 +255,11 @@ class Controller:
             with self.ui.quiet():
                 options.show(self.node, state.tracker, state.engine)
         elif name == "view" and self.node.get("view") != "result":
-            # $gui is documented 0 at render time, but not for renders started in the GUI.
+            # $gui is documented 0 at render time, but not for renders started in the GUI:
+            # the render check fails those while the view is not the result (render_check.py).
             self.ui.set_status(
-                f"view: {self.node.get('view')} (set it back to result before rendering in "
-                "this session; the farm always gets the result)"
+                f"view: {self.node.get('view')} (renders in this session fail until it is back "
+                "on result; the farm always gets the result)"
             )
         elif name == "inputChange":  # unverified knob name: a hint only, nothing depends on it
             self.ui.set_text("inputs_info", "an input was reconnected: press Check inputs")

@@ -120,6 +120,18 @@ DOCUMENTED: Dict[str, Fact] = {
         "nuke.Gizmo derives from nuke.Group; a script keeps only a gizmo's knobs",
         "types-nuke 13.2 stubs (class Gizmo(Group)); NUKE_NOTES (gizmos save knob values only)",
     ),
+    "read_knobs": Fact(
+        "Read: file, first/last, before/after, on_error, raw, colorspace (the space it converts "
+        "from), premultiplied, frame_mode/frame (frame remapping), reload",
+        "reference guide, Read: learn.foundry.com/nuke/content/reference_guide/image_nodes/"
+        "read.html; NDK DD::Image::Read (colorspace(), raw(), premult())",
+    ),
+    "panel_show_hide": Fact(
+        "Node.showControlPanel() / hideControlPanel() open and close the node's panel; "
+        "Node.shown() says whether it is open",
+        "13.1 dev guide, Getting Started ('Showing and Hiding a Node's Properties Panel'); "
+        "types-nuke 13.2 stubs (Node.shown)",
+    ),
     "time_offset": Fact(
         "TimeOffset moves its input in time: a positive `time_offset` adds frames to the head",
         "user guide 8.0, Offsetting and Slipping Clips: learn.foundry.com/nuke/8.0/content/"
