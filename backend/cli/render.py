@@ -131,13 +131,7 @@ def _parse(
         hint = "Write the mattes to other files."
         raise UsageError("the output pattern names the plate's files", hint)
     shot = load_render_shot(args.shot, args.objects)
-    s = shot.settings
-    if frames[0] < s.first_frame or frames[1] > s.last_frame:
-        raise UsageError(
-            f"frames {frames[0]}-{frames[1]} are outside the shot's range "
-            f"{s.first_frame}-{s.last_frame}",
-            f"Use --frames within {s.first_frame}-{s.last_frame}.",
-        )
+    shot.check_frames(frames)
     return plate, output, frames, shot
 
 
@@ -163,15 +157,9 @@ def _execute(job: RenderJob, args: argparse.Namespace, scratch: Path) -> int:
 
 def _overrides(args: argparse.Namespace, job: RenderJob, cache_root: Path) -> Dict[str, object]:
     """Backend settings: the user's config, with a private cache and the plate's folders."""
-    values: Dict[str, object] = {
-        "cache_root": cache_root,
-        "log_dir": cache_root.parent / "logs",
-        "allowed_roots": job.plate_roots(),
-    }
-    for key, value in (("device", args.device), ("models_dir", args.models_dir)):
-        if value is not None:
-            values[key] = value
-    return values
+    from sam2matting.backend.render.in_process import backend_overrides
+
+    return backend_overrides(cache_root, job.plate_roots(), args.device, args.models_dir)
 
 
 def _quiet_backend_logs(verbose: bool) -> None:

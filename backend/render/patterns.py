@@ -83,6 +83,13 @@ def parse_frame_range(text: str) -> Tuple[int, int]:
     return first, last
 
 
+def check_within(frames: Tuple[int, int], first: int, last: int) -> None:
+    """Raises UsageError when `frames` (first, last) reach outside the shot's `first`-`last`."""
+    if frames[0] < first or frames[1] > last:
+        raise UsageError(f"frames {frames[0]}-{frames[1]} are outside the shot's range "
+                         f"{first}-{last}", f"Use --frames within {first}-{last}.")  # fmt: skip
+
+
 def describe_frames(frames: Iterable[int], limit: int = 20) -> str:
     """'1001-1003, 1010' for a list of frame numbers (at most `limit` ranges, then '...')."""
     ranges = to_ranges(frames)

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from sam2matting.backend.errors import UsageError
 from sam2matting.backend.render.outputs import RenderIdentity, shot_digest
+from sam2matting.backend.render.patterns import check_within
 from sam2matting.backend.shots.journal import ShotJournal
 from sam2matting.backend.shots.records import (
     SHOT_FILE_FORMAT,
@@ -38,6 +39,10 @@ class RenderShot:
     @property
     def objects(self) -> Tuple[int, ...]:
         return self.identity.objects
+
+    def check_frames(self, frames: Tuple[int, int]) -> None:
+        """Raises UsageError when `frames` (first, last) reach outside the shot's range."""
+        check_within(frames, self.settings.first_frame, self.settings.last_frame)
 
     def all_prompt_frames(self) -> List[int]:
         return sorted({f for frames in self.prompt_frames.values() for f in frames})

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from sam2matting.backend.config import BackendConfig
-from sam2matting.backend.device import autocast
-from sam2matting.backend.matting.base import MattingInput
+from sam2matting.backend.matting import phases
+from sam2matting.backend.matting.base import MattePrior
 from sam2matting.backend.server.models import ModelPool
 from sam2matting.backend.shots.frame_store import FrameStore
 from sam2matting.backend.shots.journal import ShotJournal
@@ -43,11 +43,7 @@ class Shot:
         _check_same_shot(self.settings, settings)
         self.tracker_name, self.engine_name = models.resolve(settings.tracker, settings.engine)
         s = self.settings
-        self.store = FrameStore(
-            root, s.first_frame, s.last_frame, s.width, s.height,
-            colourspace=s.colourspace, allowed_roots=config.allowed_roots,
-            ocio_config=config.ocio_config or None,
-        )  # fmt: skip
+        self.store = plate_store(s, root, config)
         self.cache = MatteCache(
             root, s.shot_id, s.first_frame, s.last_frame, compression=config.exr_compression
         )
@@ -175,20 +171,18 @@ class Shot:
 
     def matte(self, tracked: TrackedFrame, objects: Sequence[int]) -> Dict[int, np.ndarray]:
         """Alpha per object for one tracked frame, at plate resolution, float32 on the CPU."""
+        rgb, priors = self.track_phase(tracked, objects)
+        return phases.native_phase(self.models.engine(self.engine_name), rgb, priors)
+
+    def track_phase(
+        self, tracked: TrackedFrame, objects: Sequence[int]
+    ) -> Tuple[torch.Tensor, Dict[int, MattePrior]]:
+        """The engine's tracker-side phase (the farm's Track step stops here): the frame's RGB
+        on the pipeline device and each found object's prior."""
         engine = self.models.engine(self.engine_name)
-        device = self.models.device
         size = (self.settings.width, self.settings.height)
-        rgb = self.store.rgb(tracked.index).to(device, non_blocking=True)
-        out: Dict[int, np.ndarray] = {}
-        for obj_id in objects:
-            if obj_id not in tracked.logits:
-                continue
-            mask = tracked.mask(obj_id, size).to(device)
-            inp = MattingInput(rgb, mask, tracked.logits[obj_id], tracked.features)
-            with autocast(device):
-                alpha = engine.matte(inp)
-            out[obj_id] = alpha.float().clamp_(0, 1).cpu().numpy()
-        return out
+        rgb = self.store.rgb(tracked.index).to(self.models.device, non_blocking=True)
+        return rgb, phases.track_phase(engine, rgb, tracked, objects, size)
 
     def write_matte(self, frame: int, alphas: Dict[int, np.ndarray]) -> Path:
         names = self.journal.objects
@@ -217,6 +211,17 @@ class Shot:
         self.release()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def plate_store(settings: ShotSettings, root: Path, config: BackendConfig) -> FrameStore:
+    """The shot's frame store under `root`: its frames decoded and converted as the tracker and
+    the engines see them (the farm's Matte step reads its plate through one too)."""
+    s = settings
+    return FrameStore(
+        root, s.first_frame, s.last_frame, s.width, s.height,
+        colourspace=s.colourspace, allowed_roots=config.allowed_roots,
+        ocio_config=config.ocio_config or None,
+    )  # fmt: skip
 
 
 def _check_same_shot(existing: ShotSettings, wanted: ShotSettings) -> None:
