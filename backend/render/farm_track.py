@@ -154,7 +154,8 @@ def _run_pass(
     for segment in segments:
         frames = segment.frames()
         started = time.monotonic()
-        tracked_frames = shot.session.propagate(shot.index(frames[0]), shot.index(frames[-1]))
+        span = (shot.index(frames[0]), shot.index(frames[-1]))
+        tracked_frames = shot.session.propagate(*span, [obj])
         for expected in frames:
             tracked = next(tracked_frames, None)
             got = None if tracked is None else shot.frame_of(tracked.index)

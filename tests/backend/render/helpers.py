@@ -75,9 +75,11 @@ def make_shot_file(
     shot_id: str = "sh010",
     tracker: str = "flow",
     names: Dict[int, str] | None = None,
+    engine: str = "auto",
 ) -> Path:
     """A shot file exported by the real journal: one box prompt per (object, frame)."""
-    settings = ShotSettings(shot_id, W, H, FIRST, FIRST + count - 1, tracker=tracker)
+    settings = ShotSettings(shot_id, W, H, FIRST, FIRST + count - 1, tracker=tracker,
+                            engine=engine)  # fmt: skip
     journal = ShotJournal.create(path.parent / f".journal-{path.stem}", settings)
     for obj, frames in prompts.items():
         for frame in frames:
