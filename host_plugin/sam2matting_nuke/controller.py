@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Callable, Optional
 
-from . import build, editor, jobs, payloads, shot_file
+from . import build, editor, farm_job, jobs, payloads, shot_file
 from .knobs import EDITOR_KNOBS
 from .messages import UserError
 from .nodejobs import NodeJobs
@@ -118,6 +118,13 @@ class Controller(NodeJobs):
         path = self.host.get_filename("Export shot file", "*.json")
         if not path:
             return
+        self.set_status(f"shot file written: {self.write_shot_file(path)}")
+
+    def do_export_farm_job(self) -> None:
+        farm_job.export(self)
+
+    def write_shot_file(self, path: str) -> str:
+        """Write the node's shot file to `path` (.json added); returns the path written."""
         if not path.endswith(".json"):
             path += ".json"
         state = self.state()
@@ -125,7 +132,7 @@ class Controller(NodeJobs):
         shot_file.write(
             path, shot_file.build(state, fmt, state.cache_dir, str(self.node.get("colourspace")))
         )
-        self.set_status(f"shot file written: {path}")
+        return path
 
     def _commit(self, state: NodeState, frame: int) -> Optional[Prompt]:
         """Store the prompt knobs as the current object's prompt on `frame` (None: empty)."""
