@@ -222,7 +222,7 @@ def _validate(template: Path, parameters: Path) -> int:
     try:
         from sam2matting.backend.render.farm_validate import validate_bundle
     except ImportError as exc:
-        print(f"farm bundle: not validated: {exc} (pip install 'sam2matting[farm]')",
+        print(f"farm bundle: not validated: {exc} (install the 'farm' extra: docs/INSTALL.md)",
               file=sys.stderr)  # fmt: skip
         return exit_codes.OK
     values: Dict[str, str] = json.loads(parameters.read_text(encoding="utf-8"))

@@ -5,7 +5,7 @@ hand, docs/FARM.md), in a subprocess: Nuke has no numpy or torch, and the backen
 one the plugin starts the backend with (`backend.load_settings`). The bundle writer imports only
 the standard library, so this takes a moment, not a model load.
 
-    <folder>/<shot id>.sam2shot.json     the shot file (as Export shot file writes it)
+    <folder>/<name>.json                 the shot file (as Export shot file writes it)
     <folder>/template.json, parameter_values.json, openjd_parameters.json
     <folder>/matte/<shot id>.####.exr    where the job writes the mattes
 """
@@ -27,18 +27,27 @@ BUNDLE_TIMEOUT_S = 120.0
 
 
 def export(ctl: Controller) -> Optional[str]:
-    """Ask for a folder and the plate as the farm sees it; write the bundle. Returns the folder."""
-    folder = ctl.host.get_filename("Export farm job: folder for the job bundle", "*/")
-    if not folder:
+    """Ask where the job goes and the plate as the farm sees it; write it. Returns the folder.
+
+    nuke.getFilename returns the typed or chosen path as a string (None: cancelled); a folder
+    (an existing one, or a path ending in a separator) gets `<shot id>.sam2shot.json`, a file
+    name is the shot file, and the bundle goes into the shot file's folder.
+    """
+    chosen = ctl.host.get_filename("Export farm job: shot file (the job goes beside it)",
+                                   "*.json")  # fmt: skip
+    if not chosen:
         return None
     plate = ctl.host.get_input("Plate sequence as the farm reads it (#### or %04d)",
                                plate_pattern(ctl))  # fmt: skip
     if not plate:
         return None
     state = ctl.state()
-    target = Path(folder).expanduser().resolve()
+    shot_path = Path(chosen).expanduser()
+    if chosen.endswith(("/", os.sep)) or shot_path.is_dir():
+        shot_path = shot_path / f"{state.shot_id}.sam2shot.json"
+    target = shot_path.resolve().parent
     target.mkdir(parents=True, exist_ok=True)
-    shot = ctl.write_shot_file(str(target / f"{state.shot_id}.sam2shot.json"))
+    shot = ctl.write_shot_file(str(target / shot_path.name))
     mattes = target / "matte" / f"{state.shot_id}.####.exr"
     args = ["farm", "bundle", "--shot", shot, "--plate", plate,
             "--frames", f"{state.first_frame}-{state.last_frame}",

@@ -36,8 +36,8 @@ def configure(home: Path, command) -> None:
     (home / "config.json").write_text(json.dumps(config))
 
 
-def press_export(node, folder: Path, plate):
-    nuke._fake.answer(str(folder), plate)
+def press_export(node, where, plate):
+    nuke._fake.answer(str(where), plate)
     nuke._fake.press(node, "export_farm_job")
 
 
@@ -54,7 +54,7 @@ def test_the_button_writes_the_shot_file_and_calls_the_bundle_writer(journalled,
     script.write_text(STAND_IN)
     configure(home, [sys.executable, str(script)])
     folder = tmp_path / "jobs" / "sh010"
-    press_export(node, folder, "/farm/plates/plate.####.exr")
+    press_export(node, str(folder) + "/", "/farm/plates/plate.####.exr")  # a folder
     args = json.loads((folder / "argv.json").read_text())
     shot = folder / f"{state.shot_id}.sam2shot.json"
     assert args == [
@@ -67,6 +67,9 @@ def test_the_button_writes_the_shot_file_and_calls_the_bundle_writer(journalled,
     assert [p["frame"] for p in data["prompts"]] == [1003, 1005]
     assert node["status"].value().startswith(f"farm job written: {folder}")
     assert nuke._fake.session().messages == []
+    press_export(node, folder / "other_name", "/farm/plates/plate.####.exr")  # a file name
+    assert json.loads((folder / "argv.json").read_text())[3] == str(folder / "other_name.json")
+    assert (folder / "other_name.json").is_file()
 
 
 def test_the_plate_is_offered_from_the_read_and_errors_reach_the_artist(journalled, home,
@@ -106,7 +109,8 @@ def test_with_the_real_backend_the_bundle_is_a_valid_job(journalled, home, tmp_p
     node, state = journalled
     configure(home, [sys.executable, "-m", "sam2matting.backend.cli.main"])
     folder = tmp_path / "job"
-    press_export(node, folder, str(tmp_path / "plate" / "plate.####.exr"))
+    folder.mkdir()
+    press_export(node, folder, str(tmp_path / "plate" / "plate.####.exr"))  # an existing folder
     assert nuke._fake.session().messages == []
     values = json.loads((folder / "openjd_parameters.json").read_text())
     counts = validate.task_counts(folder / "template.json", values)

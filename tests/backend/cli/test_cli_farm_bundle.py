@@ -4,6 +4,7 @@ it in a subprocess)."""
 
 from __future__ import annotations
 
+import argparse
 import ast
 import json
 import re
@@ -178,3 +179,17 @@ def test_opencue_job_has_the_same_steps_and_commands(tmp_path, shot_file, monkey
     env = {k.get("name"): k.text for k in spec.find("job/env")}
     assert env == farm_bundle.TASK_ENVIRONMENT
     assert not (tmp_path / "home").exists()
+
+
+def test_every_farm_step_and_option_is_documented():
+    from tests.backend.cli.test_cli_docs import command_parser, section
+
+    text = section("farm")
+    steps = next(a for a in command_parser("farm")._actions
+                 if isinstance(a, argparse._SubParsersAction))  # fmt: skip
+    assert sorted(steps.choices) == ["bundle", "matte", "track"]
+    for name, parser in steps.choices.items():
+        assert f"usage: sam2matting farm {name}" in text
+        for action in parser._actions:
+            for option in action.option_strings:
+                assert re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", text), (name, option)
