@@ -13,7 +13,7 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
-from sam2matting.backend.imageio.atomic import atomic_write_bytes
+from sam2matting.protocol.atomic import atomic_write_bytes
 
 TILE_WIDTH = 480
 LABEL_HEIGHT = 28

@@ -155,11 +155,11 @@ def _bundle(args: argparse.Namespace) -> int:
 def bundle_spec(args: argparse.Namespace) -> Any:
     """The bundle's spec from the command line and the shot file (checked, stdlib only)."""
     from sam2matting.backend.render.farm_bundle import BundleSpec, worker_python
-    from sam2matting.backend.render.patterns import SequencePattern, parse_frame_range
+    from sam2matting.backend.render.patterns import parse_frame_range, sequence_pattern
 
     frames = parse_frame_range(args.frames)
-    plate = SequencePattern.parse(args.plate, "plate pattern")
-    mattes = SequencePattern.parse(args.mattes, "matte pattern")
+    plate = sequence_pattern(args.plate, "plate pattern")
+    mattes = sequence_pattern(args.mattes, "matte pattern")
     if plate.path(frames[0]).resolve() == mattes.path(frames[0]).resolve():
         raise UsageError("the matte pattern names the plate's files",
                          "Write the mattes to other files.")  # fmt: skip

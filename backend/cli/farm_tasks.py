@@ -18,7 +18,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from sam2matting.backend.cli import exit_codes
 from sam2matting.backend.cli.usage import usage_error
 from sam2matting.backend.errors import UsageError
-from sam2matting.backend.render.patterns import SequencePattern, describe_frames, parse_frame_range
+from sam2matting.backend.render.patterns import parse_frame_range, sequence_pattern
+from sam2matting.protocol.frames import describe
 
 log = logging.getLogger("sam2matting.farm")
 
@@ -77,7 +78,7 @@ def _matte(job: Any, args: argparse.Namespace) -> int:
     from sam2matting.backend.render.farm_matte import run_matte
     from sam2matting.backend.render.in_process import scratch_folder
 
-    output = SequencePattern.parse(args.output, "output pattern")
+    output = sequence_pattern(args.output, "output pattern")
     if job.plate.path(job.frames[0]).resolve() == output.path(job.frames[0]).resolve():
         raise UsageError("the output pattern names the plate's files",
                          "Write the mattes to other files.")  # fmt: skip
@@ -146,7 +147,7 @@ def _objects(job: Any) -> str:
 
 
 def _frames(frames: Any) -> str:
-    return describe_frames(frames) if frames else "none"
+    return describe(frames) if frames else "none"
 
 
 def _list_skipped(skipped: Dict[int, str], what: str) -> None:
@@ -155,7 +156,7 @@ def _list_skipped(skipped: Dict[int, str], what: str) -> None:
         by_reason.setdefault(why, []).append(frame)
     print(f"{len(skipped)} frame(s) {what}:", file=sys.stderr)
     for why, frames in by_reason.items():
-        print(f"  {describe_frames(frames)}: {why}", file=sys.stderr)
+        print(f"  {describe(frames)}: {why}", file=sys.stderr)
 
 
 def _fail(command: str, message: str, hint: str) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import ClassVar, Dict
+from typing import Any, ClassVar, Dict, Mapping
 
 import numpy as np
 import torch
@@ -64,10 +64,10 @@ class ClosedFormEngine(MattingEngine):
         self.stats: Dict[str, float] = {}  # what the latest call did (for logs and benchmarks)
 
     @classmethod
-    def capability(cls, config: BackendConfig) -> Capability:
+    def capability(cls, config: BackendConfig, name: str = "") -> Capability:
         defaults = bandlib.BandParams()
         return Capability(
-            name=cls.name,
+            name=name or cls.name,
             label="Closed-form matting (weight-free)",
             available=_pymatting_importable(),
             reason=None if _pymatting_importable() else "pymatting is not installed: "
@@ -79,6 +79,13 @@ class ClosedFormEngine(MattingEngine):
                       minimum=4.0, maximum=128.0),
             ],
         )
+
+    @classmethod
+    def create(
+        cls, name: str, config: BackendConfig, device: torch.device, options: Mapping[str, Any]
+    ) -> ClosedFormEngine:
+        width = options.get("max_width")
+        return cls.with_options(max_width=None if width is None else float(width))
 
     @classmethod
     def with_options(cls, max_width: float | None = None) -> ClosedFormEngine:

@@ -51,8 +51,7 @@ def native_phase(
         on_device = MattePrior(
             prior.mask.to(device), None if prior.coarse is None else prior.coarse.to(device)
         )
-        with torch.inference_mode(), autocast(device):
-            alpha = engine.native_phase(rgb, on_device)
-        alpha = torch.nan_to_num(alpha.float(), nan=0.0).clamp_(0.0, 1.0)
+        with autocast(device):
+            alpha = engine.run_native(rgb, on_device)
         alphas[obj_id] = alpha.cpu().numpy()
     return alphas

@@ -8,19 +8,19 @@
 Track has one task per object (sequential tracking, GPU host by default) and stores the priors;
 Matte depends on it and has one task per chunk of frames (CPU hosts, in parallel).
 
-Standard library only: `farm bundle` runs it, and the Nuke plugin (which has no numpy or
-torch) runs `farm bundle` in a subprocess. `farm_validate.py` checks the result with
-openjd-model.
+The standard library and the (stdlib-only) protocol package only: `farm bundle` runs it, and
+the Nuke plugin (which has no numpy or torch) runs `farm bundle` in a subprocess.
+`farm_validate.py` checks the result with openjd-model.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from sam2matting.protocol.atomic import atomic_write_json
 
 SPEC = "jobtemplate-2023-09"
 TEMPLATE = "template.json"
@@ -235,10 +235,8 @@ def _host_requirements(
 
 
 def _write_json(path: Path, data: Any) -> None:
-    """Write atomically: a bundle being re-exported is never half-written."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    """Atomically: a bundle being re-exported is never half-written."""
+    atomic_write_json(path, data)
 
 
 def worker_python(env: str, windows: bool = False) -> str:

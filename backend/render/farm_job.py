@@ -13,10 +13,10 @@ from typing import List, Protocol, Sequence, Set, Tuple
 
 from sam2matting.backend.render.farm_store import FarmError, PriorStore, TrackKey
 from sam2matting.backend.render.job import UNSEEDED
-from sam2matting.backend.render.patterns import SequencePattern, describe_frames
+from sam2matting.backend.render.patterns import SequencePattern, check_within, sequence_pattern
 from sam2matting.backend.render.plan import RenderPlan, plan_render
 from sam2matting.backend.render.shot import RenderShot, load_render_shot
-from sam2matting.backend.shots.frames import padding_for
+from sam2matting.protocol.frames import describe, padding
 
 
 class TaskLog(Protocol):
@@ -44,10 +44,10 @@ class FarmJob:
             UsageError: a bad pattern, shot file, or frames outside the shot.
         """
         shot = load_render_shot(shot_file, None)
-        shot.check_frames(frames)
+        check_within(frames, shot.settings.first_frame, shot.settings.last_frame)
         s = shot.settings
-        store = PriorStore(priors, padding_for(s.first_frame, s.last_frame))
-        return cls(shot, SequencePattern.parse(plate, "plate pattern"), frames, store)
+        store = PriorStore(priors, padding(s.first_frame, s.last_frame))
+        return cls(shot, sequence_pattern(plate, "plate pattern"), frames, store)
 
     def frame_list(self) -> List[int]:
         return list(range(self.frames[0], self.frames[1] + 1))
@@ -72,7 +72,7 @@ class FarmJob:
         available = self.available()
         lost = [f for f in self.shot.all_prompt_frames() if f not in available]
         if lost:
-            frames = describe_frames(lost)
+            frames = describe(lost)
             raise FarmError(
                 f"{UNSEEDED.format(frames=frames)} ({self.plate.path(lost[0])})",
                 "Restore the plate frames the prompts are on, or prompt on other frames in "

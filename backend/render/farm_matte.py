@@ -8,6 +8,7 @@ crash skips the frames it finished (outputs are written atomically) and writes t
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -24,11 +25,10 @@ from sam2matting.backend.render.farm_job import FarmJob, TaskLog
 from sam2matting.backend.render.farm_store import FarmError, TrackKey, TrackManifest
 from sam2matting.backend.render.farm_track import plate_errors
 from sam2matting.backend.render.outputs import OutputSequence
-from sam2matting.backend.render.patterns import SequencePattern
 from sam2matting.backend.server.models import ModelPool
 from sam2matting.backend.server.shot import plate_store
 from sam2matting.backend.shots.frame_store import FrameStore
-from sam2matting.backend.shots.frames import from_ranges
+from sam2matting.protocol.frames import SequencePattern, from_ranges
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def run_matte(
     if not todo:
         return result
     models = ModelPool(config, resolve_device(config.device))
-    engine = models.engine(key.engine)
+    engine = models.engine(key.engine, next(iter(manifests.values())).engine_params)
     store = plate_store(s, scratch / "plate", config)
     extra = {"tracker": key.tracker, "engine": key.engine}
     with plate_errors(job):
@@ -83,6 +83,7 @@ def _tracked(job: FarmJob) -> Tuple[TrackKey, Dict[int, TrackManifest]]:
     manifests = {obj: job.priors.read_manifest(obj) for obj in job.shot.objects}
     identity = job.shot.identity
     keys = {m.key for m in manifests.values()}
+    options = {json.dumps(m.engine_params, sort_keys=True) for m in manifests.values()}
     for obj, manifest in manifests.items():
         if (manifest.key.digest, manifest.key.revision) != (identity.digest, identity.revision):
             raise FarmError(
@@ -90,8 +91,8 @@ def _tracked(job: FarmJob) -> Tuple[TrackKey, Dict[int, TrackManifest]]:
                 f"(revision {manifest.key.revision}, this job's is {identity.revision})",
                 "Run the Track step of this job again.",
             )
-    if len(keys) > 1:
-        used = ", ".join(f"object {o}: {m.key.tracker} + {m.key.engine}"
+    if len(keys) > 1 or len(options) > 1:
+        used = ", ".join(f"object {o}: {m.key.tracker} + {m.key.engine} {m.engine_params}"
                          for o, m in sorted(manifests.items()))  # fmt: skip
         raise FarmError(
             f"the objects were tracked with different models ({used})",
@@ -106,7 +107,7 @@ def _todo(
     manifests: Dict[int, TrackManifest], result: MatteResult,
 ) -> List[int]:  # fmt: skip
     """The chunk's frames still to write; finished and unproducible ones go to `result`."""
-    tracked: Set[int] = set.intersection(*(from_ranges(m.frames) for m in manifests.values()))
+    tracked: Set[int] = set.intersection(*(set(from_ranges(m.frames)) for m in manifests.values()))
     todo = []
     for frame in range(chunk[0], chunk[1] + 1):
         if outputs.finished(frame):

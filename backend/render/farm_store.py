@@ -18,14 +18,14 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 import torch
 
-from sam2matting.backend.imageio.atomic import atomic_write_bytes
 from sam2matting.backend.matting.base import MattePrior
-from sam2matting.backend.shots.frames import frame_token
+from sam2matting.protocol.atomic import atomic_write_bytes
+from sam2matting.protocol.frames import frame_token
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ class TrackManifest:
     key: TrackKey
     frames: List[List[int]]  # tracked frames as [[first, last], ...]
     skipped: Dict[int, str] = field(default_factory=dict)  # wanted frames not tracked -> why
+    engine_params: Dict[str, Any] = field(default_factory=dict)  # the engine's checked options
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -81,6 +82,7 @@ class TrackManifest:
             key=TrackKey(**data["key"]),
             frames=[[int(a), int(b)] for a, b in data["frames"]],
             skipped={int(f): str(why) for f, why in data["skipped"].items()},
+            engine_params=dict(data.get("engine_params", {})),
         )
 
 

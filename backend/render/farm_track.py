@@ -28,8 +28,8 @@ from sam2matting.backend.render.shot import load_render_shot
 from sam2matting.backend.server import jobs
 from sam2matting.backend.server.models import ModelPool
 from sam2matting.backend.server.shot import Shot
-from sam2matting.backend.shots.frames import to_ranges
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.frames import to_ranges
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,9 @@ def run_track(
             log.info("object %d: tracking from frame %d (%s) over %d-%d", obj, track_pass.start,
                      track_pass.direction, track_pass.first, track_pass.last)  # fmt: skip
             _run_pass(job, shot, obj, track_pass, key, result, task_log)
-    produced = sorted(plan.produced)
-    job.priors.write_manifest(TrackManifest(obj, key, to_ranges(produced), dict(plan.skipped)))
+    manifest = TrackManifest(obj, key, to_ranges(sorted(plan.produced)), dict(plan.skipped),
+                             dict(shot.choice.engine_params))  # fmt: skip
+    job.priors.write_manifest(manifest)
     shot.release()
     return result
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Dict, List, Set, Tuple
+from typing import Any, Dict, List, Mapping, Set, Tuple
 
 from sam2matting.backend.render.client import (
     FRAME_ERRORS,
@@ -18,13 +18,13 @@ from sam2matting.backend.render.client import (
     run_propagation,
 )
 from sam2matting.backend.render.outputs import OutputSequence, object_alphas
-from sam2matting.backend.render.patterns import SequencePattern, describe_frames
 from sam2matting.backend.render.plan import MISSING, RenderPlan, TrackPass, plan_render
 from sam2matting.backend.render.progress import ProgressBar
 from sam2matting.backend.render.shot import RenderShot
 from sam2matting.protocol.client import Client
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ProtocolError
+from sam2matting.protocol.frames import SequencePattern, describe
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +101,16 @@ class RenderJob:
                 return
 
     def _open(self, client: Client, tracker: str | None, engine: str | None) -> None:
+        """Open the shot; the shot file's options go with its own tracker and engine (a
+        --tracker or --engine naming another one starts from that one's defaults)."""
         s = self.shot.settings
         content = {
             "shot_id": s.shot_id, "width": s.width, "height": s.height,
             "pixel_aspect": s.pixel_aspect, "first_frame": s.first_frame,
             "last_frame": s.last_frame, "colourspace": s.colourspace,
             "tracker": tracker or s.tracker, "engine": engine or s.engine,
-            "tracker_params": dict(s.params.get("tracker", {})),
-            "engine_params": dict(s.params.get("engine", {})),
+            "tracker_params": _options(s.params, "tracker", tracker, s.tracker),
+            "engine_params": _options(s.params, "engine", engine, s.engine),
         }  # fmt: skip
         state = client.request("open_shot_request", content).content
         self.tracker, self.engine = state["tracker"], state["engine"]
@@ -120,7 +122,7 @@ class RenderJob:
         available = self.available()
         lost = [f for f in self.shot.all_prompt_frames() if f not in available]
         if lost:
-            why = UNSEEDED.format(frames=describe_frames(lost))
+            why = UNSEEDED.format(frames=describe(lost))
             self.skipped = dict.fromkeys(left, why)
             return None
         plan = plan_render(left, available, self.shot.prompt_frames)
@@ -191,3 +193,12 @@ class RenderJob:
             if image is not None and str(self.plate.path(sent).resolve()) == image:
                 return sent
         return None
+
+
+def _options(
+    params: Mapping[str, Any], side: str, override: str | None, own: str
+) -> Dict[str, Any]:
+    """The shot file's options of `side`, unless the command line chose another method."""
+    if override not in (None, own):
+        return {}
+    return dict(params.get(side, {}))

@@ -21,11 +21,12 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from sam2matting.backend.imageio.atomic import atomic_write_bytes, clean_stale_temp_files
 from sam2matting.backend.imageio.exr import read_exr, read_exr_metadata
-from sam2matting.backend.render.patterns import SequencePattern
-from sam2matting.backend.shots.matte_cache import META_PREFIX, MatteCache, object_channel
+from sam2matting.backend.shots.matte_cache import MatteCache
+from sam2matting.protocol.atomic import atomic_write_bytes, clean_stale_temp_files
+from sam2matting.protocol.cache_layout import META_PREFIX, object_channel
 from sam2matting.protocol.errors import ProtocolError
+from sam2matting.protocol.frames import SequencePattern
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from sam2matting.backend.shots.frames import to_ranges
+from sam2matting.protocol.frames import to_ranges
 
 MISSING = "the plate frame is missing or unreadable"
 UNREACHABLE = "no prompt of object {obj} is reachable without crossing a missing plate frame"

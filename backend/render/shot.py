@@ -13,17 +13,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from sam2matting.backend.errors import UsageError
 from sam2matting.backend.render.outputs import RenderIdentity, shot_digest
-from sam2matting.backend.render.patterns import check_within
 from sam2matting.backend.shots.journal import ShotJournal
-from sam2matting.backend.shots.records import (
-    SHOT_FILE_FORMAT,
-    ShotSettings,
-    check_version,
-    parse,
-    read_json,
-)
+from sam2matting.backend.shots.records import ShotSettings, parse, read_json
 from sam2matting.backend.shots.shot_file import from_shot_file
 from sam2matting.protocol.errors import ProtocolError
+from sam2matting.protocol.shot_file import check_shot_file
 
 
 @dataclass(frozen=True)
@@ -39,10 +33,6 @@ class RenderShot:
     @property
     def objects(self) -> Tuple[int, ...]:
         return self.identity.objects
-
-    def check_frames(self, frames: Tuple[int, int]) -> None:
-        """Raises UsageError when `frames` (first, last) reach outside the shot's range."""
-        check_within(frames, self.settings.first_frame, self.settings.last_frame)
 
     def all_prompt_frames(self) -> List[int]:
         return sorted({f for frames in self.prompt_frames.values() for f in frames})
@@ -64,8 +54,8 @@ def load_render_shot(path: Path, wanted: Optional[Sequence[int]]) -> RenderShot:
             lacks a wanted object.
     """
     try:
-        data = read_json(path)
-        check_version(data, SHOT_FILE_FORMAT, str(path))
+        raw = read_json(path)
+        data = check_shot_file(raw, str(path))
         content = parse(str(path), lambda: from_shot_file(data))
     except ProtocolError as exc:
         raise UsageError(f"cannot use the shot file: {exc.message}", exc.hint) from exc
@@ -76,7 +66,7 @@ def load_render_shot(path: Path, wanted: Optional[Sequence[int]]) -> RenderShot:
     identity = RenderIdentity(
         shot_id=content.settings.shot_id,
         revision=content.revision,
-        digest=shot_digest(data),
+        digest=shot_digest(raw),  # of the content as written, not of the normalised copy
         objects=tuple(objects),
     )
     return RenderShot(

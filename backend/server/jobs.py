@@ -19,7 +19,7 @@ from sam2matting.backend.server.shot import Shot
 from sam2matting.backend.tracking.base import TrackedFrame
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
-from sam2matting.protocol.schema import frame_ranges
+from sam2matting.protocol.frames import to_ranges as frame_ranges
 
 log = logging.getLogger(__name__)
 

@@ -33,11 +33,11 @@ def export(ctl: Controller) -> Optional[str]:
     (an existing one, or a path ending in a separator) gets `<shot id>.sam2shot.json`, a file
     name is the shot file, and the bundle goes into the shot file's folder.
     """
-    chosen = ctl.host.get_filename("Export farm job: shot file (the job goes beside it)",
+    chosen = ctl.ui.host.get_filename("Export farm job: shot file (the job goes beside it)",
                                    "*.json")  # fmt: skip
     if not chosen:
         return None
-    plate = ctl.host.get_input("Plate sequence as the farm reads it (#### or %04d)",
+    plate = ctl.ui.host.get_input("Plate sequence as the farm reads it (#### or %04d)",
                                plate_pattern(ctl))  # fmt: skip
     if not plate:
         return None

@@ -77,7 +77,7 @@ def save_official_checkpoint(
     path: Path, tracker: Mapping[str, torch.Tensor], heads: Mapping[str, torch.Tensor]
 ) -> None:
     """Write `{"model": tracker + heads}` atomically (temp file in the same folder, renamed)."""
-    from sam2matting.backend.imageio.atomic import atomic_write_bytes
+    from sam2matting.protocol.atomic import atomic_write_bytes
 
     clash = set(tracker) & set(heads)
     if clash:

@@ -11,19 +11,21 @@ plate pixels from the alpha's 0.5 contour, so the stage's cost follows the edge'
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
-from typing import ClassVar, Optional
+from typing import Any, ClassVar, Mapping, Optional
 
 import torch
 import torch.nn.functional as F  # noqa: N812 - the usual torch alias
 
-from sam2matting.backend.capabilities import Capability
+from sam2matting.backend.capabilities import Capability, Param
 from sam2matting.backend.config import BackendConfig
 from sam2matting.backend.device import autocast
 from sam2matting.backend.matting.base import MattePrior, MattingEngine, MattingInput, TileSolver
 from sam2matting.backend.matting.heads.model import SAM2MattingHeads
 from sam2matting.backend.matting.native import NativeStage, TileLayout
+from sam2matting.backend.model_files import SAM2MATTING_HEADS
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,14 @@ log = logging.getLogger(__name__)
 FRACTIONAL = 0.02  # coarse alpha in (f, 1 - f) is refined
 MARGIN = 3  # plate pixels around the fractional region
 MAX_WIDTH = 24  # plate pixels from the coarse 0.5 contour beyond which nothing is refined
+LABELS = {"sam2matting-tiny": "SAM2Matting (tiny)", "sam2matting-base_plus": "SAM2Matting (base+)"}
+NATIVE_CHOICES = ("guided", "closed_form", "none")
+PARAMS = [
+    Param("native", "choice", "guided",
+          "native-resolution stage after the heads: guided filter (fast, on the GPU), "
+          "closed-form (CPU, slower, finer strands) or none (the heads' 512x512 alpha, resized)",
+          choices=NATIVE_CHOICES),
+]  # fmt: skip
 
 
 class HeadsEngine(MattingEngine):
@@ -51,14 +61,36 @@ class HeadsEngine(MattingEngine):
         self.max_width = max_width
 
     @classmethod
-    def capability(cls, config: BackendConfig) -> Capability:
-        """Generic description; the registry reports one entry per installed checkpoint."""
+    def capability(cls, config: BackendConfig, name: str = "") -> Capability:
+        """One entry per official checkpoint (`model_files.SAM2MATTING_HEADS`): available when
+        its file is installed and sam2 imports; it needs that checkpoint's tracker."""
+        model = SAM2MATTING_HEADS.get(name)
+        if model is None:
+            why = f"choose a SAM2Matting checkpoint by name ({', '.join(SAM2MATTING_HEADS)})"
+            return Capability(name or cls.name, "SAM2Matting heads", False, reason=why)
+        reason: Optional[str] = None
+        if importlib.util.find_spec("sam2") is None:
+            reason = "the sam2 package is not installed (see docs/INSTALL.md)"
+        elif not (Path(config.models_dir) / model.filename).is_file():
+            reason = (
+                f"needs the official {model.filename} (licence {model.licence}, non-commercial "
+                f"use only): accept the licence and run: {model.install_hint()}"
+            )
         return Capability(
-            name=cls.name,
-            label="SAM2Matting heads",
-            available=False,
-            reason="choose a SAM2Matting checkpoint by name (sam2matting-tiny, -base_plus)",
-        )
+            model.name, LABELS.get(model.name, model.name), reason is None, reason=reason,
+            params=list(PARAMS), requires_tracker=model.tracker,
+        )  # fmt: skip
+
+    @classmethod
+    def create(
+        cls, name: str, config: BackendConfig, device: torch.device, options: Mapping[str, Any]
+    ) -> HeadsEngine:
+        """The checkpoint's heads (verified file, strict load) with the chosen native stage."""
+        from sam2matting.backend.tracking.checkpoints import verify_model_file
+
+        verified = verify_model_file(SAM2MATTING_HEADS[name], Path(config.models_dir))
+        native = str(options.get("native", "guided"))
+        return cls.from_checkpoint(verified.path, device, _native_solver(native))
 
     @classmethod
     def from_checkpoint(cls, path: Path, device: torch.device,
@@ -102,6 +134,18 @@ class HeadsEngine(MattingEngine):
             return coarse
         trimap = band_trimap(coarse, FRACTIONAL, MARGIN, self.max_width)
         return self.native.refine(rgb.float(), coarse, trimap)
+
+
+def _native_solver(kind: str) -> Optional[TileSolver]:
+    if kind == "none":
+        return None
+    if kind == "closed_form":
+        from sam2matting.backend.matting.closed_form import ClosedFormParams, ClosedFormSolver
+
+        return ClosedFormSolver(ClosedFormParams(prior_weight=0.01, solve_scale=0.5))
+    from sam2matting.backend.matting.guided import GuidedFilterSolver
+
+    return GuidedFilterSolver()
 
 
 def band_trimap(coarse: torch.Tensor, fractional: float, margin: int,

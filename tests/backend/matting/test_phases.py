@@ -77,7 +77,11 @@ def test_an_engine_needing_features_must_define_both_phases():
         needs_features = True
 
         @classmethod
-        def capability(cls, config):  # pragma: no cover - not called
+        def capability(cls, config, name=""):  # pragma: no cover - not called
+            raise AssertionError
+
+        @classmethod
+        def create(cls, name, config, device, options):  # pragma: no cover - not called
             raise AssertionError
 
         def matte(self, inp):  # pragma: no cover - not called

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Iterable, Sequence, Tuple
+from typing import Any, Dict, Iterable, Mapping, Sequence, Tuple
 
 import numpy as np
 
@@ -76,10 +76,13 @@ def make_shot_file(
     tracker: str = "flow",
     names: Dict[int, str] | None = None,
     engine: str = "auto",
+    params: Mapping[str, Any] | None = None,
 ) -> Path:
     """A shot file exported by the real journal: one box prompt per (object, frame)."""
-    settings = ShotSettings(shot_id, W, H, FIRST, FIRST + count - 1, tracker=tracker,
-                            engine=engine)  # fmt: skip
+    settings = ShotSettings(
+        shot_id, W, H, FIRST, FIRST + count - 1, tracker=tracker, engine=engine,
+        params=dict(params or {}),
+    )  # fmt: skip
     journal = ShotJournal.create(path.parent / f".journal-{path.stem}", settings)
     for obj, frames in prompts.items():
         for frame in frames:

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from sam2matting.backend.errors import UsageError
-from sam2matting.backend.render.patterns import SequencePattern, describe_frames, parse_frame_range
+from sam2matting.backend.render.patterns import parse_frame_range, sequence_pattern
+from sam2matting.protocol.frames import SequencePattern
+from sam2matting.protocol.frames import describe as describe_frames
 
 
 @pytest.mark.parametrize(
@@ -43,7 +45,7 @@ def test_pattern_folder_is_the_files_folder():
 )
 def test_bad_patterns_explain_and_hint(text, why):
     with pytest.raises(UsageError) as info:
-        SequencePattern.parse(text, "plate pattern")
+        sequence_pattern(text, "plate pattern")
     assert why in info.value.message
     assert "plate pattern" in info.value.message
     assert "####" in info.value.hint

@@ -202,3 +202,23 @@ def test_engine_with_native_stage_changes_only_the_band(tiny_sam2: torch.nn.Modu
     assert torch.isfinite(refined).all()
     assert refined.min() >= 0
     assert refined.max() <= 1
+
+
+def test_run_hands_back_an_ordinary_tensor(tiny_sam2: torch.nn.Module) -> None:
+    """`matte` computes in inference mode; `run` (what every caller uses) returns a tensor the
+    caller may change in place. Changing `matte`'s output in place outside inference mode is
+    the error the server hit (issue 11)."""
+    rgb = torch.rand(3, 64, 96)
+    mask = torch.zeros(64, 96)
+    mask[16:48, 24:72] = 1.0
+    inp = MattingInput(rgb=rgb, mask=mask, logits=mask_logits(mask, TEST_IMAGE_SIZE // 4),
+                       features=image_features(tiny_sam2, rgb))  # fmt: skip
+    engine = HeadsEngine(_randomised_heads(seed=6))
+    with pytest.raises(RuntimeError, match="Inplace update to inference tensor"):
+        engine.matte(inp).clamp_(0, 1)
+    alpha = engine.run(inp)
+    assert not alpha.is_inference()
+    alpha.clamp_(0, 1)  # allowed
+    assert alpha.shape == (64, 96)
+    assert alpha.dtype == torch.float32
+    torch.testing.assert_close(alpha, engine.matte(inp).float())

@@ -1,7 +1,8 @@
 """SHA-256 of model files: verified once, remembered by size and mtime, recorded where unpublished.
 
-The formats are the backend's (backend/tracking/checkpoints.py), so installer, doctor and server
-share one cache and one set of recorded hashes:
+The one hash store of the project: the installer, `doctor` and the backend's checkpoint
+verification (backend/tracking/checkpoints.py) all use it, so they share one cache and one set
+of recorded hashes. Standard library only (the installer runs before any environment exists).
 
 - `.sha256-cache.json` in the models folder: {resolved path: {size, mtime_ns, sha256}}, so a
   900 MB checkpoint is not re-hashed by every start or `doctor` run. Deleting it costs only time.
@@ -14,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Optional
+
+from .atomic import atomic_write_json, atomic_write_text
+from .errors import ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +37,9 @@ def sha256_of(path: Path) -> str:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temp file beside `path`, then rename: readers never see half a file."""
+    """Write JSON (sorted keys) atomically, creating the folder: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink()
-        raise
+    atomic_write_json(path, data, indent=2, sort_keys=True)
 
 
 def read_json(path: Path) -> Dict[str, Any]:
@@ -68,9 +62,14 @@ class HashStore:
         self.folder = folder
         self._cache_path = folder / CACHE_NAME
 
+    @classmethod
+    def beside(cls, path: Path) -> HashStore:
+        """The store of the folder that really holds `path` (symlinks followed)."""
+        return cls(Path(path).resolve().parent)
+
     @staticmethod
     def _key(path: Path) -> str:
-        return str(path.resolve())  # the backend keys its cache the same way
+        return str(path.resolve())
 
     def sha256(self, path: Path) -> str:
         """The file's SHA-256, from the cache when its size and mtime are unchanged."""
@@ -83,6 +82,7 @@ class HashStore:
             and isinstance(entry.get("sha256"), str)
         ):
             return str(entry["sha256"])
+        log.info("hashing %s (%.0f MB), once", path, stat.st_size / 1e6)
         digest = sha256_of(path)
         self.remember(path, digest)
         return digest
@@ -98,7 +98,7 @@ class HashStore:
         }
         try:
             write_json_atomic(self._cache_path, cache)
-        except OSError as exc:  # a read-only models folder still verifies, just more slowly
+        except (OSError, ProtocolError) as exc:  # a read-only or full disk: verifies, slower
             log.warning("cannot update %s: %s", self._cache_path, exc)
 
     def forget(self, path: Path) -> None:
@@ -119,9 +119,4 @@ class HashStore:
 
     def record(self, name: str, digest: str) -> None:
         """Write `<name>.sha256` in sha256sum format (`sha256sum -c` checks it too)."""
-        path = self.sidecar(name)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=str(self.folder))
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(f"{digest}  {name}\n")
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(path)
+        atomic_write_text(self.sidecar(name), f"{digest}  {name}\n", mode=0o644)
