@@ -90,7 +90,7 @@ class Controller:
             "check_inputs": self.check_inputs,
             "resend": self.resend,
             "export_shot": self.export_shot,
-            "export_farm_job": lambda: farm_job.export(self),
+            "export_farm_job": self.export_farm_job,
         }
 
     def button(self, action: str) -> None:
@@ -214,6 +214,9 @@ class Controller:
         if not path:
             return
         self.ui.set_status(f"shot file written: {self.write_shot_file(path)}")
+
+    def export_farm_job(self) -> None:
+        farm_job.export(self)
 
     def write_shot_file(self, path: str) -> str:
         """Write the node's shot file to `path` (.json added); returns the path written."""
