@@ -130,6 +130,7 @@ def test_openjd_job_writes_what_render_writes_and_survives_a_killed_matte(tmp_pa
     assert max_difference(tmp_path, "farm") <= TOLERANCE
 
 
+@pytest.mark.slow
 def test_track_resumes_and_matte_chunks_write_the_render_files(tmp_path, shot, capsys):
     plate, shot_file = shot
     render_reference(tmp_path, plate, shot_file)
