@@ -144,7 +144,7 @@ class PropagationJob:
     def _next_tracked(self, frame: int, stop: int) -> TrackedFrame:
         if self._pass is None or self._pass_next != frame:
             shot = self.shot
-            self._pass = shot.session.propagate(shot.index(frame), shot.index(stop))
+            self._pass = shot.session.propagate(shot.index(frame), shot.index(stop), self.objects)
         tracked = next(self._pass)
         got = self.shot.frame_of(tracked.index)
         if got != frame:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
-from . import build, cache_paths, edits, jobs, options, shot_file
+from . import build, cache_paths, edits, farm_job, jobs, options, shot_file
 from .knobs import EDITOR_KNOBS, FINISH_KNOBS
 from .messages import UserError
 from .nodeui import NodeUI
@@ -90,6 +90,7 @@ class Controller:
             "check_inputs": self.check_inputs,
             "resend": self.resend,
             "export_shot": self.export_shot,
+            "export_farm_job": self.export_farm_job,
         }
 
     def button(self, action: str) -> None:
@@ -212,14 +213,22 @@ class Controller:
         path = self.ui.host.get_filename("Export shot file", "*.json", cache_paths.shot_file(cache))
         if not path:
             return
+        self.ui.set_status(f"shot file written: {self.write_shot_file(path)}")
+
+    def export_farm_job(self) -> None:
+        farm_job.export(self)
+
+    def write_shot_file(self, path: str) -> str:
+        """Write the node's shot file to `path` (.json added); returns the path written."""
         if not path.endswith(".json"):
             path += ".json"
         state = self.ui.state()
         fmt = self.sync.shot(state).format
         params = options.values(self.node, state.tracker, state.engine)
         colourspace = str(self.node.get("colourspace"))
+        cache = self.node.evaluated("cache_dir")
         shot_file.write(path, shot_file.build(state, fmt, cache, colourspace, params))
-        self.ui.set_status(f"shot file written: {path}")
+        return path
 
     # ------------------------------------------------------------ knob changes
 

@@ -279,6 +279,13 @@ def _bottom() -> List[KnobSpec]:
             "Export shot file...",
             "Write the farm shot file (prompts, objects, settings) for 'sam2matting render'.",
         ),
+        _button(
+            "export_farm_job",
+            "Export farm job...",
+            "Write the shot file and an Open Job Description job (Track per object, Matte in "
+            "frame chunks) for AWS Deadline Cloud or openjd (docs/FARM.md).",
+            same_line=True,
+        ),
         KnobSpec("string", STATE_KNOB, "", hidden=True),
     ]
 
