@@ -103,6 +103,19 @@ class Controller:
         except Exception as exc:  # noqa: BLE001 - fail() shows it to the artist and logs it
             self.ui.fail(exc)
 
+    def add_point_at(self, label: int, x: float, y: float) -> Optional[str]:
+        """A Ctrl+click in the Viewer (viewer_click.py): a point there, as if added and
+        dragged. Failures go to the status line (no dialog per click)."""
+        try:
+            slot = self.prompts.add_point_at(label, x, y)
+        except Exception as exc:  # noqa: BLE001 - shown on the status line and logged
+            self.ui.fail(exc, dialog=False)
+            return None
+        self._note(f"{slot} added where you clicked ({x:.0f}, {y:.0f})")
+        if self.node.get_bool("live_preview"):
+            self.debouncer.trigger(self.node.key, self.live_preview, self.ui.host.frame())
+        return slot
+
     def _note(self, text: Optional[str]) -> None:
         if text:
             self.ui.set_status(text)

@@ -170,6 +170,9 @@ class NukeNode:
         if nuke.GUI:
             self.node.showControlPanel()
 
+    def panel_open(self) -> bool:
+        return bool(self.node.shown())
+
     def input(self, index: int) -> Optional[NukeNode]:
         source = self.node.input(index)
         return NukeNode(source) if source is not None else None
@@ -485,6 +488,16 @@ class NukeHost:
     @staticmethod
     def this_view() -> str:
         return str(nuke.thisView())
+
+    @staticmethod
+    def viewer_sample() -> Optional[List[float]]:
+        """The active Viewer's colour-sample area (a Ctrl+click there) as its node's
+        `colour_sample_bbox` knob holds it (unverified: viewer_click.py); None without one."""
+        viewer = nuke.activeViewer()
+        knob = viewer.node().knob("colour_sample_bbox") if viewer is not None else None
+        if knob is None:
+            return None
+        return [float(knob.value(i)) for i in range(4)]
 
     # ------------------------------------------------------------ callbacks and menus
 

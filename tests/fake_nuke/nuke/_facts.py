@@ -177,6 +177,12 @@ UNVERIFIED: Dict[str, Fact] = {
         "['colorspace'].value() (the fake: 'default (linear)'; variant "
         "'read_default_names_space' off: a bare 'default', and the plugin renders the plate)"
     ),
+    "viewer_colour_sample_bbox": Fact(
+        "a Ctrl+click in the Viewer stores the sampled area in the active Viewer node's "
+        "colour_sample_bbox (x0, y0, x1, y1) in units of half the format's width, centred on "
+        "the format, before Qt's mouse-release event is handled (community: hagbarth.net, "
+        "from Ben Dickson's example on the Nuke mailing list; no Foundry statement)"
+    ),
     "add_knob_panel_open": Fact(
         "knobs added with addKnob while the node's panel is open show in that panel before it "
         "is reopened (the fake: they do not; the plugin reopens an open panel itself)"
