@@ -94,7 +94,7 @@ def _send_read_files(
             log.info("backend refused %s's files (%s): rendering the plate", read, exc.message)
             why = f"plate rendered: the backend cannot use {read}'s files ({exc.message})"
             ctx.post(ui.on_plate_route, why, False)
-            return _left_to_render(ctx, snap, needed[done:], stored)
+            return _left_to_render(ctx, ui, snap, needed[done:], stored, ids)
         probes = {f: ids[f] for f in snap.probe_frames if f in chunk}
         if probes:
             ctx.post(ui.on_plate_digests, probes)
@@ -125,14 +125,24 @@ def _read_route(
 
 
 def _left_to_render(
-    ctx: JobContext, snap: Snapshot, rest: List[int], stored: Sequence[Sequence[int]]
+    ctx: JobContext,
+    ui: JobUI,
+    snap: Snapshot,
+    unsent: List[int],
+    stored: Sequence[Sequence[int]],
+    ids: Dict[int, str],
 ) -> List[int]:
     """After a refusal part of a put_frames may have been stored (one frame at a time): what
-    the backend holds now that it did not hold before needs no rendering."""
+    the backend holds now that it did not hold before needs no rendering (its probe frames
+    are fingerprinted by their files); the rest of `unsent` does."""
     reply = ctx.client.request("open_shot_request", payloads.open_shot_content(snap)).content
     before = set(frames.from_ranges(stored))
     now = set(frames.from_ranges(reply["frames_stored"]))
-    return [f for f in rest if f not in now or f in before]
+    rest = [f for f in unsent if f not in now or f in before]
+    kept = {f: ids[f] for f in snap.probe_frames if f in unsent and f not in rest}
+    if kept:
+        ctx.post(ui.on_plate_digests, kept)
+    return rest
 
 
 def _send_rendered(

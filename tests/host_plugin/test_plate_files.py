@@ -12,7 +12,7 @@ import nuke
 import pytest
 from sam2matting_nuke import callbacks, plate_files, startup
 
-from .helpers import controller, new_node, prompt_on, through_a_node, wait
+from .helpers import controller, new_node, place_point, prompt_on, through_a_node, wait
 from .scripted_backend import ScriptedBackend
 
 FIRST, LAST = 1001, 1004
@@ -176,13 +176,19 @@ def test_a_partial_refusal_renders_only_what_the_backend_lacks(home, tmp_path):
             shutil.move(str(link), str(outside / link.name))
             link.symlink_to(outside / link.name)
         prompt_on(node, FIRST)  # 1001 by path
+        nuke._fake.set_frame(1002)
+        place_point(node, "pos1", 20.0, 16.0)  # a second prompt, on 1002: a probe frame
+        nuke._fake.set_frame(FIRST)
         track(node)  # 1002-1004 in one put_frames: 1002 stored, refused at 1003
+        digests = controller(node).state().plate_digests
         status = node["status"].value()
         by_read = [e["frame"] for e in put_entries(backend) if e["path"] and "/plate/" in e["path"]]
         stored = backend.shots[controller(node).state().shot_id].frames
     assert sorted(stored) == list(range(FIRST, LAST + 1))
     assert by_read == [1001, 1002, 1003, 1004]
     assert [(e["first"], e["last"]) for e in plate_renders()] == [(1003, 1004)]
+    assert sorted(digests) == ["1001", "1002"]  # 1002 kept by path: fingerprinted by its file
+    assert all(plate_files.is_file_identity(d) for d in digests.values())
     assert "plate rendered: the backend cannot use Plate's files" in status, status
 
 
