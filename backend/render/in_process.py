@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Iterator, List, Mapping, Optional, Type
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Type
 
 from sam2matting.protocol.client import Client
 from sam2matting.protocol.connection import ConnectionInfo, new_key
@@ -67,6 +67,22 @@ class InProcessBackend:
         self._thread.join(STOP_TIMEOUT_S)
         if self._thread.is_alive():
             log.warning("the backend thread did not stop within %.0f s", STOP_TIMEOUT_S)
+
+
+def backend_overrides(
+    cache_root: Path, plate_roots: Tuple[Path, ...], device: Optional[str],
+    models_dir: Optional[Path],
+) -> Dict[str, Any]:  # fmt: skip
+    """A render's backend settings: a private cache, the plate's folders, the user's choices
+    (None: the config's)."""
+    values: Dict[str, Any] = {
+        "cache_root": cache_root,
+        "log_dir": cache_root.parent / "logs",
+        "allowed_roots": plate_roots,
+    }
+    choices = {"device": device, "models_dir": models_dir}
+    values.update({k: v for k, v in choices.items() if v is not None})
+    return values
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from typing import Tuple
 from sam2matting.backend.errors import UsageError
 from sam2matting.protocol.frames import PatternError, SequencePattern
 
-__all__ = ["SequencePattern", "parse_frame_range", "sequence_pattern"]
+__all__ = ["SequencePattern", "check_within", "parse_frame_range", "sequence_pattern"]
 
 _RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?$")
 
@@ -42,3 +42,12 @@ def parse_frame_range(text: str) -> Tuple[int, int]:
             f"frame range {text!r} ends before it starts", f"Did you mean {last}-{first}?"
         )
     return first, last
+
+
+def check_within(frames: Tuple[int, int], first: int, last: int) -> None:
+    """Raises UsageError when `frames` (first, last) reach outside the shot's `first`-`last`."""
+    if frames[0] < first or frames[1] > last:
+        raise UsageError(
+            f"frames {frames[0]}-{frames[1]} are outside the shot's range {first}-{last}",
+            f"Use --frames within {first}-{last}.",
+        )

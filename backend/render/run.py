@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
 from sam2matting.backend.errors import UsageError
-from sam2matting.backend.render.in_process import InProcessBackend
+from sam2matting.backend.render.in_process import InProcessBackend, backend_overrides
 from sam2matting.backend.render.job import RenderJob
-from sam2matting.backend.render.patterns import parse_frame_range, sequence_pattern
+from sam2matting.backend.render.patterns import check_within, parse_frame_range, sequence_pattern
 from sam2matting.backend.render.shot import RenderShot, load_render_shot
 from sam2matting.protocol.frames import SequencePattern
 
@@ -64,12 +64,7 @@ def prepare(
             "the output pattern names the plate's files", "Write the mattes to other files."
         )
     shot = load_render_shot(shot_file, objects)
-    s = shot.settings
-    if first < s.first_frame or last > s.last_frame:
-        raise UsageError(
-            f"frames {first}-{last} are outside the shot's range {s.first_frame}-{s.last_frame}",
-            f"Use --frames within {s.first_frame}-{s.last_frame}.",
-        )
+    check_within((first, last), shot.settings.first_frame, shot.settings.last_frame)
     return RenderRequest(plate_pattern, output_pattern, (first, last), shot)
 
 
@@ -98,12 +93,4 @@ def backend_settings(
     job: RenderJob, cache_root: Path, options: BackendOptions
 ) -> Dict[str, object]:
     """The user's config, with a private cache, the plate's folders and the given overrides."""
-    values: Dict[str, object] = {
-        "cache_root": cache_root,
-        "log_dir": cache_root.parent / "logs",
-        "allowed_roots": job.plate_roots(),
-    }
-    for key, value in (("device", options.device), ("models_dir", options.models_dir)):
-        if value is not None:
-            values[key] = value
-    return values
+    return backend_overrides(cache_root, job.plate_roots(), options.device, options.models_dir)

@@ -163,7 +163,7 @@ class PropagationJob:
             if not shot.tracker_agrees():  # never track from state the journal does not hold
                 log.error("shot %s: tracker disagrees with the journal", shot.shot_id)
                 shot.reset_session()
-            self._pass = shot.session.propagate(shot.index(frame), shot.index(stop))
+            self._pass = shot.session.propagate(shot.index(frame), shot.index(stop), self.objects)
         tracked = next(self._pass)
         got = self.shot.frame_of(tracked.index)
         if got != frame:

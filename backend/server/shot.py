@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from sam2matting.backend.config import BackendConfig
-from sam2matting.backend.device import autocast
-from sam2matting.backend.matting.base import MattingInput
+from sam2matting.backend.matting import phases
+from sam2matting.backend.matting.base import MattePrior, MattingEngine
 from sam2matting.backend.server.models import Choice, ModelPool
 from sam2matting.backend.server.staleness import reached_through
 from sam2matting.backend.shots.frame_store import FrameStore
@@ -50,11 +50,7 @@ class Shot:
         self.settings = self.journal.settings
         _check_same_shot(self.settings, settings)
         s = self.settings
-        self.store = FrameStore(
-            root, s.first_frame, s.last_frame, s.width, s.height,
-            colourspace=s.colourspace, allowed_roots=config.allowed_roots,
-            ocio_config=config.ocio_config or None,
-        )  # fmt: skip
+        self.store = plate_store(s, root, config)
         self.cache = MatteCache(
             root, s.shot_id, s.first_frame, s.last_frame, compression=config.exr_compression
         )
@@ -311,20 +307,21 @@ class Shot:
 
     def matte(self, tracked: TrackedFrame, objects: Sequence[int]) -> Dict[int, np.ndarray]:
         """Alpha per object for one tracked frame, at plate resolution, float32 on the CPU."""
-        engine = self.models.engine(self.choice.engine, self.choice.engine_params)
-        device = self.models.device
+        rgb, priors = self.track_phase(tracked, objects)
+        return phases.native_phase(self.engine(), rgb, priors)
+
+    def track_phase(
+        self, tracked: TrackedFrame, objects: Sequence[int]
+    ) -> Tuple[torch.Tensor, Dict[int, MattePrior]]:
+        """The engine's tracker-side phase (the farm's Track step stops here): the frame's RGB
+        on the pipeline device and each found object's prior."""
         size = (self.settings.width, self.settings.height)
-        rgb = self.store.rgb(tracked.index).to(device, non_blocking=True)
-        out: Dict[int, np.ndarray] = {}
-        for obj_id in objects:
-            if obj_id not in tracked.logits:
-                continue
-            mask = tracked.mask(obj_id, size).to(device)
-            inp = MattingInput(rgb, mask, tracked.logits[obj_id], tracked.features)
-            with autocast(device):
-                alpha = engine.run(inp)
-            out[obj_id] = alpha.cpu().numpy()
-        return out
+        rgb = self.store.rgb(tracked.index).to(self.models.device, non_blocking=True)
+        return rgb, phases.track_phase(self.engine(), rgb, tracked, objects, size)
+
+    def engine(self) -> MattingEngine:
+        """The shot's matting engine with its options (loaded once, shared by shots)."""
+        return self.models.engine(self.choice.engine, self.choice.engine_params)
 
     def commit_frame(self, frame: int, alphas: Dict[int, np.ndarray], revision: int) -> Path:
         """A propagation job's frame: its mattes written and marked valid, all or nothing.
@@ -391,6 +388,17 @@ class Shot:
         self.release()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def plate_store(settings: ShotSettings, root: Path, config: BackendConfig) -> FrameStore:
+    """The shot's frame store under `root`: its frames decoded and converted as the tracker and
+    the engines see them (the farm's Matte step reads its plate through one too)."""
+    s = settings
+    return FrameStore(
+        root, s.first_frame, s.last_frame, s.width, s.height,
+        colourspace=s.colourspace, allowed_roots=config.allowed_roots,
+        ocio_config=config.ocio_config or None,
+    )  # fmt: skip
 
 
 def _check_same_shot(existing: ShotSettings, wanted: ShotSettings) -> None:

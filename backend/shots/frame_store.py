@@ -186,7 +186,7 @@ class FrameStore:
         """Check a file the backend will read itself (allowed, its size); changes nothing.
 
         The size is checked from the file's header; `verify_pixels` decodes it fully as well
-        (slower: a 4K EXR takes a fraction of a second, and puts run on the server's I/O thread).
+        (slower: a 4K EXR takes a fraction of a second).
 
         Raises:
             ProtocolError: PATH_NOT_ALLOWED when the resolved path (symlinks followed) is not
@@ -195,12 +195,17 @@ class FrameStore:
         self._check_frame(frame)
         # Resolving, checking and reading run on a helper thread with a timeout: the path may
         # be a FIFO, a device or on a mount that stopped answering (reading.py).
-        if verify_pixels:
-            resolved, data = read_allowed(path, self._roots)
-            decode_image(data, None, self.max_pixels, expected=(self.width, self.height))
-        else:
-            resolved, head = read_allowed(path, self._roots, HEADER_PREFIX_BYTES, whole=False)
-            self._check_size(frame, *image_size(head))
+        try:
+            if verify_pixels:
+                resolved, data = read_allowed(path, self._roots)
+                decode_image(data, None, self.max_pixels, expected=(self.width, self.height))
+            else:
+                resolved, head = read_allowed(path, self._roots, HEADER_PREFIX_BYTES, whole=False)
+                self._check_size(frame, *image_size(head))
+        except ProtocolError as exc:
+            if exc.code not in (ErrorCode.BAD_IMAGE, ErrorCode.FRAME_SIZE_MISMATCH):
+                raise
+            raise _about_frame(exc, frame, Path(path)) from exc
         if colourspace is not None:
             self._converter(colourspace, False)
         return frame, FrameEntry(path=str(resolved), colourspace=colourspace), None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, Mapping, Optional, Protocol, Set, Tuple
+from typing import Any, Collection, Dict, Iterator, Mapping, Optional, Protocol, Set, Tuple
 
 import numpy as np
 import torch
@@ -94,10 +94,16 @@ class TrackerSession(abc.ABC):
         """Forget an object, its prompts and its memory."""
 
     @abc.abstractmethod
-    def propagate(self, start: int, stop: int) -> Iterator[TrackedFrame]:
+    def propagate(
+        self, start: int, stop: int, objects: Optional[Collection[int]] = None
+    ) -> Iterator[TrackedFrame]:
         """Track from `start` to `stop` inclusive, a frame per step (stop < start: backward).
 
         Frames are produced lazily so the caller can cancel or pre-empt between frames.
+        `objects`: the objects wanted (None: all). A tracker that can track objects apart
+        leaves the others untouched, so an object's result never depends on which other
+        objects were tracked before it (the farm tracks each object in its own task); one
+        that tracks them jointly (SAM2) may track and return all.
         """
 
     @abc.abstractmethod

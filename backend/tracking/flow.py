@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import Any, Collection, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 
 import cv2
 import numpy as np
@@ -158,12 +158,15 @@ class FlowSession(TrackerSession):
         if self._objects.pop(obj_id, None) is None:
             raise ProtocolError(ErrorCode.UNKNOWN_OBJECT, f"object {obj_id} has no prompts")
 
-    def propagate(self, start: int, stop: int) -> Iterator[TrackedFrame]:
+    def propagate(
+        self, start: int, stop: int, objects: Optional[Collection[int]] = None
+    ) -> Iterator[TrackedFrame]:
         check_index(start, self._source.num_frames)
         check_index(stop, self._source.num_frames)
         if not self._objects:
             raise ProtocolError(ErrorCode.NO_PROMPT, "no object has a prompt yet")
-        return self._propagate(start, stop)
+        wanted = set(self._objects) if objects is None else set(objects) & set(self._objects)
+        return self._propagate(start, stop, wanted)
 
     def conditioning_frames(self, obj_id: Optional[int] = None) -> Set[int]:
         if obj_id is not None:
@@ -192,11 +195,12 @@ class FlowSession(TrackerSession):
 
     # ---------------------------------------------------------------- tracking
 
-    def _propagate(self, start: int, stop: int) -> Iterator[TrackedFrame]:
+    def _propagate(self, start: int, stop: int, wanted: Set[int]) -> Iterator[TrackedFrame]:
+        """Only the wanted objects move: the others keep their results for their own passes."""
         step = 1 if stop >= start else -1
         previous: Optional[int] = None
         for index in range(start, stop + step, step):
-            objects = self._objects.items()
+            objects = [(oid, obj) for oid, obj in self._objects.items() if oid in wanted]
             probs = {oid: self._track(obj, index, previous, step) for oid, obj in objects}
             for oid, prob in probs.items():
                 if index not in self._objects[oid].seeds:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
-from . import build, cache_paths, edits, jobs, options, shot_file
+from . import build, cache_paths, edits, farm_job, jobs, options, shot_file
 from .knobs import EDITOR_KNOBS, FINISH_KNOBS
 from .messages import UserError
 from .nodeui import NodeUI
@@ -90,6 +90,7 @@ class Controller:
             "check_inputs": self.check_inputs,
             "resend": self.resend,
             "export_shot": self.export_shot,
+            "export_farm_job": self.export_farm_job,
         }
 
     def button(self, action: str) -> None:
@@ -101,6 +102,19 @@ class Controller:
             handler()
         except Exception as exc:  # noqa: BLE001 - fail() shows it to the artist and logs it
             self.ui.fail(exc)
+
+    def add_point_at(self, label: int, x: float, y: float) -> Optional[str]:
+        """A Ctrl+click in the Viewer (viewer_click.py): a point there, as if added and
+        dragged. Failures go to the status line (no dialog per click)."""
+        try:
+            slot = self.prompts.add_point_at(label, x, y)
+        except Exception as exc:  # noqa: BLE001 - shown on the status line and logged
+            self.ui.fail(exc, dialog=False)
+            return None
+        self._note(f"{slot} added where you clicked ({x:.0f}, {y:.0f})")
+        if self.node.get_bool("live_preview"):
+            self.debouncer.trigger(self.node.key, self.live_preview, self.ui.host.frame())
+        return slot
 
     def _note(self, text: Optional[str]) -> None:
         if text:
@@ -212,14 +226,22 @@ class Controller:
         path = self.ui.host.get_filename("Export shot file", "*.json", cache_paths.shot_file(cache))
         if not path:
             return
+        self.ui.set_status(f"shot file written: {self.write_shot_file(path)}")
+
+    def export_farm_job(self) -> None:
+        farm_job.export(self)
+
+    def write_shot_file(self, path: str) -> str:
+        """Write the node's shot file to `path` (.json added); returns the path written."""
         if not path.endswith(".json"):
             path += ".json"
         state = self.ui.state()
         fmt = self.sync.shot(state).format
         params = options.values(self.node, state.tracker, state.engine)
         colourspace = str(self.node.get("colourspace"))
+        cache = self.node.evaluated("cache_dir")
         shot_file.write(path, shot_file.build(state, fmt, cache, colourspace, params))
-        self.ui.set_status(f"shot file written: {path}")
+        return path
 
     # ------------------------------------------------------------ knob changes
 
@@ -255,10 +277,11 @@ class Controller:
             with self.ui.quiet():
                 options.show(self.node, state.tracker, state.engine)
         elif name == "view" and self.node.get("view") != "result":
-            # $gui is documented 0 at render time, but not for renders started in the GUI.
+            # $gui is documented 0 at render time, but not for renders started in the GUI:
+            # the render check fails those while the view is not the result (render_check.py).
             self.ui.set_status(
-                f"view: {self.node.get('view')} (set it back to result before rendering in "
-                "this session; the farm always gets the result)"
+                f"view: {self.node.get('view')} (renders in this session fail until it is back "
+                "on result; the farm always gets the result)"
             )
         elif name == "inputChange":  # unverified knob name: a hint only, nothing depends on it
             self.ui.set_text("inputs_info", "an input was reconnected: press Check inputs")

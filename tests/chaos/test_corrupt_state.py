@@ -181,7 +181,7 @@ def test_left_over_undo_backup_is_resolved_at_open(damaged):
     assert consistency_problems(root) == []
 
 
-def test_damaged_connection_files(tmp_path, capsys):
+def test_a_connection_file_not_safe_to_reuse_is_replaced_loudly(tmp_path, capsys):
     from sam2matting.backend.cli import serve
 
     path = tmp_path / "connection.json"
@@ -190,32 +190,38 @@ def test_damaged_connection_files(tmp_path, capsys):
     info = serve._connection(path, None, None)
     assert "A NEW key" in capsys.readouterr().err  # said loudly, not silently replaced
     write_connection_file(path, info)
-    assert read_connection_file(path).key == info.key
-    link = tmp_path / "link.json"
+    path.chmod(0o644)  # readable by others: the key may be known
+    assert serve._connection(path, None, None).key != info.key
+    assert "A NEW key" in capsys.readouterr().err
+
+
+def test_a_symlinked_connection_file_is_refused(tmp_path):
+    path = write_connection_file(tmp_path / "theirs.json", ConnectionInfo(new_key()))
+    link = tmp_path / "connection.json"
     link.symlink_to(path)
     with pytest.raises(ProtocolError) as err:
         read_connection_file(link)
     assert "symbolic link" in err.value.message
-    path.chmod(0o644)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="handing a file to another user needs root")
+def test_another_users_connection_file_is_refused(tmp_path):
+    path = write_connection_file(tmp_path / "connection.json", ConnectionInfo(new_key()))
+    os.chown(path, 4242, -1)
     with pytest.raises(ProtocolError) as err:
         read_connection_file(path)
-    assert "chmod 600" in err.value.hint
+    assert "belongs to user id 4242" in err.value.message
+
+
+@pytest.mark.parametrize("key", ["ab" * 32, "g" * 64, "0123", "0" * 200])
+def test_keys_must_be_long_random_hex(tmp_path, key):
+    path = write_connection_file(tmp_path / "connection.json", ConnectionInfo(new_key()))
+    data = json.loads(path.read_text())
+    data["key"] = key
+    path.write_text(json.dumps(data))
     path.chmod(0o600)
-    if os.getuid() == 0:  # as root we can hand the file to another user
-        os.chown(path, 4242, -1)
-        with pytest.raises(ProtocolError) as err:
-            read_connection_file(path)
-        assert "belongs to user id 4242" in err.value.message
-    for key in ("ab" * 32, "g" * 64, "0123"):
-        write_connection_file(path, ConnectionInfo(new_key()))
-        data = json.loads(path.read_text())
-        data["key"] = key
-        path.write_text(json.dumps(data))
-        path.chmod(0o600)
-        if os.getuid() == 0:
-            os.chown(path, 0, -1)
-        with pytest.raises(ProtocolError):
-            read_connection_file(path)
+    with pytest.raises(ProtocolError):
+        read_connection_file(path)
 
 
 def test_interrupted_plate_put_is_rolled_back_at_open(damaged):

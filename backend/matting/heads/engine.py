@@ -22,7 +22,7 @@ import torch.nn.functional as F  # noqa: N812 - the usual torch alias
 from sam2matting.backend.capabilities import Capability, Param
 from sam2matting.backend.config import BackendConfig
 from sam2matting.backend.device import autocast
-from sam2matting.backend.matting.base import MattingEngine, MattingInput, TileSolver
+from sam2matting.backend.matting.base import MattePrior, MattingEngine, MattingInput, TileSolver
 from sam2matting.backend.matting.heads.model import SAM2MattingHeads
 from sam2matting.backend.matting.native import NativeStage, TileLayout
 from sam2matting.backend.model_files import SAM2MATTING_HEADS
@@ -99,27 +99,41 @@ class HeadsEngine(MattingEngine):
 
         return cls(load_heads(path, device), solver)
 
-    @torch.inference_mode()
     def matte(self, inp: MattingInput) -> torch.Tensor:
+        return self.native_phase(inp.rgb, self.track_phase(inp))
+
+    @torch.inference_mode()
+    def track_phase(self, inp: MattingInput) -> MattePrior:
+        """The heads on the tracker's features: the coarse alpha at the heads' resolution."""
         if inp.features is None or inp.logits is None:
             raise ProtocolError(
                 ErrorCode.INVALID_FIELD,
                 "the SAM2Matting engine needs a SAM2.1 tracker's features and mask logits",
                 hint="Track with a SAM2.1 tracker, or choose the closed_form engine.",
             )
-        device = inp.rgb.device
-        h, w = inp.mask.shape
         feats = inp.features
         with autocast(feats.image.device):  # as the tracker ran, bf16 on CUDA
             mask = (inp.logits.float() > 0).float()[None, None]
             out = self.heads(feats.fpn, mask.to(feats.image.device), feats.image)
-        coarse = F.interpolate(out.alpha.float(), size=(h, w), mode="bilinear",
-                               align_corners=False)[0, 0].to(device)
+        return MattePrior(mask=inp.mask, coarse=out.alpha.float()[0, 0])
+
+    @torch.inference_mode()
+    def native_phase(self, rgb: torch.Tensor, prior: MattePrior) -> torch.Tensor:
+        """The coarse alpha resized to the plate, its soft band re-solved at plate resolution."""
+        if prior.coarse is None:
+            raise ProtocolError(
+                ErrorCode.INVALID_FIELD,
+                "the SAM2Matting engine's native phase needs the heads' coarse alpha",
+                hint="Run the Track step with the same engine again.",
+            )
+        h, w = prior.mask.shape
+        coarse = F.interpolate(prior.coarse.float()[None, None], size=(h, w), mode="bilinear",
+                               align_corners=False)[0, 0].to(rgb.device)
         coarse = torch.nan_to_num(coarse, nan=0.0).clamp_(0.0, 1.0)
         if self.native is None:
             return coarse
         trimap = band_trimap(coarse, FRACTIONAL, MARGIN, self.max_width)
-        return self.native.refine(inp.rgb.float(), coarse, trimap)
+        return self.native.refine(rgb.float(), coarse, trimap)
 
 
 def _native_solver(kind: str) -> Optional[TileSolver]:
