@@ -60,6 +60,9 @@ class ClosedFormEngineParams:
     # pixels the image gives no reason to change keep the mask's value (None: no evidence)
     evidence: EvidenceParams | None = field(default_factory=EvidenceParams)
     hold_scale: float = 0.5  # the re-solve after the hold: 0.5 half resolution, 1.0 full
+    # its conjugate-gradient iterations: pinned pixels constrain the tiles well, and the
+    # solve starts from step 4's alpha
+    hold_iterations: int = 20
 
 
 class ClosedFormEngine(MattingEngine):
@@ -151,7 +154,8 @@ class ClosedFormEngine(MattingEngine):
         (alpha, pinned pixels, tiles re-solved)."""
         assert self.params.evidence is not None
         scale = self.params.hold_scale if solve.solve_scale != 1.0 else 1.0
-        stage = NativeStage(ClosedFormSolver(replace(solve, solve_scale=scale)),
+        stage = NativeStage(ClosedFormSolver(replace(solve, solve_scale=scale,
+                                                     cg_iterations=self.params.hold_iterations)),
                             self.params.native_layout)
         held, pinned = hold_mask(stage, rgb, mask, alpha, region, self.params.evidence)
         if held is alpha:

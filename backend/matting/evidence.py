@@ -102,12 +102,14 @@ def cover(colours: np.ndarray, most: int, tau: float) -> np.ndarray:
     Colours are first merged on a grid of tau/2 (each cell keeps its mean), which bounds the
     work by the number of distinct colours rather than pixels; deterministic; at most `most`.
     """
-    cells, inverse = np.unique(np.floor(colours / (tau / 2.0)).astype(np.int32), axis=0,
-                               return_inverse=True)
-    counts = np.bincount(inverse.ravel(), minlength=len(cells)).astype(np.float32)
-    merged = np.zeros((len(cells), 3), np.float32)
-    np.add.at(merged, inverse.ravel(), colours)
-    merged /= counts[:, None]
+    cell = np.floor(colours / (tau / 2.0)).astype(np.int64)
+    cell -= cell.min(axis=0)
+    span = cell.max(axis=0) + 1
+    key = (cell[:, 0] * span[1] + cell[:, 1]) * span[2] + cell[:, 2]  # one int per grid cell
+    _, inverse = np.unique(key, return_inverse=True)
+    counts = np.bincount(inverse).astype(np.float32)
+    merged = np.stack([np.bincount(inverse, weights=colours[:, c]) for c in range(3)], axis=1)
+    merged = (merged / counts[:, None]).astype(np.float32)
     picks = [int(np.argmax(counts))]  # start from the commonest colour
     dist = np.linalg.norm(merged - merged[picks[0]], axis=1)
     while len(picks) < most and float(dist.max()) > tau:
