@@ -43,7 +43,7 @@ SIZES = {"1080p": (1920, 1080), "4K": (3840, 2160), "2K": (2048, 1080)}
 
 def random_models(folder: Path, names: List[str]) -> Path:
     """Random tracker + heads weights, saved as the official SAM2Matting files."""
-    from sam2matting.backend.matting.heads import SAM2MattingHeads
+    from sam2matting.backend.matting.heads.model import SAM2MattingHeads
     from sam2matting.backend.tracking.sam2_model import build_sam2_video_model
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -27,14 +27,14 @@ import torch.nn.functional as F  # noqa: N812 - the usual torch alias
 
 from sam2matting.backend.device import autocast
 from sam2matting.backend.matting.guided import GuidedFilterSolver
-from sam2matting.backend.matting.heads import SAM2MattingHeads
-from sam2matting.backend.matting.heads_engine import (
+from sam2matting.backend.matting.heads.engine import (
     FRACTIONAL,
     MARGIN,
     MAX_WIDTH,
     HeadsEngine,
     band_trimap,
 )
+from sam2matting.backend.matting.heads.model import SAM2MattingHeads
 from sam2matting.backend.model_files import SAM2_TRACKERS
 from sam2matting.backend.tracking.base import Prompt
 from sam2matting.backend.tracking.sam2_model import SAM2Tracker, build_sam2_video_model

@@ -53,7 +53,7 @@ def make_engines(weights_dir: Path, threads: int) -> Dict[str, Engine]:
                 rgb=torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))),
                 mask=torch.from_numpy(mask),
             )
-            return engine.matte(inp).numpy()  # type: ignore[attr-defined,no-any-return]
+            return engine.run(inp).numpy()  # type: ignore[attr-defined,no-any-return]
 
         return go
 

@@ -9,10 +9,10 @@ from typing import List
 
 from sam2matting.backend.model_files import ModelFile
 from sam2matting.protocol import paths
+from sam2matting.protocol.checksums import HashStore
 
 from . import licence
 from .checks import MISSING, NOTE, OK, WRONG, Check, DoctorContext
-from .checksums import HashStore
 from .models import Registry, verify
 from .project import install_command
 

@@ -16,7 +16,7 @@ from . import init_block, nuke_installs
 from .checks import MISSING, NOTE, OK, WRONG, Check, DoctorContext
 from .nuke_installs import NukeInstall, python_tag
 from .nuke_plugin import COMMON, VENDOR, vendored_pyzmq
-from .project import install_command
+from .project import PROTOCOL_PACKAGE, install_command
 
 AREA = "Nuke"
 IMPORT_TEST = (
@@ -110,8 +110,9 @@ def _install_check(
 def _plugin_problem(plugin: Path, python: Tuple[int, int]) -> Optional[str]:
     if not (plugin / "init.py").is_file():
         return f"{plugin} has no init.py"
-    if not (plugin / VENDOR / COMMON / "sam2matting" / "protocol" / "__init__.py").is_file():
-        return f"{plugin / VENDOR / COMMON} lacks sam2matting.protocol"
+    vendored = (plugin / VENDOR / COMMON).joinpath(*PROTOCOL_PACKAGE.split("."))
+    if not (vendored / "__init__.py").is_file():
+        return f"{plugin / VENDOR / COMMON} lacks {PROTOCOL_PACKAGE}"
     version = vendored_pyzmq(plugin / VENDOR / python_tag(python))
     if version is None:
         return (

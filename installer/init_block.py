@@ -7,12 +7,13 @@ markers is the user's and is written back byte for byte, line endings included.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import tempfile
+import stat
 from pathlib import Path, PurePath
 from typing import List, Optional, Tuple
+
+from sam2matting.protocol.atomic import atomic_write_bytes
 
 from .platforms import Platform
 from .project import install_command
@@ -113,18 +114,11 @@ def write_if_changed(path: Path, text: str) -> bool:
     if old == new:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = None
     if old is not None:
         shutil.copy2(path, path.with_name(path.name + BACKUP_SUFFIX))
-    fd, tmp = tempfile.mkstemp(prefix=".init-", suffix=".py", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(new)
-        if old is not None:
-            shutil.copymode(path, tmp)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink()
-        raise
+        mode = stat.S_IMODE(path.stat().st_mode)  # the user's file keeps its permissions
+    atomic_write_bytes(path, new, mode)
     return True
 
 

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Dict
 
-# Import name -> folder, as pyproject.toml's package-dir maps them (a test keeps the two equal).
-SOURCE_PACKAGES = {
-    "sam2matting.protocol": "protocol",
-    "sam2matting.backend": "backend",
-    "sam2matting.installer": "installer",
-}
+
+def source_packages(root: Path) -> Dict[str, str]:
+    """Import name -> folder: pyproject.toml's package-dir, read by installer/project.py (loaded
+    by its path, since nothing of the project is importable yet)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_sam2matting_project", root / "installer" / "project.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    project = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(project)
+    folders: Dict[str, str] = project.package_dirs(root)
+    return folders
 
 
 def use_source_tree(root: Path) -> None:
@@ -26,7 +36,7 @@ def use_source_tree(root: Path) -> None:
     top = types.ModuleType("sam2matting")
     top.__path__ = []  # a package whose only parts are below
     sys.modules["sam2matting"] = top
-    for name, folder in SOURCE_PACKAGES.items():
+    for name, folder in source_packages(root).items():
         spec = importlib.util.spec_from_file_location(
             name, root / folder / "__init__.py", submodule_search_locations=[str(root / folder)]
         )

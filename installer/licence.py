@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from .checksums import read_json, write_json_atomic
+from sam2matting.protocol.checksums import read_json, write_json_atomic
 
 HEADS_LICENCE = "CC-BY-NC-4.0"
 LICENCE_FILE = "licences.json"

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from sam2matting.backend.model_files import SAM2_TRACKERS, SAM2MATTING_HEADS, ModelFile
+from sam2matting.protocol.checksums import HashStore, sha256_of
 
-from .checksums import HashStore, sha256_of
 from .download import DownloadError, auth_headers, download
 from .report import Reporter
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 from .nuke_installs import python_tag, pyzmq_requirement
+from .project import PROTOCOL_PACKAGE, package_folder
 from .report import Reporter
 from .runner import Command, CommandError, Runner
 
@@ -97,8 +98,8 @@ def vendor_protocol(
     Nuke at once (a copy where the OS refuses symlinks).
     """
     common = plugin_dir / VENDOR / COMMON
-    target = common / "sam2matting" / "protocol"
-    src = source_root / "protocol"
+    target = common.joinpath(*PROTOCOL_PACKAGE.split("."))
+    src = package_folder(PROTOCOL_PACKAGE, source_root)
     changed = _write_metadata(common, version, dry_run)
     if link and not dry_run:
         linked = _symlink(src, target)

@@ -33,12 +33,29 @@ def project_version(root: Path = SOURCE_ROOT) -> str:
     return match.group(1)
 
 
+PROTOCOL_PACKAGE = "sam2matting.protocol"  # the import name Nuke's side needs
+
+
 def package_dirs(root: Path = SOURCE_ROOT) -> Dict[str, str]:
-    """pyproject's `package-dir`: import name -> folder (sam2matting.protocol -> protocol)."""
+    """pyproject's `package-dir`: import name -> folder (sam2matting.protocol -> protocol).
+
+    The one definition of the mapping is pyproject.toml; the installer's shim, the vendoring,
+    the Nuke plugin's checkout fallback and the packaging test all read it through this
+    function (standard library only, Python 3.7+: loaded by file path before anything is
+    importable). .ci/mypy_path's links are checked against it (tests/test_packaging.py).
+    """
     match = re.search(r"^package-dir\s*=\s*\{([^}]*)\}", pyproject_text(root), re.MULTILINE)
     if match is None:
         return {}
     return dict(re.findall(r'"([\w.]+)"\s*=\s*"([\w./-]+)"', match.group(1)))
+
+
+def package_folder(name: str, root: Path = SOURCE_ROOT) -> Path:
+    """The source folder of import name `name` ("sam2matting.protocol" -> <root>/protocol)."""
+    folders = package_dirs(root)
+    if name not in folders:
+        raise KeyError(f"pyproject.toml in {root} maps no folder to {name}")
+    return root / folders[name]
 
 
 def install_command(options: str = "", script: Optional[Path] = None) -> str:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
+from sam2matting.protocol.checksums import read_json, write_json_atomic
 from sam2matting.protocol.connection import (
     ConnectionInfo,
     new_key,
@@ -22,8 +23,6 @@ from sam2matting.protocol.connection import (
     write_connection_file,
 )
 from sam2matting.protocol.errors import ProtocolError
-
-from .checksums import read_json, write_json_atomic
 
 STATE_FILE = "install.json"
 CONFIG_DOC = "Backend settings; every one is described in docs/CONFIGURATION.md."

@@ -14,9 +14,9 @@ from typing import Optional
 
 from sam2matting.backend.cli import exit_codes
 from sam2matting.protocol import paths
+from sam2matting.protocol.checksums import CACHE_NAME, SIDECAR_SUFFIX
 
 from . import init_block, licence
-from .checksums import CACHE_NAME, SIDECAR_SUFFIX
 from .cli import InstallOptions
 from .models import Registry
 from .nuke_plugin import MARKER, VENDOR

@@ -7,16 +7,15 @@ group or others can read it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
+from .atomic import atomic_write_json
 from .errors import ErrorCode, ProtocolError
 from .version import PROTOCOL_VERSION
 
@@ -81,16 +80,7 @@ def write_connection_file(path: Union[str, Path], info: ConnectionInfo) -> Path:
     """Write atomically with mode 0600; the file never exists with wider permissions."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".connection-", suffix=".json", dir=str(path.parent))
-    try:
-        Path(tmp).chmod(0o600)  # mkstemp already uses 0600; make it explicit
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(info.to_json(), fh, indent=2)
-            fh.write("\n")
-        Path(tmp).replace(path)
-    except BaseException:
-        _unlink(tmp)
-        raise
+    atomic_write_json(path, info.to_json(), indent=2, mode=0o600)
     return path
 
 
@@ -132,9 +122,3 @@ def _bad_file(source: str, why: str, hint: Optional[str] = None) -> ProtocolErro
         f"connection file {source}: {why}",
         hint=hint or "Delete the file and restart the backend to write a fresh one.",
     )
-
-
-def _unlink(path: str) -> None:
-    # Path.unlink(missing_ok=True) needs Python 3.8; Nuke 13 runs 3.7.
-    with contextlib.suppress(FileNotFoundError):
-        Path(path).unlink()

@@ -1,4 +1,4 @@
-"""Every message type of protocol v1 and the schema of its content.
+"""Every message type of protocol v1 (1.0 and the 1.1 additions) and the schema of its content.
 
 PROTOCOL.md documents each of these with an example; tests/protocol/test_spec.py checks that the
 document and this module agree (types, fields, error codes, version).
@@ -196,6 +196,7 @@ CONTENT: Dict[str, Spec] = {
             "engine": opt(Str(max_len=64), "auto"),
             "tracker_params": opt(PARAMS, {}),
             "engine_params": opt(PARAMS, {}),
+            "cache_dir": opt(Nullable(PATH)),  # 1.1: where the client wants the shot's folder
         },
         checks=[ordered("first_frame", "last_frame")],
     ),
@@ -326,6 +327,40 @@ CONTENT: Dict[str, Spec] = {
     "shutdown_request": Record({}),
     "shutdown_reply": Record({}),
 }
+
+# ---------------------------------------------------------------- 1.1: prompt edits
+# Edits are prompts, not deletions. A prompt can be removed without deleting any matte; the
+# mattes whose track ran through a changed or removed prompt stay in the cache, marked stale,
+# until a propagation replaces them. Only remove_object deletes mattes. (Kept in its own section:
+# other 1.1 additions live in theirs.)
+
+STALE = Record({"object_id": Field(OBJECT_ID), "ranges": Field(RANGES)})
+
+
+def _extend(msg_type: str, **fields: Field) -> None:
+    """Add optional fields to an existing message (a minor version may only add optional ones)."""
+    old = CONTENT[msg_type]
+    assert isinstance(old, Record)
+    assert all(not f.required for f in fields.values())
+    CONTENT[msg_type] = Record({**old.fields, **fields}, old.checks)
+
+
+# Per object, the frames whose cached matte predates a prompt change (re-track them).
+_extend("open_shot_reply", frames_stale=opt(ListOf(STALE, 0, 1000), []))
+# Frames whose mattes went stale because plate frames already stored were replaced.
+_extend("put_frames_reply", invalidated=opt(RANGES, []))
+CONTENT["remove_prompt_request"] = Record(
+    {"shot_id": Field(ID), "object_id": Field(OBJECT_ID), "frame": Field(FRAME)}
+)
+CONTENT["remove_prompt_reply"] = Record(
+    {
+        "shot_id": Field(ID),
+        "object_id": Field(OBJECT_ID),
+        "frame": Field(FRAME),
+        "revision": Field(Int(0)),
+        "invalidated": Field(RANGES),  # frames of this object whose mattes are now stale
+    }
+)
 
 # Requests and the reply type each one gets on success (failure: an `error` message).
 REQUESTS: Dict[str, str] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 from .errors import ErrorCode, ProtocolError
 
@@ -237,24 +237,3 @@ def same_length(a: str, b: str) -> Check:
             raise invalid(f"{path}.{b}", f"{len(record[b])} {b} for {len(record[a])} {a}")
 
     return check
-
-
-FrameRanges = Tuple[Tuple[int, int], ...]
-
-
-def frame_ranges(frames: Iterable[int]) -> List[List[int]]:
-    """[1001, 1002, 1003, 1010] -> [[1001, 1003], [1010, 1010]]: compact lists on the wire.
-
-    The one implementation: the backend, the plugin and the CLI all call this.
-    """
-    out: List[List[int]] = []
-    for f in sorted({int(f) for f in frames}):
-        if out and f == out[-1][1] + 1:
-            out[-1][1] = f
-        else:
-            out.append([f, f])
-    return out
-
-
-def expand_ranges(ranges: Sequence[Sequence[int]]) -> List[int]:
-    return [f for a, b in ranges for f in range(a, b + 1)]

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Tuple
 
-PROTOCOL_VERSION = "1.0"
-PROTOCOL_VERSION_INFO: Tuple[int, int] = (1, 0)
+PROTOCOL_VERSION = "1.1"
+PROTOCOL_VERSION_INFO: Tuple[int, int] = (1, 1)
 
 _DIST = "sam2matting"
 

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Tuple
 
 from sam2matting.backend.cli import exit_codes
-from sam2matting.backend.cli.render_patterns import UsageError, usage_error
+from sam2matting.backend.cli.usage import usage_error
+from sam2matting.backend.errors import UsageError
 
 if TYPE_CHECKING:
     from sam2matting.backend.cli.demo_run import DemoResult
@@ -127,7 +128,7 @@ def parse_size(text: str) -> Tuple[int, int]:
 
 def _generate(out: Path, args: argparse.Namespace, size: Tuple[int, int]) -> DemoShot:
     from sam2matting.backend.cli.demo_shot import generate
-    from sam2matting.backend.cli.progress import ProgressBar
+    from sam2matting.backend.render.progress import ProgressBar
 
     _say(f"SAM2Matting demo: generating {args.frames} frames of {size[0]}x{size[1]} in {out}")
     with ProgressBar(args.frames, "generating the shot") as progress:

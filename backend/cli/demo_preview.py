@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from sam2matting.backend.imageio.atomic import atomic_write_bytes
+from sam2matting.protocol.atomic import atomic_write_bytes
 
 TILE_WIDTH = 480
 LABEL_HEIGHT = 28

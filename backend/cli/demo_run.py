@@ -11,13 +11,13 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from sam2matting.backend.cli.demo_shot import OBJECT_ID, OBJECT_NAME, PLATE_COLOURSPACE, DemoShot
-from sam2matting.backend.cli.progress import ProgressBar
-from sam2matting.backend.cli.render_client import matte_source, put_frames, run_propagation
-from sam2matting.backend.cli.render_patterns import SequencePattern
-from sam2matting.backend.imageio.atomic import atomic_write_bytes
+from sam2matting.backend.render.client import matte_source, put_frames, run_propagation
+from sam2matting.backend.render.progress import ProgressBar
+from sam2matting.protocol.atomic import atomic_write_bytes
 from sam2matting.protocol.client import Client
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.frames import SequencePattern
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from sam2matting.backend.cli.demo_shot import PLATE_COLOURSPACE, DemoShot
-from sam2matting.backend.cli.render_patterns import SequencePattern
 from sam2matting.backend.imageio.exr import read_exr
+from sam2matting.protocol.frames import SequencePattern
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from sam2matting.backend.cli.progress import ProgressBar
-from sam2matting.backend.cli.render_patterns import SequencePattern
 from sam2matting.backend.imageio.exr import read_exr, write_exr
+from sam2matting.backend.render.progress import ProgressBar
+from sam2matting.protocol.frames import SequencePattern
 
 log = logging.getLogger(__name__)
 

@@ -174,9 +174,9 @@ def _frame_number(name: str) -> int:
 
 def write_outputs(out: Path, summary: Dict[str, Any], rows: Sequence[np.ndarray]) -> None:
     """results.csv, results.json and contact_sheet.png under `out`, each written atomically."""
-    from sam2matting.backend.imageio.atomic import atomic_write_bytes
     from sam2matting.backend.matting import contact_sheet
     from sam2matting.backend.matting.evaluation import METRICS
+    from sam2matting.protocol.atomic import atomic_write_bytes
 
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")

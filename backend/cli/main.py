@@ -24,6 +24,10 @@ COMMANDS = {
         "sam2matting.backend.cli.render",
         "farm render: matte a plate sequence from a shot file, resumable",
     ),
+    "farm": (
+        "sam2matting.backend.cli.farm",
+        "render-farm job (Open Job Description): bundle a shot, run its Track/Matte tasks",
+    ),
     "matte-image": (
         "sam2matting.backend.cli.matte_image",
         "matte one image from a mask (float EXR alpha out)",

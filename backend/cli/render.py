@@ -15,25 +15,22 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Set, Tuple
+from typing import TYPE_CHECKING, Dict, List, Set
 
 from sam2matting.backend.cli import exit_codes
-from sam2matting.backend.cli.render_patterns import (
-    SequencePattern,
-    UsageError,
-    describe_frames,
-    parse_frame_range,
-    usage_error,
-)
+from sam2matting.backend.cli.usage import usage_error
+from sam2matting.backend.errors import UsageError
+from sam2matting.protocol.frames import describe
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` must not load the backend
-    from sam2matting.backend.cli.render_job import RenderJob
-    from sam2matting.backend.cli.render_shot import RenderShot
+    from sam2matting.backend.render.job import RenderJob
     from sam2matting.protocol.errors import ProtocolError
 
 log = logging.getLogger("sam2matting.render")
 
 SETUP_ERRORS = ("model_unavailable", "checkpoint_invalid")
+# Fields of open_shot that come from the shot file's `params`: a bad value there is the file's.
+SHOT_FILE_FIELDS = ("tracker_params", "engine_params")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,85 +101,35 @@ example (one farm task per object):
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        plate, output, frames, shot = _parse(args)
-    except UsageError as exc:
-        return usage_error(exc, "render")
-    from sam2matting.backend.cli.render_backend import scratch_folder
-    from sam2matting.backend.cli.render_job import RenderJob
+    from sam2matting.backend.render import run as render
+    from sam2matting.backend.render.in_process import scratch_folder
+    from sam2matting.backend.render.job import RenderJob
+    from sam2matting.protocol.errors import ProtocolError
 
     try:
+        request = render.prepare(args.plate, args.output, args.frames, args.shot, args.objects)
+    except UsageError as exc:
+        return usage_error(exc, "render")
+    options = render.BackendOptions(
+        args.config, args.device, args.models_dir, args.tracker, args.engine
+    )
+    try:
         with scratch_folder(args.work_dir) as scratch:
-            job = RenderJob(shot, plate, output, frames, scratch)
+            job = RenderJob(request.shot, request.plate, request.output, request.frames, scratch)
             if not job.remaining:
-                print(f"render: all {job.count} frames of {output.text} are finished")
+                print(f"render: all {job.count} frames of {request.output.text} are finished")
                 return exit_codes.OK
-            return _execute(job, args, scratch)
+            try:
+                render.execute(job, scratch, options, quiet=not args.verbose)
+            except ProtocolError as exc:
+                return _failed(job, exc)
+    except render.SetupError as exc:
+        print(f"sam2matting render: {exc}", file=sys.stderr)
+        return exit_codes.SETUP
     except OSError as exc:  # an output or scratch folder that cannot be written
         print(f"sam2matting render: {exc}", file=sys.stderr)
         return exit_codes.FAILURE
-
-
-def _parse(
-    args: argparse.Namespace,
-) -> Tuple[SequencePattern, SequencePattern, Tuple[int, int], RenderShot]:
-    from sam2matting.backend.cli.render_shot import load_render_shot
-
-    plate = SequencePattern.parse(args.plate, "plate pattern")
-    output = SequencePattern.parse(args.output, "output pattern")
-    frames = parse_frame_range(args.frames)
-    if plate.path(frames[0]).resolve() == output.path(frames[0]).resolve():
-        hint = "Write the mattes to other files."
-        raise UsageError("the output pattern names the plate's files", hint)
-    shot = load_render_shot(args.shot, args.objects)
-    s = shot.settings
-    if frames[0] < s.first_frame or frames[1] > s.last_frame:
-        raise UsageError(
-            f"frames {frames[0]}-{frames[1]} are outside the shot's range "
-            f"{s.first_frame}-{s.last_frame}",
-            f"Use --frames within {s.first_frame}-{s.last_frame}.",
-        )
-    return plate, output, frames, shot
-
-
-def _execute(job: RenderJob, args: argparse.Namespace, scratch: Path) -> int:
-    from sam2matting.backend.cli.render_backend import InProcessBackend
-    from sam2matting.protocol.errors import ProtocolError
-
-    cache_root = scratch / "cache"
-    job.shot.seed_journal(cache_root)  # the backend restores the shot from it when opening
-    try:
-        backend = InProcessBackend(args.config, _overrides(args, job, cache_root))
-    except ValueError as exc:
-        print(f"sam2matting render: {exc}", file=sys.stderr)
-        return exit_codes.SETUP
-    _quiet_backend_logs(args.verbose)
-    try:
-        with backend as client:
-            job.execute(client, args.tracker, args.engine)
-    except ProtocolError as exc:
-        return _failed(job, exc)
     return _report(job)
-
-
-def _overrides(args: argparse.Namespace, job: RenderJob, cache_root: Path) -> Dict[str, object]:
-    """Backend settings: the user's config, with a private cache and the plate's folders."""
-    values: Dict[str, object] = {
-        "cache_root": cache_root,
-        "log_dir": cache_root.parent / "logs",
-        "allowed_roots": job.plate_roots(),
-    }
-    for key, value in (("device", args.device), ("models_dir", args.models_dir)):
-        if value is not None:
-            values[key] = value
-    return values
-
-
-def _quiet_backend_logs(verbose: bool) -> None:
-    """The backend's per-job info lines would interleave with the progress bar."""
-    if not verbose:
-        for name in ("sam2matting.backend.server", "sam2matting.protocol"):
-            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _report(job: RenderJob) -> int:
@@ -206,7 +153,7 @@ def _list_skipped(skipped: Dict[int, str]) -> None:
     count = f"{len(skipped)} frame{'s' if len(skipped) != 1 else ''}"
     print(f"sam2matting render: {count} not produced:", file=sys.stderr)
     for why, frames in by_reason.items():
-        print(f"  {describe_frames(frames)}: {why}", file=sys.stderr)
+        print(f"  {describe(frames)}: {why}", file=sys.stderr)
 
 
 def _failed(job: RenderJob, exc: ProtocolError) -> int:
@@ -214,10 +161,12 @@ def _failed(job: RenderJob, exc: ProtocolError) -> int:
     missing: Set[int] = set(job.remaining) - set(job.written)
     if missing:
         print(
-            f"  not written: {describe_frames(sorted(missing))} (re-run the same command to "
+            f"  not written: {describe(sorted(missing))} (re-run the same command to "
             "resume)",
             file=sys.stderr,
         )
     if exc.code.value in SETUP_ERRORS:
         return exit_codes.SETUP
+    if str(exc.details.get("field", "")).startswith(SHOT_FILE_FIELDS):
+        return exit_codes.USAGE  # the shot file asks for an option the engine does not take
     return exit_codes.FAILURE

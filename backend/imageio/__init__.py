@@ -6,7 +6,8 @@
 - `decode`: plate bytes or files (EXR, PNG, TIFF, JPEG, raw protocol buffers) to float32 RGB,
   with sizes checked from headers (`headers`) before pixels are allocated.
 - `colour`: plate colourspace to display-referred sRGB-encoded [0, 1] (built-ins or OCIO).
-- `atomic`: temp-file-and-rename writes; disk full is `ProtocolError(DISK_FULL)`.
+- writes go through `sam2matting.protocol.atomic` (temp file and rename; disk full is
+  `ProtocolError(DISK_FULL)`), the one atomic-write helper of the repository.
 
 Every user-actionable failure is a `ProtocolError` (BAD_IMAGE, INVALID_FIELD, DISK_FULL).
 """

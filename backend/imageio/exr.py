@@ -16,9 +16,9 @@ from typing import Any, Collection, Dict, List, Mapping, NamedTuple, Optional, S
 
 import numpy as np
 
+from sam2matting.protocol.atomic import atomic_write_bytes
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 
-from .atomic import atomic_write_bytes
 from .compression import compression_enum, compression_name, supported_compressions
 
 log = logging.getLogger(__name__)

@@ -2,13 +2,19 @@
 
 Tensors are torch tensors on the pipeline's device; on the CPU they convert to numpy without a
 copy, so classical engines pay nothing for the shared interface.
+
+Every engine runs in two phases (`matting/phases.py` runs them for the server and the farm):
+the tracker-side phase keeps what only exists next to the tracker (its mask and, for engines
+that need features, what they made of them) as a `MattePrior`; the native phase turns that prior
+and the plate into alpha. The farm's Track step runs the first and stores the prior, its Matte
+step the second (docs/FARM.md); on one machine they run back to back.
 """
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import Any, ClassVar, Mapping, Optional
 
 import torch
 
@@ -28,8 +34,23 @@ class MattingInput:
     features: Optional[SAM2Features] = None  # same-frame SAM2 backbone features, if any
 
 
+@dataclass
+class MattePrior:
+    """What the native phase needs of one object on one frame, besides the plate."""
+
+    mask: torch.Tensor  # (H, W) float32 0/1: the tracker's mask at plate resolution
+    # alpha the tracker-side phase made from the tracker's features (the heads' coarse alpha),
+    # at the engine's own resolution; None for engines that need only the mask
+    coarse: Optional[torch.Tensor] = None
+
+
 class MattingEngine(abc.ABC):
-    """Turns one object's mask into alpha. Engines are stateless between frames."""
+    """Turns one object's mask into alpha. Engines are stateless between frames.
+
+    Registered by name in `matting/registry.py`; the registry calls `capability` and `create`.
+    Callers run an engine with `run`, never `matte` directly, or in its two phases with
+    `track_phase` and `run_native` (`matting/phases.py`).
+    """
 
     name: ClassVar[str] = ""
     # True for engines that need SAM2 backbone features (they cannot follow the flow tracker)
@@ -37,12 +58,55 @@ class MattingEngine(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def capability(cls, config: BackendConfig) -> Capability:
-        """Describe the engine, including whether it can run on this machine and why not."""
+    def capability(cls, config: BackendConfig, name: str = "") -> Capability:
+        """Describe the engine registered as `name` (default: `cls.name`): whether it can run on
+        this machine and why not, and its typed options (what `describe` advertises)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def create(
+        cls, name: str, config: BackendConfig, device: torch.device, options: Mapping[str, Any]
+    ) -> MattingEngine:
+        """The engine registered as `name` on `device`; `options` are already checked against
+        the capability's params (only the ones the host sent)."""
 
     @abc.abstractmethod
     def matte(self, inp: MattingInput) -> torch.Tensor:
         """(H, W) float32 alpha in [0, 1] on the input's device; never NaN."""
+
+    def run(self, inp: MattingInput) -> torch.Tensor:
+        """`matte` as every caller runs it: in inference mode, NaN-free, clamped to [0, 1].
+
+        The result is an ordinary tensor, not an inference tensor: callers (the server's
+        shot, the writer) may change it in place, which PyTorch forbids for tensors made in
+        inference mode once outside it.
+        """
+        with torch.inference_mode():
+            alpha = torch.nan_to_num(self.matte(inp).float(), nan=0.0).clamp(0.0, 1.0)
+        return alpha.clone()
+
+    def track_phase(self, inp: MattingInput) -> MattePrior:
+        """The part of `matte` that needs the tracker's logits or features.
+
+        `native_phase(inp.rgb, track_phase(inp))` equals `matte(inp)`. The default suits engines
+        that need only the plate and the mask: it keeps the mask.
+        """
+        if self.needs_features:
+            raise NotImplementedError(f"engine {self.name} needs features: it defines both phases")
+        return MattePrior(mask=inp.mask)
+
+    def native_phase(self, rgb: torch.Tensor, prior: MattePrior) -> torch.Tensor:
+        """The rest of `matte`: (H, W) alpha from the plate's RGB and the stored prior."""
+        if self.needs_features:
+            raise NotImplementedError(f"engine {self.name} needs features: it defines both phases")
+        return self.matte(MattingInput(rgb, prior.mask))
+
+    def run_native(self, rgb: torch.Tensor, prior: MattePrior) -> torch.Tensor:
+        """`native_phase` as every caller runs it, as `run` runs `matte`: in inference mode,
+        NaN-free, clamped to [0, 1], an ordinary tensor."""
+        with torch.inference_mode():
+            alpha = torch.nan_to_num(self.native_phase(rgb, prior).float(), nan=0.0).clamp(0.0, 1.0)
+        return alpha.clone()
 
 
 class TileSolver(abc.ABC):

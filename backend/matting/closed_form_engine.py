@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import ClassVar, Dict
+from typing import Any, ClassVar, Dict, Mapping
 
 import numpy as np
 import torch
@@ -76,10 +76,10 @@ class ClosedFormEngine(MattingEngine):
         self.stats: Dict[str, float] = {}  # what the latest call did (for logs and benchmarks)
 
     @classmethod
-    def capability(cls, config: BackendConfig) -> Capability:
+    def capability(cls, config: BackendConfig, name: str = "") -> Capability:
         defaults = bandlib.BandParams()
         return Capability(
-            name=cls.name,
+            name=name or cls.name,
             label="Closed-form matting (weight-free)",
             available=_pymatting_importable(),
             reason=None if _pymatting_importable() else "pymatting is not installed: "
@@ -95,6 +95,14 @@ class ClosedFormEngine(MattingEngine):
                       minimum=0.0, maximum=0.5),
             ],
         )
+
+    @classmethod
+    def create(
+        cls, name: str, config: BackendConfig, device: torch.device, options: Mapping[str, Any]
+    ) -> ClosedFormEngine:
+        width, tolerance = options.get("max_width"), options.get("hold_tolerance")
+        return cls.with_options(max_width=None if width is None else float(width),
+                                hold_tolerance=None if tolerance is None else float(tolerance))
 
     @classmethod
     def with_options(cls, max_width: float | None = None,

@@ -77,7 +77,7 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
     """Write float RGB in [0, 1] as an 8-bit PNG, atomically."""
     import cv2
 
-    from sam2matting.backend.imageio.atomic import atomic_write_bytes
+    from sam2matting.protocol.atomic import atomic_write_bytes
 
     bgr = (np.clip(rgb, 0.0, 1.0)[..., ::-1] * 255.0 + 0.5).astype(np.uint8)
     ok, buf = cv2.imencode(".png", bgr)

@@ -47,6 +47,8 @@ class EvidenceParams:
     min_pool: int = 8  # fewer pool pixels than this within 4x the margin: no evidence
     denoise: float = 1.0  # Gaussian sigma applied to colours before they are compared
     thin_keep: float = 0.6  # in structures too thin for pool_depth, pools start this far in
+    agree: float = 0.5  # pool pixels: the first solve's alpha on the mask's side of this
+    flat: float = 0.02  # pool pixels: colour gradient below this per pixel (not in a blur ramp)
     # soft-textured pixels whose colour both sides explain are pinned from this far from the
     # mask's edge (beyond the tracker's edge error); None: never
     ambiguous_depth: Optional[float] = 4.0
@@ -58,7 +60,8 @@ class EvidenceParams:
             tau=self.tau, pool_depth=self.pool_depth * factor, soft_energy=self.soft_energy,
             soft_radius=self.soft_radius, soft_grow=self.soft_grow, tile=self.tile,
             margin=self.margin, max_colours=self.max_colours, min_pool=self.min_pool,
-            denoise=self.denoise * factor, thin_keep=self.thin_keep,
+            denoise=self.denoise * factor, thin_keep=self.thin_keep, agree=self.agree,
+            flat=self.flat / factor,
             ambiguous_depth=None if self.ambiguous_depth is None else self.ambiguous_depth * factor,
             soft_tau=self.soft_tau,
         )
@@ -78,7 +81,8 @@ def soft_texture(alpha: np.ndarray, params: EvidenceParams) -> np.ndarray:
 
 
 def side_pools(mask: np.ndarray, alpha: np.ndarray, soft: np.ndarray, depth: np.ndarray,
-               params: EvidenceParams) -> Tuple[np.ndarray, np.ndarray]:
+               params: EvidenceParams,
+               gradient: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
     """(outside pool, inside pool) boolean maps: confident, not soft, beyond the edge error.
 
     depth: each pixel's distance from the mask's edge (`band.edge_distances`, on its side).
@@ -93,7 +97,10 @@ def side_pools(mask: np.ndarray, alpha: np.ndarray, soft: np.ndarray, depth: np.
     nearby = cv2.dilate(np.minimum(depth, 1e6).astype(np.float32), disk)
     start = np.minimum(params.pool_depth, np.maximum(1.0, params.thin_keep * nearby))
     firm = ~soft & (depth >= start)
-    return ~inside & (alpha <= 0.5) & firm, inside & (alpha >= 0.5) & firm
+    if gradient is not None:  # a pure colour, not a mixture on a blur or defocus ramp
+        firm &= gradient < params.flat
+    outside_pool = ~inside & (alpha <= 1.0 - params.agree) & firm
+    return outside_pool, inside & (alpha >= params.agree) & firm
 
 
 def cover(colours: np.ndarray, most: int, tau: float) -> np.ndarray:
@@ -168,6 +175,16 @@ def _denoised(rgb: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
+def _gradient(rgb: np.ndarray) -> np.ndarray:
+    """Largest per-channel colour gradient (central differences), per pixel."""
+    import cv2
+
+    gx = np.abs(cv2.Sobel(rgb, cv2.CV_32F, 1, 0, ksize=1)) / 2.0
+    gy = np.abs(cv2.Sobel(rgb, cv2.CV_32F, 0, 1, ksize=1)) / 2.0
+    out: np.ndarray = np.maximum(gx, gy).max(axis=2)
+    return out
+
+
 def pinned_map(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray, region: np.ndarray,
                params: EvidenceParams) -> np.ndarray:
     """Boolean (H, W): pixels of `region` the image gives no reason to change from the mask.
@@ -180,8 +197,9 @@ def pinned_map(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray, region: np.
     d_in, d_out = edge_distances(mask)
     depth = np.where(inside, d_in, d_out)
     soft = soft_texture(alpha, params)
-    pools = side_pools(mask, alpha, soft, depth, params)
-    d_outside, d_inside = pool_distances(_denoised(rgb, params.denoise), pools, region, params)
+    colours = _denoised(rgb, params.denoise)
+    pools = side_pools(mask, alpha, soft, depth, params, _gradient(colours))
+    d_outside, d_inside = pool_distances(colours, pools, region, params)
     d_own = np.where(inside, d_inside, d_outside)
     own = d_own <= params.tau
     other = np.where(inside, d_outside, d_inside) <= params.tau

@@ -64,8 +64,7 @@ class ImageMatter:
         if self.tracker_model is not None:
             inp.features = image_features(self.tracker_model, inp.rgb)
             inp.logits = mask_logits(inp.mask, int(self.tracker_model.image_size) // 4)
-        alpha: torch.Tensor = self.engine.matte(inp)
-        return alpha.detach().float().cpu().numpy()
+        return self.engine.run(inp).cpu().numpy()
 
 
 def load_matter(

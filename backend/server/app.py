@@ -139,18 +139,42 @@ class BackendServer:
             )
         return shot
 
-    def open_shot(self, settings: ShotSettings) -> Tuple[Shot, bool]:
+    def open_shot(
+        self, settings: ShotSettings, cache_dir: Optional[str] = None
+    ) -> Tuple[Shot, bool]:
         """The open shot with this id, or load it from its journal, or create it."""
         with self.shots_lock:
             shot = self.shots.get(settings.shot_id)
             if shot is not None:
-                shot.matches(settings)
+                if shot.reconfigure(settings):  # another tracker: its session is now stale
+                    self.worker.cancel(shot_id=shot.shot_id)
+                    self.worker.submit(shot.release, shot.shot_id)
                 return shot, True
-            root = self.config.cache_root / settings.shot_id
+            root = self.shot_root(settings.shot_id, cache_dir)
             restored = (root / "shot.json").is_file()
             shot = Shot(settings, root, self.config, self.models)
             self.shots[settings.shot_id] = shot
             return shot, restored
+
+    def shot_root(self, shot_id: str, requested: Optional[str]) -> Path:
+        """The shot's folder: the one the client asked for (open_shot_request.cache_dir, 1.1)
+        when it is absolute, inside the cache root or an allowed root, and new, empty or already
+        a shot's folder; else the default <cache_root>/<shot_id>. The reply's cache_dir tells
+        the client which."""
+        default = self.config.cache_root / shot_id
+        if not requested or not Path(requested).is_absolute():
+            return default
+        resolved = Path(requested).resolve()
+        roots = [
+            Path(r).expanduser().resolve()
+            for r in (self.config.cache_root, *self.config.allowed_roots)
+        ]
+        inside = any(resolved != r and resolved.is_relative_to(r) for r in roots)
+        if inside and _usable_shot_folder(resolved):
+            return resolved
+        log.info("shot %s: not keeping it in %s (outside the cache and allowed roots, or a "
+                 "folder holding other files); using %s", shot_id, requested, default)  # fmt: skip
+        return default
 
     def close_shot(self, shot_id: str, delete_cache: bool) -> None:
         shot = self.shot(shot_id)
@@ -223,3 +247,10 @@ class BackendServer:
         if how == "none":
             return {"matte_path": None, "matte": None}, []
         return {"matte_path": str(path), "matte": None}, []
+
+
+def _usable_shot_folder(folder: Path) -> bool:
+    """A folder the backend may make a shot's home: missing, empty, or a shot's already."""
+    if not folder.exists():
+        return True
+    return folder.is_dir() and (not any(folder.iterdir()) or (folder / "shot.json").is_file())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -16,10 +16,11 @@ from sam2matting.backend.shots.records import ShotSettings
 from sam2matting.backend.tracking.base import Prompt
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
-from sam2matting.protocol.schema import frame_ranges
+from sam2matting.protocol.frames import to_ranges as frame_ranges
 
 if TYPE_CHECKING:
     from sam2matting.backend.server.app import BackendServer, Reply
+    from sam2matting.backend.server.shot import Shot
 
 
 def ping(server: BackendServer, msg: Message) -> None:
@@ -59,7 +60,7 @@ def open_shot(server: BackendServer, msg: Message) -> None:
         tracker=c["tracker"], engine=c["engine"],
         params={"tracker": c["tracker_params"], "engine": c["engine_params"]},
     )  # fmt: skip
-    shot, restored = server.open_shot(settings)
+    shot, restored = server.open_shot(settings, c.get("cache_dir"))
     server.reply(msg, ("open_shot_reply", dict(shot.state(), restored=restored), ()))
 
 
@@ -68,6 +69,7 @@ def put_frames(server: BackendServer, msg: Message) -> None:
 
     def store() -> None:
         stored = []
+        replaced = [e["frame"] for e in msg.content["frames"] if shot.store.has(e["frame"])]
         for entry in msg.content["frames"]:
             image = entry["image"]
             if image is not None:
@@ -75,10 +77,23 @@ def put_frames(server: BackendServer, msg: Message) -> None:
             else:
                 shot.store.put_path(entry["frame"], entry["path"], entry["colourspace"])
             stored.append(entry["frame"])
-        server.reply(msg, ("put_frames_reply", {"shot_id": shot.shot_id, "stored": stored}, ()))
+        stale = _plate_replaced(server, shot) if replaced else {}
+        content = {
+            "shot_id": shot.shot_id, "stored": stored,
+            "invalidated": frame_ranges({f for frames in stale.values() for f in frames}),
+        }  # fmt: skip
+        server.reply(msg, ("put_frames_reply", content, ()))
 
     # Decoding a 4K EXR takes a while: off the I/O thread, so pings keep flowing.
     server.decoders.submit(server.answer, msg, store)
+
+
+def _plate_replaced(server: BackendServer, shot: Shot) -> Dict[int, List[int]]:
+    """New pixels for stored frames (a changed plate re-sent): every matte is stale, and the
+    tracker memory, built from the old pixels, goes (on the GPU worker, which owns it)."""
+    stale = shot.plate_replaced()
+    server.worker.submit(shot.release, shot.shot_id)
+    return stale
 
 
 def add_prompt(server: BackendServer, msg: Message) -> None:
@@ -150,6 +165,23 @@ def remove_object(server: BackendServer, msg: Message) -> None:
     server.on_worker(msg, shot, work)
 
 
+def remove_prompt(server: BackendServer, msg: Message) -> None:
+    """1.1: forget one prompt; mattes stay (stale), only remove_object deletes them."""
+    c = msg.content
+    shot = server.shot(c["shot_id"])
+    shot.index(c["frame"])
+
+    def work() -> Reply:
+        stale = shot.remove_prompt(c["frame"], c["object_id"])
+        content = {
+            "shot_id": shot.shot_id, "object_id": c["object_id"], "frame": c["frame"],
+            "revision": shot.journal.revision, "invalidated": frame_ranges(stale),
+        }  # fmt: skip
+        return "remove_prompt_reply", content, ()
+
+    server.on_worker(msg, shot, work)
+
+
 def propagate(server: BackendServer, msg: Message) -> None:
     c = msg.content
     shot = server.shot(c["shot_id"])
@@ -201,6 +233,7 @@ TABLE: Dict[str, Callable[[BackendServer, Message], None]] = {
     "put_frames_request": put_frames,
     "add_prompt_request": add_prompt,
     "remove_object_request": remove_object,
+    "remove_prompt_request": remove_prompt,
     "propagate_request": propagate,
     "cancel_request": cancel,
     "get_matte_request": get_matte,

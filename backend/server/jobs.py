@@ -19,7 +19,7 @@ from sam2matting.backend.server.shot import Shot
 from sam2matting.backend.tracking.base import TrackedFrame
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
-from sam2matting.protocol.schema import frame_ranges
+from sam2matting.protocol.frames import to_ranges as frame_ranges
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class PropagationJob:
     def _next_tracked(self, frame: int, stop: int) -> TrackedFrame:
         if self._pass is None or self._pass_next != frame:
             shot = self.shot
-            self._pass = shot.session.propagate(shot.index(frame), shot.index(stop))
+            self._pass = shot.session.propagate(shot.index(frame), shot.index(stop), self.objects)
         tracked = next(self._pass)
         got = self.shot.frame_of(tracked.index)
         if got != frame:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -15,16 +16,17 @@ import numpy as np
 import torch
 
 from sam2matting.backend.config import BackendConfig
-from sam2matting.backend.device import autocast
-from sam2matting.backend.matting.base import MattingInput
-from sam2matting.backend.server.models import ModelPool
+from sam2matting.backend.matting import phases
+from sam2matting.backend.matting.base import MattePrior, MattingEngine
+from sam2matting.backend.server.models import Choice, ModelPool
+from sam2matting.backend.server.staleness import reached_through
 from sam2matting.backend.shots.frame_store import FrameStore
 from sam2matting.backend.shots.journal import ShotJournal
 from sam2matting.backend.shots.matte_cache import MatteCache
 from sam2matting.backend.shots.records import ShotSettings
 from sam2matting.backend.tracking.base import Prompt, TrackedFrame, TrackerSession
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
-from sam2matting.protocol.schema import frame_ranges
+from sam2matting.protocol.frames import to_ranges as frame_ranges
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +40,14 @@ class Shot:
     ):
         self.root = root
         self.models = models
+        # Names and options are checked before anything is written: a refused choice changes
+        # nothing on disk.
+        self.choice = models.resolve(settings.tracker, settings.engine, settings.params)
         self.journal = ShotJournal.open_or_create(root, settings)
         self.settings = self.journal.settings
         _check_same_shot(self.settings, settings)
-        self.tracker_name, self.engine_name = models.resolve(settings.tracker, settings.engine)
         s = self.settings
-        self.store = FrameStore(
-            root, s.first_frame, s.last_frame, s.width, s.height,
-            colourspace=s.colourspace, allowed_roots=config.allowed_roots,
-            ocio_config=config.ocio_config or None,
-        )  # fmt: skip
+        self.store = plate_store(s, root, config)
         self.cache = MatteCache(
             root, s.shot_id, s.first_frame, s.last_frame, compression=config.exr_compression
         )
@@ -73,8 +73,34 @@ class Shot:
     def frame_of(self, index: int) -> int:
         return index + self.settings.first_frame
 
-    def matches(self, settings: ShotSettings) -> None:
+    @property
+    def tracker_name(self) -> str:
+        return self.choice.tracker
+
+    @property
+    def engine_name(self) -> str:
+        return self.choice.engine
+
+    def reconfigure(self, settings: ShotSettings) -> bool:
+        """The shot re-opened, maybe with another tracker, engine or options: check them, then
+        switch (engines are stateless, the next frame uses the new one). Returns whether the
+        tracker changed, in which case its session must be released (on the worker).
+
+        Raises:
+            ProtocolError: SHOT_MISMATCH for another format or range; the choice's errors
+                (unknown, unavailable, bad option), with nothing changed.
+        """
         _check_same_shot(self.settings, settings)
+        choice: Choice = self.models.resolve(settings.tracker, settings.engine, settings.params)
+        chosen = replace(
+            self.settings, tracker=settings.tracker, engine=settings.engine, params=settings.params
+        )
+        with self.lock:
+            if chosen != self.settings:
+                self.journal.update_settings(chosen)
+                self.settings = self.journal.settings
+            old, self.choice = self.choice, choice
+        return (old.tracker, old.tracker_params) != (choice.tracker, choice.tracker_params)
 
     def state(self) -> Dict[str, Any]:
         """The shot part of open_shot_reply."""
@@ -83,6 +109,7 @@ class Shot:
             "revision": self.journal.revision,
             "objects": [{"id": i, "name": n} for i, n in self.journal.objects.items()],
             "prompts": [p.summary() for p in self.journal.prompts],
+            "frames_stale": self.journal.stale_ranges(),
             "frames_stored": self.store.stored_ranges(),
             "frames_matted": frame_ranges(self.cache.frames()),
             "cache_dir": str(self.root),
@@ -98,7 +125,8 @@ class Shot:
         """The tracker session, created on first use and fed the journal's prompts in order
         (after a backend restart the shot resumes without re-prompting)."""
         if self._session is None:
-            session = self.models.tracker(self.tracker_name).open_session(self.store)
+            tracker = self.models.tracker(self.choice.tracker, self.choice.tracker_params)
+            session = tracker.open_session(self.store)
             for record in self.journal.prompts:
                 session.add_prompt(
                     self.index(record.frame), record.object_id, self.journal.as_prompt(record)
@@ -126,38 +154,50 @@ class Shot:
         self, frame: int, obj_id: int, name: str, prompt: Prompt
     ) -> Tuple[Path, List[int]]:
         """Segment `frame` with a new prompt; matte and cache it. Returns (matte path, stale
-        frames): the frames of this object whose mattes now predate a nearer prompt."""
+        frames): the frames of this object whose mattes now predate the change (kept, marked
+        stale). A prompt on a frame that had one replaces it (`prompt.clear_old`)."""
         index = self.index(frame)
+        was_prompted = frame in self.conditioning_frames(obj_id)
         # The tracker first: a prompt it refuses must not enter the journal (it would be
         # replayed, and refused, after every restart).
         tracked = self.session.add_prompt(index, obj_id, prompt)
         with self.lock:
             self.journal.add_prompt(frame, obj_id, name, prompt)
         path = self.write_matte(frame, self.matte(tracked, [obj_id]))
-        stale = self._stale_after_prompt(frame, obj_id)
+        stale = self._stale_after_change(frame, obj_id, was_prompted)
         with self.lock:
             self.journal.invalidate(obj_id, stale)
             self.journal.mark_valid(obj_id, [frame])
         return path, stale
 
-    def _stale_after_prompt(self, frame: int, obj_id: int) -> List[int]:
-        """Matted frames whose track ran through `frame` before it got this prompt.
-
-        A track reaches the frames after `frame` through it only if an earlier prompt exists
-        (forward tracking), and the frames before it only if a later one exists (backward);
-        in each direction the next prompted frame ends its reach.
-        """
-        cond = [f for f in self.conditioning_frames(obj_id) if f != frame]
-        before = [f for f in cond if f < frame]
-        after = [f for f in cond if f > frame]
+    def _stale_after_change(self, frame: int, obj_id: int, was_prompted: bool) -> List[int]:
+        """Matted frames whose track ran through `frame` before its prompt changed
+        (staleness.py has the rule)."""
         s = self.settings
-        stale: List[range] = []
-        if before:
-            stale.append(range(frame + 1, (after[0] if after else s.last_frame + 1)))
-        if after:
-            stale.append(range(before[-1] + 1 if before else s.first_frame, frame))
-        valid = set(self.journal.valid_frames(obj_id))
-        return sorted({f for r in stale for f in r} & valid)
+        reached = reached_through(
+            frame, self.conditioning_frames(obj_id), s.first_frame, s.last_frame, was_prompted
+        )
+        return sorted(reached & set(self.journal.valid_frames(obj_id)))
+
+    def remove_prompt(self, frame: int, obj_id: int) -> List[int]:
+        """Forget the object's prompt on `frame`; no matte is deleted. Returns the frames made
+        stale: `frame` itself and those whose track ran through it."""
+        self.index(frame)
+        with self.lock:
+            s = self.settings
+            reached = reached_through(
+                frame, self.conditioning_frames(obj_id), s.first_frame, s.last_frame, True
+            )
+            stale = self.journal.remove_prompt(frame, obj_id, reached | {frame})
+        # The tracker memory holds the removed prompt: rebuilt from the journal on next use.
+        self.release()
+        return stale
+
+    def plate_replaced(self) -> Dict[int, List[int]]:
+        """Plate frames that were stored got new pixels: every matte is stale, per object.
+        (The caller releases the tracker session on the GPU worker.)"""
+        with self.lock:
+            return {obj: self.journal.invalidate(obj) for obj in self.journal.objects}
 
     def remove_object(self, obj_id: int) -> None:
         if obj_id not in self.journal.objects:
@@ -175,20 +215,21 @@ class Shot:
 
     def matte(self, tracked: TrackedFrame, objects: Sequence[int]) -> Dict[int, np.ndarray]:
         """Alpha per object for one tracked frame, at plate resolution, float32 on the CPU."""
-        engine = self.models.engine(self.engine_name)
-        device = self.models.device
+        rgb, priors = self.track_phase(tracked, objects)
+        return phases.native_phase(self.engine(), rgb, priors)
+
+    def track_phase(
+        self, tracked: TrackedFrame, objects: Sequence[int]
+    ) -> Tuple[torch.Tensor, Dict[int, MattePrior]]:
+        """The engine's tracker-side phase (the farm's Track step stops here): the frame's RGB
+        on the pipeline device and each found object's prior."""
         size = (self.settings.width, self.settings.height)
-        rgb = self.store.rgb(tracked.index).to(device, non_blocking=True)
-        out: Dict[int, np.ndarray] = {}
-        for obj_id in objects:
-            if obj_id not in tracked.logits:
-                continue
-            mask = tracked.mask(obj_id, size).to(device)
-            inp = MattingInput(rgb, mask, tracked.logits[obj_id], tracked.features)
-            with autocast(device):
-                alpha = engine.matte(inp)
-            out[obj_id] = alpha.float().clamp_(0, 1).cpu().numpy()
-        return out
+        rgb = self.store.rgb(tracked.index).to(self.models.device, non_blocking=True)
+        return rgb, phases.track_phase(self.engine(), rgb, tracked, objects, size)
+
+    def engine(self) -> MattingEngine:
+        """The shot's matting engine with its options (loaded once, shared by shots)."""
+        return self.models.engine(self.choice.engine, self.choice.engine_params)
 
     def write_matte(self, frame: int, alphas: Dict[int, np.ndarray]) -> Path:
         names = self.journal.objects
@@ -217,6 +258,17 @@ class Shot:
         self.release()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def plate_store(settings: ShotSettings, root: Path, config: BackendConfig) -> FrameStore:
+    """The shot's frame store under `root`: its frames decoded and converted as the tracker and
+    the engines see them (the farm's Matte step reads its plate through one too)."""
+    s = settings
+    return FrameStore(
+        root, s.first_frame, s.last_frame, s.width, s.height,
+        colourspace=s.colourspace, allowed_roots=config.allowed_roots,
+        ocio_config=config.ocio_config or None,
+    )  # fmt: skip
 
 
 def _check_same_shot(existing: ShotSettings, wanted: ShotSettings) -> None:

@@ -18,9 +18,11 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from sam2matting.protocol.atomic import atomic_write_bytes, clean_stale_temp_files
+from sam2matting.protocol.cache_layout import PLATE_DIR, plate_file
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.frames import padding, to_ranges
 
-from ..imageio.atomic import atomic_write_bytes, clean_stale_temp_files
 from ..imageio.colour import ColourConverter
 from ..imageio.decode import (
     ENCODINGS,
@@ -31,12 +33,10 @@ from ..imageio.decode import (
     image_size,
 )
 from ..imageio.exr import DEFAULT_MAX_PIXELS, encode_exr
-from .frames import frame_token, padding_for, to_ranges
 from .plate_index import FrameEntry, PlateIndex
 
 log = logging.getLogger(__name__)
 
-PLATE_DIR = "plate"
 _EXTENSIONS = {"exr": "exr", "png": "png", "jpeg": "jpg", "tiff": "tif"}
 # Integer images (PNG, JPEG, 8/16-bit raw) are display-encoded already; unless the host names
 # their colourspace, they are taken as sRGB rather than as the shot's (scene-linear) colourspace.
@@ -86,7 +86,7 @@ class FrameStore:
         self.plate_dir.mkdir(parents=True, exist_ok=True)
         clean_stale_temp_files(self.plate_dir)
         self._roots = tuple(Path(r).expanduser().resolve() for r in allowed_roots)
-        self._padding = padding_for(first_frame, last_frame)
+        self._padding = padding(first_frame, last_frame)
         self._cache_frames = cache_frames
         self._lock = threading.Lock()  # guards _entries, _lru, _converters
         self._put_lock = threading.Lock()  # one put at a time: file, index and refs.json agree
@@ -225,18 +225,19 @@ class FrameStore:
                 f"{ORIGINS}, not {encoding!r} and {origin!r}",
                 details={"frame": frame},
             )
-        token = frame_token(frame, self._padding)
         if encoding == "raw":
             decoded = decode_raw(
                 data, descriptor.get("dtype") or "", descriptor.get("shape") or (),
                 descriptor.get("channels"), origin, self.max_pixels,
             )  # fmt: skip
             # Rows are in top-left order now, so the stored EXR needs no origin flag.
-            entry = FrameEntry(file=f"plate.{token}.exr", encoding="exr")
+            entry = FrameEntry(file=plate_file(frame, self._padding, "exr"), encoding="exr")
             return decoded, _raw_as_exr(decoded), entry
         decoded = decode_image(data, encoding, self.max_pixels)
         ext = _EXTENSIONS[encoding]
-        entry = FrameEntry(file=f"plate.{token}.{ext}", origin=origin, encoding=encoding)
+        entry = FrameEntry(
+            file=plate_file(frame, self._padding, ext), origin=origin, encoding=encoding
+        )
         return decoded, data, entry
 
     def _store(self, frame: int, entry: FrameEntry, payload: Optional[bytes]) -> None:

@@ -1,9 +1,11 @@
 """The shot's prompt journal, `<shot>/shot.json`: everything needed to re-create its mattes.
 
 Settings, objects, every prompt in order, a revision that increments on every change, and per
-object the frames whose mattes are valid (with the revision that produced them). Each change is
-written atomically before the method returns, so a restarted backend (`ShotJournal.load`) picks
-up exactly where it stopped. Mask prompts are 8-bit PNGs under `<shot>/prompts/`.
+object the frames whose mattes are valid (with the revision that produced them) and the frames
+whose mattes are stale (still in the cache, but older than a prompt change: re-track them).
+Each change is written atomically before the method returns, so a restarted backend
+(`ShotJournal.load`) picks up exactly where it stopped. Mask prompts are 8-bit PNGs under
+`<shot>/prompts/`.
 
 `export_shot_file` / `load_shot_file` carry the same shot between machines (Nuke to the farm):
 no paths, masks inlined as base64 PNG, no cache state.
@@ -19,17 +21,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Union
 
+from sam2matting.protocol.atomic import atomic_write_bytes, clean_stale_temp_files
+from sam2matting.protocol.cache_layout import JOURNAL_FILE, PROMPTS_DIR, mask_file
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.frames import from_ranges, to_ranges
+from sam2matting.protocol.shot_file import SHOT_FILE, check_shot_file
 
-from ..imageio.atomic import atomic_write_bytes, clean_stale_temp_files
 from ..tracking.base import Prompt
 from . import shot_file
-from .frames import from_ranges, to_ranges
 from .prompt_masks import read_mask, write_mask
 from .records import (
     JOURNAL_FORMAT,
     SCHEMA_VERSION,
-    SHOT_FILE_FORMAT,
     PromptRecord,
     ShotSettings,
     as_box,
@@ -41,8 +44,6 @@ from .records import (
 
 log = logging.getLogger(__name__)
 
-JOURNAL_FILE = "shot.json"
-PROMPTS_DIR = "prompts"
 MAX_OBJECT_ID = 10_000  # as the protocol's OBJECT_ID
 
 
@@ -60,6 +61,7 @@ class ShotJournal:
         self._objects: Dict[int, str] = {}
         self._prompts: List[PromptRecord] = []
         self._valid: Dict[int, Dict[int, Set[int]]] = {}  # object -> revision -> frames
+        self._stale: Dict[int, Set[int]] = {}  # object -> frames matted before a prompt change
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------ opening
@@ -157,6 +159,20 @@ class ShotJournal:
             spans = self._valid.get(obj_id, {})
             return {rev: to_ranges(frames) for rev, frames in sorted(spans.items()) if frames}
 
+    def stale_frames(self, obj_id: int) -> List[int]:
+        """Frames whose cached matte of this object predates a prompt change, ascending."""
+        with self._lock:
+            return sorted(self._stale.get(obj_id, ()))
+
+    def stale_ranges(self) -> List[Dict[str, Any]]:
+        """[{object_id, ranges}] for every object with stale frames (open_shot_reply)."""
+        with self._lock:
+            return [
+                {"object_id": obj_id, "ranges": to_ranges(frames)}
+                for obj_id, frames in sorted(self._stale.items())
+                if frames
+            ]
+
     # ------------------------------------------------------------ changing
 
     def add_prompt(self, frame: int, obj_id: int, name: Optional[str], prompt: Prompt) -> int:
@@ -168,16 +184,16 @@ class ShotJournal:
         self._check_prompt(frame, obj_id, prompt)
         with self._change():
             seq = self._next_seq
-            mask_file = None
+            mask_name = None
             if prompt.mask is not None:
-                mask_file = f"mask.{seq}.png"
-                write_mask(self.root / PROMPTS_DIR / mask_file, prompt.mask)
+                mask_name = mask_file(seq)
+                write_mask(self.root / PROMPTS_DIR / mask_name, prompt.mask)
             record = PromptRecord(
                 seq=seq, frame=frame, object_id=obj_id,
                 points=tuple((float(x), float(y)) for x, y in prompt.points),
                 labels=tuple(int(v) for v in prompt.labels),
                 box=None if prompt.box is None else as_box(prompt.box),
-                mask=mask_file, clear_old=prompt.clear_old, timestamp=now_utc(),
+                mask=mask_name, clear_old=prompt.clear_old, timestamp=now_utc(),
             )  # fmt: skip
             dropped = []
             if prompt.clear_old:
@@ -199,7 +215,29 @@ class ShotJournal:
             self._prompts = [p for p in self._prompts if p.object_id != obj_id]
             del self._objects[obj_id]
             self._valid.pop(obj_id, None)
+            self._stale.pop(obj_id, None)
         self._delete_masks(dropped)
+
+    def remove_prompt(self, frame: int, obj_id: int, invalidate: Iterable[int] = ()) -> List[int]:
+        """Forget one object's prompt(s) on one frame and mark the `invalidate` frames stale, in
+        one change; the object and its mattes stay. Returns the frames that became stale."""
+        with self._change():
+            self._require(obj_id)
+            dropped = [p for p in self._prompts if (p.object_id, p.frame) == (obj_id, frame)]
+            if not dropped:
+                raise ProtocolError(
+                    ErrorCode.NO_PROMPT,
+                    f"object {obj_id} of shot {self.settings.shot_id} has no prompt on frame "
+                    f"{frame}",
+                    details={"object_id": obj_id, "frame": frame},
+                )
+            self._prompts = [p for p in self._prompts if p not in dropped]
+            drop = set(self.valid_frames(obj_id)) & set(invalidate)
+            if drop:
+                _remove_frames(self._valid[obj_id], drop)
+                self._stale.setdefault(obj_id, set()).update(drop)
+        self._delete_masks(dropped)
+        return sorted(drop)
 
     def rename_object(self, obj_id: int, name: str) -> None:
         if not name:
@@ -227,9 +265,13 @@ class ShotJournal:
             spans = self._valid.setdefault(obj_id, {})
             _remove_frames(spans, frames)
             spans.setdefault(produced, set()).update(frames)
+            self._stale.get(obj_id, set()).difference_update(frames)
 
     def invalidate(self, obj_id: int, frames: Optional[Iterable[int]] = None) -> List[int]:
-        """Mark frames (default: all) of an object invalid; returns those that were valid."""
+        """Mark frames (default: all) of an object invalid; returns those that were valid.
+
+        Their mattes stay in the cache and are recorded as stale until marked valid again.
+        """
         with self._lock:
             before = set(self.valid_frames(obj_id))
             drop = before if frames is None else before & set(frames)
@@ -237,6 +279,7 @@ class ShotJournal:
                 return []
             with self._change():
                 _remove_frames(self._valid[obj_id], drop)
+                self._stale.setdefault(obj_id, set()).update(drop)
         return sorted(drop)
 
     # ------------------------------------------------------------ shot files
@@ -248,6 +291,7 @@ class ShotJournal:
                 self.settings, self.revision, self._objects, self._prompts,
                 self.root / PROMPTS_DIR,
             )  # fmt: skip
+        SHOT_FILE.check(data, "shot_file")  # what every reader will check
         atomic_write_bytes(Path(path), json.dumps(data, indent=1).encode("utf-8"))
 
     @classmethod
@@ -261,8 +305,7 @@ class ShotJournal:
             ProtocolError: VERSION_MISMATCH / INVALID_FIELD for a foreign or damaged file.
         """
         source = Path(path)
-        data = read_json(source)
-        check_version(data, SHOT_FILE_FORMAT, str(source))
+        data = check_shot_file(read_json(source), str(source))
         target = Path(root)
         if (target / JOURNAL_FILE).exists() and not replace_existing:
             raise FileExistsError(f"{target / JOURNAL_FILE} exists")
@@ -286,6 +329,7 @@ class ShotJournal:
                 self.settings, self.revision, self._next_seq, dict(self._objects),
                 list(self._prompts),
                 {o: {r: set(f) for r, f in spans.items()} for o, spans in self._valid.items()},
+                {o: set(f) for o, f in self._stale.items()},
             )  # fmt: skip
             try:
                 yield
@@ -293,7 +337,7 @@ class ShotJournal:
                 self._save()
             except BaseException:
                 (self.settings, self.revision, self._next_seq, self._objects, self._prompts,
-                 self._valid) = saved  # fmt: skip
+                 self._valid, self._stale) = saved  # fmt: skip
                 raise
 
     def _save(self) -> None:
@@ -318,6 +362,7 @@ class ShotJournal:
                 }
                 for obj_id, spans in self._valid.items()
             ],
+            "stale": self.stale_ranges(),
         }
 
     @classmethod
@@ -331,8 +376,10 @@ class ShotJournal:
         )
         for entry in data.get("valid", []):
             journal._valid[int(entry["object_id"])] = {
-                int(span["revision"]): from_ranges(span["ranges"]) for span in entry["spans"]
+                int(span["revision"]): set(from_ranges(span["ranges"])) for span in entry["spans"]
             }
+        for entry in data.get("stale", []):  # absent in journals written before protocol 1.1
+            journal._stale[int(entry["object_id"])] = set(from_ranges(entry["ranges"]))
         return journal
 
     def _check_prompt(self, frame: int, obj_id: int, prompt: Prompt) -> None:

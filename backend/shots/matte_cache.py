@@ -19,25 +19,27 @@ from typing import Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union
 
 import numpy as np
 
+from sam2matting.protocol.atomic import clean_stale_temp_files
+from sam2matting.protocol.cache_layout import (
+    COMBINED_CHANNEL as COMBINED,
+)
+from sam2matting.protocol.cache_layout import (
+    MATTE_DIR,
+    META_PREFIX,
+    matte_file,
+    matte_sequence,
+    object_channel,
+)
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.frames import padding
 
-from ..imageio.atomic import clean_stale_temp_files
 from ..imageio.compression import check_compression
 from ..imageio.exr import Window, read_exr, read_exr_metadata, write_exr
-from .frames import frame_token, padding_for
 
 log = logging.getLogger(__name__)
 
-MATTE_DIR = "matte"
-COMBINED = "A"
-META_PREFIX = "sam2matting/"
 _OBJECT_CHANNEL = re.compile(r"^obj(\d+)\.A$")
 _FILE_NAME = re.compile(r"^matte\.(-?\d+)\.exr$")
-
-
-def object_channel(obj_id: int) -> str:
-    """The EXR channel of one object's matte: 'obj3.A'."""
-    return f"obj{obj_id}.A"
 
 
 class MatteCache:
@@ -60,16 +62,16 @@ class MatteCache:
         self.dir = Path(root) / MATTE_DIR
         self.dir.mkdir(parents=True, exist_ok=True)
         clean_stale_temp_files(self.dir)
-        self.padding = padding_for(first_frame, last_frame)
+        self.padding = padding(first_frame, last_frame)
         self._lock = threading.Lock()
 
     @property
     def pattern(self) -> str:
         """The sequence for Nuke's Read node: '/cache/shot/matte/matte.####.exr'."""
-        return str(self.dir / f"matte.{'#' * self.padding}.exr")
+        return str(self.dir / matte_sequence(self.first_frame, self.last_frame))
 
     def path(self, frame: int) -> Path:
-        return self.dir / f"matte.{frame_token(frame, self.padding)}.exr"
+        return self.dir / matte_file(frame, self.padding)
 
     # ------------------------------------------------------------ writing
 

@@ -13,15 +13,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
+from sam2matting.protocol.atomic import atomic_write_bytes
+from sam2matting.protocol.cache_layout import PLATE_REFS_FILE as REFS_FILE
+from sam2matting.protocol.cache_layout import PLATE_REFS_FORMAT as REFS_FORMAT
+from sam2matting.protocol.cache_layout import PLATE_REFS_VERSION as REFS_VERSION
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
-
-from ..imageio.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-REFS_FILE = "refs.json"
-REFS_FORMAT = "sam2matting-plate-refs"
-REFS_VERSION = 1
 
 
 @dataclass(frozen=True)

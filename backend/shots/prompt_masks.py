@@ -7,9 +7,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from sam2matting.protocol.atomic import atomic_write_bytes
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
-
-from ..imageio.atomic import atomic_write_bytes
 
 
 def encode_mask(mask: np.ndarray) -> bytes:

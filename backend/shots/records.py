@@ -1,7 +1,8 @@
 """The plain records of a shot journal and their JSON form (schema version 1).
 
 Kept apart from `journal.py` so that the on-disk format, its version check and its parsing
-are in one place (docs/CACHE_LAYOUT.md describes the same format for people).
+are in one place (docs/CACHE_LAYOUT.md describes the same format for people). The names and the
+version rule both sides share are the protocol's (`cache_layout`, `shot_file.check_version`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar
 
+from sam2matting.protocol.cache_layout import JOURNAL_FORMAT, SCHEMA_VERSION, SHOT_FILE_FORMAT
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.shot_file import check_version
 
-# major.minor: a loader reads every minor version of its major and refuses other majors.
-SCHEMA_VERSION = "1.0"
-JOURNAL_FORMAT = "sam2matting-journal"
-SHOT_FILE_FORMAT = "sam2matting-shot"
+__all__ = [
+    "JOURNAL_FORMAT", "SCHEMA_VERSION", "SHOT_FILE_FORMAT", "PromptRecord", "ShotSettings",
+    "as_box", "check_version", "now_utc", "parse", "read_json",
+]  # fmt: skip
 
 T = TypeVar("T")
 
@@ -124,30 +127,6 @@ class PromptRecord:
 def now_utc() -> str:
     """The time as ISO 8601 in UTC, to the millisecond, as prompts are stamped."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def check_version(data: Mapping[str, Any], expected_format: str, source: str) -> None:
-    """Refuse a document of another format or of an unknown major version, with a hint."""
-    found = data.get("format")
-    if found != expected_format:
-        raise ProtocolError(
-            ErrorCode.INVALID_FIELD,
-            f"{source} is not a {expected_format} file (format: {found!r})",
-            details={"path": source},
-        )
-    version = str(data.get("version", ""))
-    major = version.split(".", 1)[0]
-    if major != SCHEMA_VERSION.split(".", 1)[0]:
-        raise ProtocolError(
-            ErrorCode.VERSION_MISMATCH,
-            f"{source} has schema version {version or 'none'}; this backend reads "
-            f"{SCHEMA_VERSION.split('.', 1)[0]}.x",
-            hint=(
-                "The file was written by another major version of SAM2Matting: update the "
-                "backend (or the plugin), or re-create the shot under a new id."
-            ),
-            details={"path": source, "version": version},
-        )
 
 
 def parse(source: str, build: Callable[[], T]) -> T:

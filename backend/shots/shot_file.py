@@ -12,7 +12,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence
 
-from ..imageio.atomic import atomic_write_bytes
+from sam2matting.protocol.atomic import atomic_write_bytes
+from sam2matting.protocol.cache_layout import mask_file
+
 from .prompt_masks import decode_mask
 from .records import SCHEMA_VERSION, SHOT_FILE_FORMAT, PromptRecord, ShotSettings
 
@@ -83,7 +85,7 @@ def write_masks(content: ShotFileContent, masks_dir: Path) -> List[PromptRecord]
             out.append(record)
             continue
         _check_mask(png, record.seq, content.settings)
-        named = replace(record, mask=f"mask.{record.seq}.png")
+        named = replace(record, mask=mask_file(record.seq))
         atomic_write_bytes(masks_dir / str(named.mask), png)
         out.append(named)
     return out

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, Optional, Protocol, Set, Tuple
+from typing import Any, Collection, Dict, Iterator, Mapping, Optional, Protocol, Set, Tuple
 
 import numpy as np
 import torch
+
+from sam2matting.backend.capabilities import Capability
+from sam2matting.backend.config import BackendConfig
 
 
 @dataclass(frozen=True)
@@ -91,10 +94,16 @@ class TrackerSession(abc.ABC):
         """Forget an object, its prompts and its memory."""
 
     @abc.abstractmethod
-    def propagate(self, start: int, stop: int) -> Iterator[TrackedFrame]:
+    def propagate(
+        self, start: int, stop: int, objects: Optional[Collection[int]] = None
+    ) -> Iterator[TrackedFrame]:
         """Track from `start` to `stop` inclusive, a frame per step (stop < start: backward).
 
         Frames are produced lazily so the caller can cancel or pre-empt between frames.
+        `objects`: the objects wanted (None: all). A tracker that can track objects apart
+        leaves the others untouched, so an object's result never depends on which other
+        objects were tracked before it (the farm tracks each object in its own task); one
+        that tracks them jointly (SAM2) may track and return all.
         """
 
     @abc.abstractmethod
@@ -110,9 +119,25 @@ class TrackerSession(abc.ABC):
 
 
 class Tracker(abc.ABC):
-    """A loaded tracker (model weights), shared by every shot's session."""
+    """A loaded tracker (model weights), shared by every shot's session.
+
+    Registered by name in `tracking/registry.py`; the registry calls `capability` and `create`.
+    """
 
     name: str = ""
+
+    @classmethod
+    @abc.abstractmethod
+    def capability(cls, config: BackendConfig, name: str = "") -> Capability:
+        """Describe the tracker registered as `name`: whether it runs here and why not, and its
+        typed options (what `describe` advertises)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def create(
+        cls, name: str, config: BackendConfig, device: torch.device, options: Mapping[str, Any]
+    ) -> Tracker:
+        """The tracker registered as `name` on `device`, options already checked."""
 
     @abc.abstractmethod
     def open_session(self, frames: FrameSource) -> TrackerSession:

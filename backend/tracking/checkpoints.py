@@ -2,29 +2,26 @@
 
 The server never downloads: a missing file is MODEL_UNAVAILABLE with the installer command, a file
 of the wrong size or hash is CHECKPOINT_INVALID. Hashing a 900 MB checkpoint takes seconds, so
-verified hashes are cached in a small JSON file beside the models, keyed by path, size and mtime.
+verified hashes are cached beside the models, keyed by path, size and mtime, in the hash store
+the installer and `doctor` share (`sam2matting.protocol.checksums`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 
 from sam2matting.backend.model_files import SAM2_TRACKERS, SAM2MATTING_HEADS, ModelFile
+from sam2matting.protocol import checksums
+from sam2matting.protocol.checksums import HashStore
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 
 log = logging.getLogger(__name__)
 
-HASH_CACHE_NAME = ".sha256-cache.json"
 # Official SAM2Matting checkpoints hold the stock SAM2.1 keys plus these matting-head modules
 # (../shared/reference/sam2matting_heads_state_dict.json); the tracker ignores them, nothing else.
 HEAD_PREFIXES: Tuple[str, ...] = (
@@ -35,7 +32,6 @@ HEAD_PREFIXES: Tuple[str, ...] = (
     "alpha_pred2.",
     "alpha_pred3.",
 )
-_CHUNK = 8 << 20
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -77,7 +73,7 @@ def verify_model_file(model: ModelFile, models_dir: Path, use_cache: bool = True
     size = path.stat().st_size
     if model.size is not None and size != model.size:
         raise _invalid(model, path, f"size {size:,} bytes, expected {model.size:,}")
-    expected = model.sha256 or _sidecar_sha256(path)
+    expected = model.sha256 or HashStore.beside(path).recorded(path.name)
     if expected is None:
         log.warning(
             "%s: no published sha256 and no %s.sha256 sidecar; not verified", path, path.name
@@ -90,30 +86,13 @@ def verify_model_file(model: ModelFile, models_dir: Path, use_cache: bool = True
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return checksums.sha256_of(path)
 
 
 def cached_sha256(path: Path) -> str:
-    """sha256 of a file, hashed once per (path, size, mtime) thanks to a JSON cache beside it."""
+    """sha256 of a file, hashed once per (path, size, mtime) (the shared hash store)."""
     path = Path(path).resolve()
-    stat = path.stat()
-    key = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    cache_file = path.parent / HASH_CACHE_NAME
-    cache = _read_cache(cache_file)
-    entry = cache.get(str(path))
-    if isinstance(entry, dict) and all(entry.get(k) == v for k, v in key.items()):
-        sha = entry.get("sha256")
-        if isinstance(sha, str):
-            return sha
-    log.info("hashing %s (%.0f MB), once", path, stat.st_size / 1e6)
-    sha = file_sha256(path)
-    cache[str(path)] = {**key, "sha256": sha}
-    _write_cache(cache_file, cache)
-    return sha
+    return HashStore.beside(path).sha256(path)
 
 
 def read_state_dict(path: Path, model: Optional[ModelFile] = None) -> StateDict:
@@ -137,15 +116,6 @@ def split_heads(state: Mapping[str, torch.Tensor]) -> Tuple[StateDict, StateDict
     return tracker, heads
 
 
-def _sidecar_sha256(path: Path) -> Optional[str]:
-    """A hash recorded at download (`<file>.sha256`, sha256sum format) where none is published."""
-    sidecar = path.with_name(path.name + ".sha256")
-    if not sidecar.is_file():
-        return None
-    words = sidecar.read_text(encoding="utf-8").split()
-    return words[0].lower() if words else None
-
-
 def _invalid(model: Optional[ModelFile], path: Path, why: str) -> ProtocolError:
     name = model.name if model else path.name
     hint = f"Reinstall it with: {model.install_hint()}" if model else None
@@ -155,32 +125,3 @@ def _invalid(model: Optional[ModelFile], path: Path, why: str) -> ProtocolError:
         hint=hint,
         details={"model": name, "path": str(path)},
     )
-
-
-def _read_cache(cache_file: Path) -> Dict[str, Any]:
-    try:
-        with open(cache_file, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:  # a damaged cache only costs a re-hash
-        log.warning("ignoring unreadable hash cache %s: %s", cache_file, exc)
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write_cache(cache_file: Path, cache: Mapping[str, Any]) -> None:
-    """Atomic write (temp file + rename); a read-only models folder only costs re-hashing."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".sha256-", suffix=".tmp", dir=cache_file.parent)
-    except OSError as exc:
-        log.warning("cannot write hash cache in %s: %s", cache_file.parent, exc)
-        return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(cache, fh, indent=1, sort_keys=True)
-        Path(tmp).replace(cache_file)
-    except OSError as exc:
-        log.warning("cannot write hash cache %s: %s", cache_file, exc)
-        with contextlib.suppress(OSError):
-            Path(tmp).unlink()

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Dict, Iterator, Optional, Set, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Any, Collection, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 
 import cv2
 import numpy as np
 import torch
 
+from sam2matting.backend.capabilities import Capability, Param
+from sam2matting.backend.config import BackendConfig
 from sam2matting.backend.tracking.base import (
     FrameSource,
     Prompt,
@@ -47,11 +49,39 @@ _LOGIT_CLIP = 1e-4  # probabilities are clipped to [1e-4, 1 - 1e-4]: logits with
 
 @dataclass(frozen=True)
 class FlowSettings:
-    """Knobs of the flow tracker (registry.FLOW_PARAMS describes them to the host)."""
+    """Knobs of the flow tracker (`PARAMS` describes them to the host)."""
 
     working_size: int = 640  # long side in pixels of the working resolution (never upscaled)
     preset: str = "ultrafast"  # DIS preset; on DAVIS clips ultrafast tracked as well as medium
     memory_window: int = 16  # tracked frames kept on each side of the current frame
+
+
+LABEL = "Optical flow (fallback: no model weights, rough masks)"
+PARAMS: List[Param] = [
+    Param(
+        "working_size",
+        "int",
+        FlowSettings.working_size,
+        "Long side in pixels of the resolution flow is computed at (plates are never upscaled).",
+        minimum=64,
+        maximum=4096,
+    ),
+    Param(
+        "preset",
+        "choice",
+        FlowSettings.preset,
+        "DIS optical-flow preset: ultrafast, fast or medium (slower, not always better).",
+        choices=tuple(DIS_PRESETS),
+    ),
+    Param(
+        "memory_window",
+        "int",
+        FlowSettings.memory_window,
+        "Tracked frames kept in memory on each side of the current frame.",
+        minimum=1,
+        maximum=512,
+    ),
+]
 
 
 @dataclass
@@ -80,6 +110,16 @@ class FlowTracker(Tracker):
 
     def open_session(self, frames: FrameSource) -> FlowSession:
         return FlowSession(frames, self.settings, self.device)
+
+    @classmethod
+    def capability(cls, config: BackendConfig, name: str = "") -> Capability:
+        return Capability(name or cls.name, LABEL, True, fallback=True, params=list(PARAMS))
+
+    @classmethod
+    def create(
+        cls, name: str, config: BackendConfig, device: torch.device, options: Mapping[str, Any]
+    ) -> FlowTracker:
+        return cls(replace(FlowSettings(), **options), device)
 
 
 class FlowSession(TrackerSession):
@@ -118,12 +158,15 @@ class FlowSession(TrackerSession):
         if self._objects.pop(obj_id, None) is None:
             raise ProtocolError(ErrorCode.UNKNOWN_OBJECT, f"object {obj_id} has no prompts")
 
-    def propagate(self, start: int, stop: int) -> Iterator[TrackedFrame]:
+    def propagate(
+        self, start: int, stop: int, objects: Optional[Collection[int]] = None
+    ) -> Iterator[TrackedFrame]:
         check_index(start, self._source.num_frames)
         check_index(stop, self._source.num_frames)
         if not self._objects:
             raise ProtocolError(ErrorCode.NO_PROMPT, "no object has a prompt yet")
-        return self._propagate(start, stop)
+        wanted = set(self._objects) if objects is None else set(objects) & set(self._objects)
+        return self._propagate(start, stop, wanted)
 
     def conditioning_frames(self, obj_id: Optional[int] = None) -> Set[int]:
         if obj_id is not None:
@@ -152,11 +195,12 @@ class FlowSession(TrackerSession):
 
     # ---------------------------------------------------------------- tracking
 
-    def _propagate(self, start: int, stop: int) -> Iterator[TrackedFrame]:
+    def _propagate(self, start: int, stop: int, wanted: Set[int]) -> Iterator[TrackedFrame]:
+        """Only the wanted objects move: the others keep their results for their own passes."""
         step = 1 if stop >= start else -1
         previous: Optional[int] = None
         for index in range(start, stop + step, step):
-            objects = self._objects.items()
+            objects = [(oid, obj) for oid, obj in self._objects.items() if oid in wanted]
             probs = {oid: self._track(obj, index, previous, step) for oid, obj in objects}
             for oid, prob in probs.items():
                 if index not in self._objects[oid].seeds:

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Sequence
 
 import torch
 
-from sam2matting.backend.model_files import ModelFile
+from sam2matting.backend.capabilities import Capability, Param
+from sam2matting.backend.config import BackendConfig
+from sam2matting.backend.model_files import SAM2_TRACKERS, SAM2MATTING_HEADS, ModelFile
 from sam2matting.backend.tracking.base import FrameSource, Tracker
 from sam2matting.backend.tracking.checkpoints import (
+    VerifiedFile,
     read_state_dict,
     registry_entry,
     split_heads,
@@ -48,6 +51,34 @@ class SAM2Settings:
     offload_state_to_cpu: bool = False
     # hand each frame's backbone features to the caller (matting heads reuse them)
     expose_features: bool = True
+
+
+LABELS = {
+    "sam2.1-tiny": "SAM2.1 tiny",
+    "sam2.1-small": "SAM2.1 small",
+    "sam2.1-base_plus": "SAM2.1 base+",
+    "sam2.1-large": "SAM2.1 large",
+}
+CPU_NOTE = " (on the CPU: very slow, seconds per frame)"
+NO_SAM2 = "the sam2 package is not installed in the backend environment"
+PARAMS: List[Param] = [
+    Param(
+        "memory_window",
+        "int",
+        SAM2Settings.memory_window,
+        "Tracked frames kept in memory on each side of the current frame (SAM2 attends to the "
+        "last 6 masks and 15 object pointers: below 15 it forgets some of them).",
+        minimum=1,
+        maximum=512,
+    ),
+    Param(
+        "offload_state_to_cpu",
+        "bool",
+        SAM2Settings.offload_state_to_cpu,
+        "Keep tracking memory in host RAM instead of GPU memory (slower; for long shots, many "
+        "objects or small GPUs).",
+    ),
+]
 
 
 def sam2_available() -> bool:
@@ -164,6 +195,63 @@ class SAM2Tracker(Tracker):
         from sam2matting.backend.tracking.sam2_session import SAM2Session
 
         return SAM2Session(self.model, frames, self.settings)
+
+    @classmethod
+    def capability(cls, config: BackendConfig, name: str = "") -> Capability:
+        """Available when sam2 imports and a verified file holds this tracker."""
+        label = LABELS.get(name, name) + ("" if cuda_configured(config) else CPU_NOTE)
+        reason = None
+        if not sam2_available():
+            reason = f"{NO_SAM2}: run the installer again (python3 installer/install.py)"
+        else:
+            try:
+                find_tracker_checkpoint(name, config)
+            except ProtocolError as exc:
+                reason = f"{exc.message}. {exc.hint}"
+        return Capability(name, label, reason is None, reason=reason, params=list(PARAMS))
+
+    @classmethod
+    def create(
+        cls, name: str, config: BackendConfig, device: torch.device, options: Mapping[str, Any]
+    ) -> SAM2Tracker:
+        """The tracker from its verified file; settings from the config, then the options."""
+        if not sam2_available():
+            raise ProtocolError(ErrorCode.MODEL_UNAVAILABLE, NO_SAM2)
+        settings = SAM2Settings(
+            memory_window=config.memory_window, offload_state_to_cpu=config.offload_state_to_cpu
+        )
+        checkpoint = find_tracker_checkpoint(name, config)
+        return load_sam2_tracker(
+            name, config.models_dir, device, replace(settings, **options), checkpoint.model
+        )
+
+
+def cuda_configured(config: BackendConfig) -> bool:
+    return config.device != "cpu" and torch.cuda.is_available()
+
+
+def find_tracker_checkpoint(name: str, config: BackendConfig) -> VerifiedFile:
+    """The verified file holding a SAM2.1 tracker: its own checkpoint, else a SAM2Matting one.
+
+    A file that exists but fails verification is an error, never skipped for the next candidate.
+    """
+    candidates = tracker_files(name)
+    for model in candidates:
+        if (config.models_dir / model.filename).is_file():
+            return verify_model_file(model, config.models_dir)
+    stock = candidates[0]
+    raise ProtocolError(
+        ErrorCode.MODEL_UNAVAILABLE,
+        f"{name} is not installed: {config.models_dir / stock.filename} not found",
+        hint=f"Install it with: {stock.install_hint()}",
+        details={"model": name},
+    )
+
+
+def tracker_files(name: str) -> List[ModelFile]:
+    """Files that hold tracker `name`: its stock checkpoint first, then SAM2Matting bundles."""
+    bundles = [m for m in SAM2MATTING_HEADS.values() if m.tracker == name]
+    return [SAM2_TRACKERS[name], *bundles]
 
 
 def load_sam2_tracker(

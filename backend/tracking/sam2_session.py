@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING, ContextManager, Dict, Iterator, List, Optional, Set, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Collection,
+    ContextManager,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Set,
+    Tuple,
+)
 
 import numpy as np
 import torch
@@ -82,7 +92,10 @@ class SAM2Session(TrackerSession):
             raise ProtocolError(ErrorCode.UNKNOWN_OBJECT, f"object {obj_id} has no prompts")
         self._model.remove_object(self._state, obj_id, strict=True, need_output=False)
 
-    def propagate(self, start: int, stop: int) -> Iterator[TrackedFrame]:
+    def propagate(
+        self, start: int, stop: int, objects: Optional[Collection[int]] = None
+    ) -> Iterator[TrackedFrame]:
+        # SAM2 tracks every object of its state together (one batch): `objects` is not narrowed
         num_frames = len(self._images)
         check_index(start, num_frames)
         check_index(stop, num_frames)

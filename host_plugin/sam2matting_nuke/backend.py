@@ -38,6 +38,7 @@ class Settings(NamedTuple):
     start_timeout_s: float = 120.0  # the backend imports torch: allow for a slow first start
     request_timeout_s: float = 60.0
     connect_timeout_s: float = 3.0
+    cache_template: Optional[str] = None  # where shot caches go (cache_paths.py)
 
 
 def load_settings(environ: Optional[Dict[str, str]] = None) -> Settings:
@@ -57,6 +58,7 @@ def load_settings(environ: Optional[Dict[str, str]] = None) -> Settings:
             backend_command=[str(c) for c in command] if command else None,
             start_timeout_s=float(section.get("start_timeout_s", 120.0)),
             request_timeout_s=float(section.get("request_timeout_s", 60.0)),
+            cache_template=_text(section.get("cache_template")),
         )
     except (OSError, ValueError, TypeError, AttributeError) as exc:
         raise ProtocolError(
@@ -64,6 +66,10 @@ def load_settings(environ: Optional[Dict[str, str]] = None) -> Settings:
             f"cannot read the plugin settings in {path}: {exc}",
             hint='Fix the JSON of that file (the "nuke" object), or delete the object.',
         ) from exc
+
+
+def _text(value: Any) -> Optional[str]:
+    return str(value) if value else None
 
 
 def default_command(environ: Optional[Dict[str, str]] = None) -> List[str]:

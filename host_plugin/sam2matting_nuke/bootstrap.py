@@ -2,8 +2,9 @@
 
 The installer vendors `sam2matting.protocol` into <plugin>/vendor/common and pyzmq into
 <plugin>/vendor/py<major><minor> for each Nuke Python. Run from a source checkout (no vendor
-folder), the protocol is registered from the checkout's protocol/ folder instead. Standard
-library only; no Nuke.
+folder), the protocol is registered from the checkout's protocol folder instead (the folder
+pyproject.toml maps `sam2matting.protocol` to, read by the checkout's installer/project.py).
+Standard library only; no Nuke.
 """
 
 from __future__ import annotations
@@ -67,12 +68,27 @@ def register_checkout_protocol(protocol_dir: Path) -> None:
     package.protocol = module  # type: ignore[attr-defined]
 
 
+def checkout_protocol(plugin_dir: PathLike) -> Optional[Path]:
+    """The protocol folder of the source checkout holding this plugin, if it is one."""
+    root = Path(plugin_dir).resolve().parent
+    project = root / "installer" / "project.py"
+    if not (project.is_file() and (root / "pyproject.toml").is_file()):
+        return None
+    spec = importlib.util.spec_from_file_location("_sam2matting_project", str(project))
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder = module.package_dirs(root).get("sam2matting.protocol")
+    return None if folder is None else root / folder
+
+
 def ensure_protocol(plugin_dir: PathLike) -> Optional[str]:
     """None when `sam2matting.protocol` imports; else what is wrong and how to fix it."""
     if protocol_importable():
         return None
-    checkout = Path(plugin_dir).resolve().parent / "protocol"
-    if (checkout / "__init__.py").is_file():
+    checkout = checkout_protocol(plugin_dir)
+    if checkout is not None and (checkout / "__init__.py").is_file():
         register_checkout_protocol(checkout)
         if protocol_importable():
             log.info("SAM2Matting: using the protocol from the checkout %s", checkout)

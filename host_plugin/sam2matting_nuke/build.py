@@ -6,15 +6,18 @@ chain rebuilt for the objects and the cache Read's file reopen exactly as they w
 
 from __future__ import annotations
 
+import logging
 import secrets
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
-from . import editor, frames, graph, knobs
+from . import cache_paths, editor, frames, graph, knobs
 from .coords import Format
 from .state import NodeState, StateError, new_shot_id
 
 if TYPE_CHECKING:
     from .host import NukeHost, NukeNode
+
+log = logging.getLogger(__name__)
 
 NODE_NAME = "SAM2Matte1"
 
@@ -30,20 +33,31 @@ def create(host: NukeHost, token: Optional[str] = None) -> NukeNode:
     shot_id = new_shot_id(host.script_path(), node.name(), token or secrets.token_hex(3))
     state = NodeState(shot_id=shot_id, first_frame=first, last_frame=last)
     state.add_object("object1")
-    state.cache_dir = default_cache_dir(shot_id)
+    state.cache_dir = new_cache_dir(host, shot_id, node.name())
     fmt = node.input_format(0)
     if fmt is not None:
         place_plate(node, fmt)
-    sync_read(node, state)
     node.set("first_frame", first)
     node.set("last_frame", last)
+    node.set("retrack_in", first)
+    node.set("retrack_out", last)
     node.set("cache_dir", state.cache_dir)
+    sync_read(node, state)
     rebuild_output(host, node, state)
     show_objects(node, state)
     editor.update_visibility(node)  # no point in use yet: no handles in the Viewer
     save(node, state)
     node.show_panel()
     return node
+
+
+def upgrade(host: NukeHost, node: NukeNode, state: NodeState) -> None:
+    """A node made by an older plugin: add the knobs it lacks, rebuild its insides."""
+    node.add_knobs([spec for spec in knobs.panel() if not node.has_knob(spec.name)])
+    rebuild_output(host, node, state)
+    show_objects(node, state)
+    editor.update_visibility(node)
+    save(node, state)
 
 
 def default_cache_dir(shot_id: str) -> str:
@@ -53,14 +67,26 @@ def default_cache_dir(shot_id: str) -> str:
     return str(paths.home_dir() / "cache" / shot_id).replace("\\", "/")
 
 
+def new_cache_dir(host: NukeHost, shot_id: str, node_name: str) -> str:
+    """The cache folder knob's text for a new shot, from the cache template (cache_paths.py);
+    the backend's default folder while the script has never been saved."""
+    from .backend import load_settings  # GUI only: needs the protocol package
+
+    template = cache_paths.template(load_settings().cache_template)
+    text = cache_paths.cache_dir(template, shot_id, node_name, host.script_path())
+    return text if text is not None else default_cache_dir(shot_id)
+
+
 def matte_file(state: NodeState) -> str:
     """The cache Read's file: <cache folder>/matte/matte.####.exr, padded for the shot's range."""
-    first, last = (
-        (state.shot.first_frame, state.shot.last_frame)
-        if state.shot
-        else (state.first_frame, state.last_frame)
-    )
-    return frames.matte_pattern(state.cache_dir, first, last)
+    return frames.matte_pattern(state.cache_dir, *_shot_range(state))
+
+
+def _shot_range(state: NodeState) -> Tuple[int, int]:
+    """The range the backend's file names are padded for: the shot's, or the node's."""
+    if state.shot:
+        return state.shot.first_frame, state.shot.last_frame
+    return state.first_frame, state.last_frame
 
 
 def load(node: NukeNode) -> NodeState:
@@ -71,7 +97,6 @@ def load(node: NukeNode) -> NodeState:
     state = NodeState.loads(text)
     state.first_frame = node.get_int("first_frame")
     state.last_frame = node.get_int("last_frame")
-    state.direction = str(node.get("direction"))
     state.output = str(node.get("output"))
     state.tracker = str(node.get("tracker"))
     state.engine = str(node.get("engine"))
@@ -80,27 +105,49 @@ def load(node: NukeNode) -> NodeState:
 
 
 def save(node: NukeNode, state: NodeState) -> None:
-    node.set(knobs.STATE_KNOB, state.dumps())
+    """Into the hidden knob; not written when unchanged (it would mark the script modified)."""
+    text = state.dumps()
+    if str(node.get(knobs.STATE_KNOB)) != text:
+        node.set(knobs.STATE_KNOB, text)
 
 
 def rebuild_output(host: NukeHost, node: NukeNode, state: NodeState) -> None:
-    """The Copy chain for the output choice and the objects (layers created first)."""
-    layers = state.layer_names()
-    for layer, channels in graph.layers_needed(layers):
+    """Everything after the cache Read, for the objects and the output choice (layers first).
+
+    Also upgrades a node made by an older plugin (its Group had only the Copy chain)."""
+    for layer, channels in graph.layers_needed(state.layer_names()):
         host.ensure_layer(layer, channels)
-    node.delete_children(graph.COPY_PREFIX)
-    node.delete_children(graph.OUTPUT)
-    node.build(graph.output_nodes(state.output, layers))
+    node.delete_children_except(graph.BASE)
+    node.build(graph.output_nodes(state))
 
 
-def sync_read(node: NukeNode, state: NodeState) -> None:
-    """Point the cache Read at the shot's mattes over the node's frame range."""
+def sync_read(node: NukeNode, state: NodeState) -> cache_paths.CacheReport:
+    """Point the cache Read at the shot's mattes over the node's frame range (and give scripts
+    made by older versions the render-time error on missing frames); say what the cache holds."""
     read = node.child(graph.MATTE_READ)
-    if read is None:
-        return
-    read.set("file", matte_file(state))
-    read.set("first", state.first_frame)
-    read.set("last", state.last_frame)
+    if read is not None:
+        read.update("file", matte_file(state))
+        read.update("first", state.first_frame)
+        read.update("last", state.last_frame)
+        read.update("on_error", graph.MISSING_FRAMES)
+    return report_cache(node, state)
+
+
+def report_cache(node: NukeNode, state: NodeState) -> cache_paths.CacheReport:
+    """The cache line on the node: the folder as resolved here, and how much of the range it
+    holds, or that it was not found there. Logged too (terminal and farm sessions)."""
+    try:
+        folder = node.evaluated("cache_dir") if node.get("cache_dir") else ""
+    except (ValueError, RuntimeError) as exc:  # TCL Nuke cannot expand here
+        text = f"cache folder {node.get('cache_dir')!r} does not resolve here: {exc}"
+        report = cache_paths.CacheReport(text, found=False)
+    else:
+        first, last = state.first_frame, state.last_frame
+        report = cache_paths.report(folder, first, last, *_shot_range(state))
+    if node.has_knob(knobs.CACHE_INFO_KNOB):
+        node.update(knobs.CACHE_INFO_KNOB, report.text)
+    (log.info if report.found else log.warning)("%s: %s", node.name(), report.text)
+    return report
 
 
 def place_plate(node: NukeNode, fmt: Format) -> None:
@@ -108,10 +155,10 @@ def place_plate(node: NukeNode, fmt: Format) -> None:
     for name in (graph.PLATE_CROP, graph.MASK_CROP):
         crop = node.child(name)
         if crop is not None:
-            crop.set("box", list(fmt.box))
+            crop.update("box", list(fmt.box))
     offset = node.child(graph.MATTE_OFFSET)
     if offset is not None:
-        offset.set("translate", [fmt.box[0], fmt.box[1]])
+        offset.update("translate", [fmt.box[0], fmt.box[1]])
 
 
 def show_objects(node: NukeNode, state: NodeState) -> None:

@@ -1,268 +1,290 @@
-"""One SAM2Matte node's main-thread logic: its buttons and its knob changes. Jobs (the worker,
-progress, the main-thread half of each job) are in nodejobs.py.
+"""One SAM2Matte node's controller: its buttons and its knob changes, routed to small parts.
 
-Every method here runs on Nuke's main thread. Network work goes to the node's Worker; nothing
-here waits on the backend.
+    NodeUI       the node's state, status line and failures (nodeui.py)
+    PromptEditor the artist's edits as drafts and prompts, objects (promptedit.py)
+    Viewer       the insides that follow the edits: dots, finishing, stale tint (viewer.py)
+    ShotSync     the shot and the snapshot a job sends (shotsync.py)
+    JobRunner    the worker, progress, and the main-thread half of jobs (runner.py)
+
+Every method runs on Nuke's main thread; nothing here waits on the backend.
 """
 
 from __future__ import annotations
 
-import secrets
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
-from . import build, editor, jobs, payloads, shot_file
-from .knobs import EDITOR_KNOBS
+from . import build, cache_paths, edits, farm_job, jobs, options, shot_file
+from .knobs import EDITOR_KNOBS, FINISH_KNOBS
 from .messages import UserError
-from .nodejobs import NodeJobs
-from .state import NodeState, Prompt, Shot, new_shot_id
+from .nodeui import NodeUI
+from .promptedit import PromptEditor
+from .runner import JobRunner
+from .shotsync import ShotSync
+from .state import NodeState
+from .viewer import Viewer
 
 if TYPE_CHECKING:
-    from .coords import Format
+    from .debounce import Debouncer
+    from .host import NukeHost, NukeNode
 
 
-class Controller(NodeJobs):
-    """Buttons (do_<name>) and knob changes of one SAM2Matte node."""
+class Controller:
+    """Buttons (see `_buttons`) and knob changes of one SAM2Matte node."""
+
+    def __init__(self, host: NukeHost, node: NukeNode) -> None:
+        self.ui = NodeUI(host, node)
+        self.viewer = Viewer(self.ui)
+        self.prompts = PromptEditor(self.ui, self.viewer)
+        self.sync = ShotSync(self.ui)
+        self.runner = JobRunner(self.ui, self.viewer)
+        if not node.has_knob("view"):  # made by an older plugin: add what it lacks
+            with self.ui.quiet():
+                build.upgrade(host, node, self.ui.state())
+
+    # ------------------------------------------------------------ what callers and tests see
+
+    @property
+    def node(self) -> NukeNode:
+        return self.ui.node
+
+    @property
+    def idle(self) -> bool:
+        return self.runner.idle
+
+    @property
+    def activity(self) -> Optional[str]:
+        return self.runner.activity
+
+    @property
+    def debouncer(self) -> Debouncer:
+        return self.runner.debouncer
+
+    def state(self) -> NodeState:
+        return self.ui.state()
+
+    def set_status(self, text: str) -> None:
+        self.ui.set_status(text)
+
+    def shutdown(self) -> None:
+        self.runner.shutdown()
+
+    # ------------------------------------------------------------ buttons
+
+    def _buttons(self) -> Dict[str, Callable[[], None]]:
+        p = self.prompts
+        return {
+            "connect": lambda: self._submit("connect", jobs.connect_job),
+            "add_object": p.add_object,
+            "rename_object": p.rename_object,
+            "remove_object": self.remove_object,
+            "add_pos": lambda: self._note(f"{p.add_point(1)} added: drag it onto the object"),
+            "add_neg": lambda: self._note(f"{p.add_point(0)} added: drag it onto the background"),
+            "remove_point": lambda: self._note(f"{p.remove_point()} removed"),
+            "set_prompt": self.set_prompt,
+            "clear_prompt": self.clear_prompt,
+            "load_prompt": lambda: self._note(p.load()),
+            "input_range": self.input_range,
+            "track": self.track,
+            "retrack": self.retrack,
+            "cancel": self.cancel,
+            "check_inputs": self.check_inputs,
+            "resend": self.resend,
+            "export_shot": self.export_shot,
+            "export_farm_job": self.export_farm_job,
+        }
 
     def button(self, action: str) -> None:
-        handler: Optional[Callable[[], None]] = getattr(self, "do_" + action, None)
+        handler = self._buttons().get(action)
         if handler is None:
-            self.fail(UserError(f"unknown button {action!r}"))
+            self.ui.fail(UserError(f"unknown button {action!r}"))
             return
         try:
             handler()
         except Exception as exc:  # noqa: BLE001 - fail() shows it to the artist and logs it
-            self.fail(exc)
+            self.ui.fail(exc)
 
-    def do_connect(self) -> None:
-        self.set_status("connecting...")
-        self._submit("connect", jobs.connect_job)
+    def _note(self, text: Optional[str]) -> None:
+        if text:
+            self.ui.set_status(text)
 
-    def do_add_object(self) -> None:
-        state = self.state()
-        name = self.host.get_input("Name of the new object", f"object{len(state.objects) + 1}")
-        if not name:
-            return
-        state.add_object(name)
-        self._objects_changed(state)
+    def _submit(self, activity: str, job: Callable[..., Any], *args: Any) -> None:
+        self.runner.submit(activity, job, *args)
 
-    def do_rename_object(self) -> None:
-        state = self.state()
-        obj = state.object(state.current_object)
-        name = self.host.get_input(f"New name for {obj.name}", obj.name)
-        if not name or name == obj.name:
-            return
-        state.rename_object(obj.id, name)
-        self._objects_changed(state)
+    def remove_object(self) -> None:
+        self.prompts.remove_object()
 
-    def do_remove_object(self) -> None:
-        state = self.state()
-        obj = state.object(state.current_object)
-        if len(state.objects) == 1:
-            raise UserError(f"{obj.name} is the only object; rename it instead")
-        count = len([p for p in state.prompts if p.object_id == obj.id])
-        if not self.host.ask(f"Remove object {obj.name} and its {count} prompt(s)?"):
-            return
-        state.remove_object(obj.id)
-        self._objects_changed(state)
+    def set_prompt(self) -> None:
+        frame = self.prompts.set_prompt()
+        state = self.ui.state()
+        self._submit("prompt", jobs.sync_job, self.sync.snapshot(state, preview=frame))
+        self.ui.set_status(f"sending the prompt on frame {frame}...")
 
-    def _objects_changed(self, state: NodeState) -> None:
-        self.save(state)
-        with self.quiet():
-            build.show_objects(self.node, state)
-            editor.show_prompt(self.node, state.prompt_at(state.current_object, self.host.frame()))
-        build.rebuild_output(self.host, self.node, state)
+    def clear_prompt(self) -> None:
+        frame = self.prompts.clear()
+        state = self.ui.state()
+        self._submit("prompt", jobs.sync_job, self.sync.snapshot(state))
+        self.ui.set_status(f"removing the prompt on frame {frame} (its mattes stay)...")
 
-    def do_set_prompt(self) -> None:
-        frame = self.host.frame()
-        state = self.state()
-        prompt = self._commit(state, frame)
-        if prompt is None:
-            raise UserError("tick at least one point, the box or the mask first")
-        self._submit("prompt", jobs.sync_job, self.snapshot(state, preview=frame))
-        self.set_status(f"sending the prompt on frame {frame}...")
-
-    def do_clear_prompt(self) -> None:
-        state = self.state()
-        frame = self.host.frame()
-        if state.remove_prompt(state.current_object, frame):
-            self.save(state)
-        with self.quiet():
-            editor.show_prompt(self.node, None)
-        self.set_status(f"no prompt for {state.object(state.current_object).name} on frame {frame}")
-
-    def do_load_prompt(self) -> None:
-        state = self.state()
-        with self.quiet():
-            editor.show_prompt(self.node, state.prompt_at(state.current_object, self.host.frame()))
-
-    def do_input_range(self) -> None:
+    def input_range(self) -> None:
         found = self.node.input_range(0)
         if found is None:
             raise UserError("connect the plate to input 1 first")
         self.node.set("first_frame", found[0])
         self.node.set("last_frame", found[1])
 
-    def do_track(self) -> None:
-        self._track(from_current=False)
-
-    def do_retrack(self) -> None:
-        self._track(from_current=True)
-
-    def do_cancel(self) -> None:
-        if self.worker is None or self.idle:
-            self.set_status("nothing to cancel")
-            return
-        self._request_cancel()
-
-    def do_export_shot(self) -> None:
-        path = self.host.get_filename("Export shot file", "*.json")
-        if not path:
-            return
-        if not path.endswith(".json"):
-            path += ".json"
-        state = self.state()
-        fmt = self._shot(state).format
-        shot_file.write(
-            path, shot_file.build(state, fmt, state.cache_dir, str(self.node.get("colourspace")))
-        )
-        self.set_status(f"shot file written: {path}")
-
-    def _commit(self, state: NodeState, frame: int) -> Optional[Prompt]:
-        """Store the prompt knobs as the current object's prompt on `frame` (None: empty)."""
-        prompt = editor.read_prompt(self.node, state.current_object, frame)
-        state.editor_dirty, state.editor_frame = False, frame
-        if prompt.is_empty():
-            state.remove_prompt(prompt.object_id, frame)
-            self.save(state)
-            return None
-        fmt = self._plate_format()
-        for point in prompt.points:
-            if not (fmt.box[0] <= point[0] <= fmt.box[2] and fmt.box[1] <= point[1] <= fmt.box[3]):
-                raise UserError(
-                    f"a point at ({point[0]:.1f}, {point[1]:.1f}) is outside the plate {fmt.box}"
-                )
-        committed = state.set_prompt(prompt)
-        self.save(state)
-        return committed
-
-    def _track(self, from_current: bool) -> None:
-        state = self.state()
-        if state.editor_dirty and state.editor_frame is not None:
-            self._commit(state, state.editor_frame)
+    def track(self) -> None:
+        """Every object, over the frame range, both ways from the latest prompt."""
+        state = self._committed()
         latest = state.latest_prompt()
         if latest is None:
             raise UserError(
-                "set a prompt first: tick a point, place it on the object and press "
+                "set a prompt first: press Add +, drag the point onto the object and press "
                 "'Set prompt on this frame'"
             )
-        start = self.host.frame() if from_current else latest.frame
-        if not state.first_frame <= start <= state.last_frame:
-            raise UserError(
-                f"frame {start} is outside the frame range {state.first_frame}-{state.last_frame}"
-            )
-        self._submit("track", jobs.sync_job, self.snapshot(state, start=start))
+        self._in_range(state, latest.frame)
+        self._submit("track", jobs.sync_job, self.sync.snapshot(state, start=latest.frame))
 
-    def snapshot(
-        self, state: NodeState, start: Optional[int] = None, preview: Optional[int] = None
-    ) -> payloads.Snapshot:
-        shot = self._shot(state)
-        fmt = shot.format
-        build.place_plate(self.node, fmt)
-        if state.first_frame < shot.first_frame or state.last_frame > shot.last_frame:
-            raise UserError(
-                f"the frame range {state.first_frame}-{state.last_frame} is outside the plate's "
-                f"{shot.first_frame}-{shot.last_frame}"
+    def retrack(self) -> None:
+        """This frame's edits, then the current object over In-Out (default: from this frame
+        to the frame before its next prompt, or the end)."""
+        state = self._committed()
+        frame = self.ui.host.frame()
+        self._in_range(state, frame)
+        if self.node.get_bool("use_range"):
+            first, last = sorted(
+                (self.node.get_int("retrack_in"), self.node.get_int("retrack_out"))
             )
-        prompts = [
-            payloads.payload(state, p, fmt) for p in sorted(state.prompts, key=lambda p: p.seq)
-        ]
-        return payloads.Snapshot(
-            shot_id=state.shot_id,
-            fmt=fmt,
-            shot_first=shot.first_frame,
-            shot_last=shot.last_frame,
-            first=state.first_frame,
-            last=state.last_frame,
-            direction=state.direction,
-            tracker=state.tracker,
-            engine=state.engine,
-            colourspace=str(self.node.get("colourspace")),
-            objects=[(o.id, o.name) for o in state.objects],
-            prompts=prompts,
-            start=start,
-            preview_frame=preview,
+        else:
+            first, last = edits.retrack_range(state, state.current_object, frame)
+            with self.ui.quiet():
+                self.node.set("retrack_in", first)
+                self.node.set("retrack_out", last)
+        start = min(max(frame, first), last)
+        for f in (first, last):
+            self._in_range(state, f)
+        snap = self.sync.snapshot(
+            state, start=start, span=[first, last], objects=[state.current_object]
         )
+        self._submit("track", jobs.sync_job, snap)
 
-    def _plate_format(self) -> Format:
-        fmt = self.node.input_format(0)
-        if fmt is None:
-            raise UserError("connect the plate to input 1 first")
-        return fmt
+    def _committed(self) -> NodeState:
+        state = self.ui.state()
+        if self.prompts.commit_all(state):
+            self.ui.save(state)
+            self.prompts.show(state)
+        return state
 
-    def _shot(self, state: NodeState) -> Shot:
-        """The shot's format and range; a new shot when the plate changed under the node."""
-        fmt = self._plate_format()
-        first, last = self.node.input_range(0) or (state.first_frame, state.last_frame)
-        first, last = min(first, state.first_frame), max(last, state.last_frame)
-        shot = state.shot
-        if shot is not None and (
-            shot.format != fmt or first < shot.first_frame or last > shot.last_frame
-        ):
-            if not self.host.ask(
-                f"The plate of {self.node.name()} changed (format or frame range) since its "
-                "shot was made.\n"
-                "Start a new shot? Prompts are kept; frames are sent and tracked again."
-            ):
-                raise UserError("the plate changed: tracking needs a new shot (answer Yes)")
-            shot_id = new_shot_id(self.host.script_path(), self.node.name(), secrets.token_hex(3))
-            state.start_new_shot(shot_id, build.default_cache_dir(shot_id))
-            shot = None
-        if shot is None:
-            shot = Shot(fmt.width, fmt.height, first, last, fmt.pixel_aspect, list(fmt.box))
-            state.shot = shot
-            self.save(state)
-            self._set_cache_dir(state)
-        return shot
+    @staticmethod
+    def _in_range(state: NodeState, frame: int) -> None:
+        if not state.first_frame <= frame <= state.last_frame:
+            raise UserError(
+                f"frame {frame} is outside the frame range {state.first_frame}-{state.last_frame}"
+            )
+
+    def cancel(self) -> None:
+        if self.runner.worker is None or self.runner.idle:
+            self.ui.set_status("nothing to cancel")
+            return
+        self.runner.cancel()
+
+    def check_inputs(self) -> None:
+        state = self.ui.state()
+        self._submit("check", jobs.check_job, self.sync.snapshot(state))
+
+    def resend(self) -> None:
+        """Send the changed plate / mask prompts again: masks are snapshotted anew."""
+        state = self.ui.state()
+        if not state.changed_inputs:
+            raise UserError("nothing changed since the last check: press Check inputs first")
+        for item in state.changed_inputs:
+            kind, _, rest = item.partition(":")
+            if kind == "plate":
+                state.resend_plate = True
+            else:
+                object_id, frame = (int(v) for v in rest.split(":"))
+                prompt = state.prompt_at(object_id, frame)
+                if prompt is not None:
+                    prompt.mask_digest = ""  # a new snapshot of input 2 at the next send
+        self.ui.save(state)
+        self._submit("prompt", jobs.sync_job, self.sync.snapshot(state))
+
+    def export_shot(self) -> None:
+        cache = self.node.evaluated("cache_dir")
+        path = self.ui.host.get_filename("Export shot file", "*.json", cache_paths.shot_file(cache))
+        if not path:
+            return
+        self.ui.set_status(f"shot file written: {self.write_shot_file(path)}")
+
+    def export_farm_job(self) -> None:
+        farm_job.export(self)
+
+    def write_shot_file(self, path: str) -> str:
+        """Write the node's shot file to `path` (.json added); returns the path written."""
+        if not path.endswith(".json"):
+            path += ".json"
+        state = self.ui.state()
+        fmt = self.sync.shot(state).format
+        params = options.values(self.node, state.tracker, state.engine)
+        colourspace = str(self.node.get("colourspace"))
+        cache = self.node.evaluated("cache_dir")
+        shot_file.write(path, shot_file.build(state, fmt, cache, colourspace, params))
+        return path
+
+    # ------------------------------------------------------------ knob changes
 
     def knob_changed(self, name: str) -> None:
         """Cheap reactions only: never render or talk to the backend from here."""
-        if self._quiet:
+        if self.ui.is_quiet:
             return
         try:
             self._knob_changed(name)
         except Exception as exc:  # noqa: BLE001 - fail() shows it to the artist and logs it
-            self.fail(exc)
+            self.ui.fail(exc)
 
     def _knob_changed(self, name: str) -> None:
         if name == "object":
-            state = self.state()
-            self.save(state)
-            with self.quiet():
-                editor.show_prompt(
-                    self.node, state.prompt_at(state.current_object, self.host.frame())
-                )
+            self.prompts.object_switched()
         elif name in EDITOR_KNOBS:
-            state = self.state()
-            state.editor_dirty, state.editor_frame = True, self.host.frame()
-            self.save(state)
-            with self.quiet():
-                editor.update_visibility(self.node)
+            self._note(self.prompts.touched(name))
             if self.node.get_bool("live_preview"):
-                self.debouncer.trigger(self.node.key, self.live_preview, state.editor_frame)
+                self.debouncer.trigger(self.node.key, self.live_preview, self.ui.host.frame())
+        elif name in FINISH_KNOBS:
+            self.prompts.finishing_changed(name)
         elif name == "output":
-            build.rebuild_output(self.host, self.node, self.state())
+            state = self.ui.state()
+            self.viewer.rebuild(
+                state, edits.shown(state, state.current_object, self.ui.host.frame())
+            )
         elif name in ("cache_dir", "first_frame", "last_frame"):
-            build.sync_read(self.node, self.state())
-        elif name in ("tracker", "engine", "direction"):
-            self.save(self.state())
+            with self.ui.quiet():
+                build.sync_read(self.node, self.ui.state())
+        elif name in ("tracker", "engine"):
+            state = self.ui.state()
+            self.ui.save(state)
+            with self.ui.quiet():
+                options.show(self.node, state.tracker, state.engine)
+        elif name == "view" and self.node.get("view") != "result":
+            # $gui is documented 0 at render time, but not for renders started in the GUI.
+            self.ui.set_status(
+                f"view: {self.node.get('view')} (set it back to result before rendering in "
+                "this session; the farm always gets the result)"
+            )
+        elif name == "inputChange":  # unverified knob name: a hint only, nothing depends on it
+            self.ui.set_text("inputs_info", "an input was reconnected: press Check inputs")
 
     def live_preview(self, frame: int) -> None:
-        """Debounced: send the edited prompt once the artist stopped dragging."""
-        if not self.idle or not self.node.alive() or self.host.frame() != frame:
+        """Debounced: send the edited prompt once the artist stopped dragging. Its failures
+        go to the status line only (one per pause in a drag would be a flood of dialogs)."""
+        if not self.runner.idle or not self.node.alive() or self.ui.host.frame() != frame:
             return
         try:
-            state = self.state()
-            if self._commit(state, frame) is not None:
-                self._submit("prompt", jobs.sync_job, self.snapshot(state, preview=frame))
-        except Exception as exc:  # noqa: BLE001 - fail() shows it to the artist and logs it
-            self.fail(exc)
+            state = self.ui.state()
+            draft = state.draft(state.current_object)
+            if draft is None or draft.is_empty():
+                return
+            committed = self.prompts.commit_all(state)
+            self.ui.save(state)
+            snap = self.sync.snapshot(state, preview=committed[-1] if committed else frame)
+            self._submit("preview", jobs.sync_job, snap)
+        except Exception as exc:  # noqa: BLE001 - shown on the status line and logged
+            self.ui.fail(exc, dialog=False)

@@ -1,40 +1,62 @@
-"""Frame lists: inclusive ranges as the protocol sends them, chunks, and what a track covers.
+"""Frame lists: the protocol's ranges, padding and patterns, plus chunks and track coverage.
 
-Frames are always real frame numbers (1001...), never indices.
+Frames are always real frame numbers (1001...), never indices. The rules both sides share
+(range meaning, padding, pattern tokens, cache names) live in `sam2matting.protocol.frames` and
+`.cache_layout`; they are imported when used, so importing this module needs no protocol. The
+few the render check needs on a farm machine are restated below in the standard library.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from typing import Iterable, List, Sequence, Set
+from typing import Iterable, List, Sequence, Tuple
 
+# The protocol's direction names and put_frames limit (protocol/messages.py: DIRECTIONS,
+# MAX_BUFFERS); tests/host_plugin/test_shared_rules.py checks that these copies agree.
 DIRECTIONS = ("forward", "backward", "both")
-MAX_FRAMES_PER_MESSAGE = 64  # the protocol's limit for put_frames
+MAX_FRAMES_PER_MESSAGE = 64
 
 
 def to_ranges(frames: Iterable[int]) -> List[List[int]]:
     """[1001, 1002, 1003, 1010] -> [[1001, 1003], [1010, 1010]] (sorted, duplicates dropped)."""
-    # Imported here: the plugin loads (for farm renders) even where the protocol is not vendored.
-    from sam2matting.protocol.schema import frame_ranges
+    from sam2matting.protocol import frames as rules
 
-    return frame_ranges(frames)
+    return rules.to_ranges(frames)
+
+
+def runs(frames: Iterable[int]) -> List[Tuple[int, int]]:
+    """[1001, 1002, 1003, 1010] -> [(1001, 1003), (1010, 1010)] (sorted, duplicates dropped).
+
+    Standard library only: the render check uses it on farm machines where the protocol package
+    may not be installed (to_ranges needs it).
+    """
+    out: List[Tuple[int, int]] = []
+    for frame in sorted(set(frames)):
+        if out and frame == out[-1][1] + 1:
+            out[-1] = (out[-1][0], frame)
+        else:
+            out.append((frame, frame))
+    return out
 
 
 def from_ranges(ranges: Iterable[Sequence[int]]) -> List[int]:
-    """[[1001, 1003], [1010, 1010]] -> [1001, 1002, 1003, 1010]."""
-    frames: Set[int] = set()
-    for first, last in ranges:
-        frames.update(range(int(first), int(last) + 1))
-    return sorted(frames)
+    """[[1001, 1003], [1010, 1010]] -> [1001, 1002, 1003, 1010]; a reversed pair is an error."""
+    from sam2matting.protocol import frames as rules
+
+    return rules.from_ranges(ranges)
 
 
 def describe_ranges(ranges: Iterable[Sequence[int]], limit: int = 8) -> str:
-    """'1001-1003, 1010' for messages; long lists end with '... (N more)'."""
-    items = [str(a) if a == b else f"{a}-{b}" for a, b in ranges]
+    """'1001-1003, 1010' for messages; long lists end with '... (N frames in all)'.
+
+    The protocol's wording (protocol/frames.py `describe`) in the standard library: the render
+    check's messages use it on farm machines without the protocol package."""
+    items = [(int(a), int(b)) for a, b in ranges]
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in items[:limit]]
     if len(items) > limit:
-        return ", ".join(items[:limit]) + f", ... ({len(items) - limit} more)"
-    return ", ".join(items)
+        parts.append(f"... ({sum(b - a + 1 for a, b in items)} frames in all)")
+    return ", ".join(parts)
 
 
 def covered(direction: str, start: int, first: int, last: int) -> List[int]:
@@ -63,6 +85,12 @@ def chunks(frames: Sequence[int], size: int = MAX_FRAMES_PER_MESSAGE) -> List[Li
     if size < 1:
         raise ValueError("chunk size must be at least 1")
     return [list(frames[i : i + size]) for i in range(0, len(frames), size)]
+
+
+# padding, matte_pattern and frame_file are also the protocol's (protocol/frames.py,
+# protocol/cache_layout.py), restated here in the standard library because the render check
+# uses them on farm machines where the protocol package may not be installed;
+# tests/host_plugin/test_shared_rules.py checks that both give the same answers.
 
 
 def padding(first: int, last: int) -> int:

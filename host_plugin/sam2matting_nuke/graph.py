@@ -3,19 +3,26 @@
     plate (Input 0) -> PlateCrop ............................ (rendered for the backend)
     mask (Input 1)  -> MaskCrop ............................. (rendered as a mask prompt)
     MatteCache (Read of <cache>/matte/matte.####.exr) -> MatteOffset (Position)
-    plate -> SAM2CopyAlpha / SAM2CopyLayers1.. (Copy: A = MatteOffset) -> Output1
+    MatteOffset -> finishing per object -> SAM2Finished (graph_view.py)
+    plate -> SAM2Copy1.. (Copy: A = SAM2Finished) -> SAM2Result -> views -> SAM2ViewSwitch
+    -> Output1
 
 The Read shows the cached float EXR mattes: `A` (all objects) becomes rgba.alpha, `obj<id>.A`
 becomes the alpha of layer obj<id>; the Copy nodes put them where the output knob says.
 `host.py` builds these nodes in Nuke; `to_nk` writes the same Group as .nk text (tests parse it
-with nkparser; a TD can paste it into Nuke).
+with nkparser; a TD can paste it into Nuke). The base nodes stay; everything after MatteOffset
+is rebuilt when the objects or the output choice change.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
+from . import graph_view
 from . import knobs as knobspec
+from .graph_view import Expression, NodeSpec
+from .knobs import point_knobs
+from .state import NodeState
 
 PLATE_INPUT, MASK_INPUT = "plate", "mask"
 PLATE_CROP, MASK_CROP = "PlateCrop", "MaskCrop"
@@ -23,13 +30,8 @@ MATTE_READ, MATTE_OFFSET = knobspec.MATTE_READ, "MatteOffset"
 OUTPUT = "Output1"
 COPY_PREFIX = "SAM2Copy"
 COPY_SLOTS = 4  # a Copy node moves at most four channels
-
-
-class NodeSpec(NamedTuple):
-    cls: str
-    name: str
-    knobs: Tuple[Tuple[str, object], ...] = ()
-    inputs: Tuple[Optional[str], ...] = ()
+BASE = (PLATE_INPUT, MASK_INPUT, PLATE_CROP, MASK_CROP, MATTE_READ, MATTE_OFFSET)
+__all__ = ["BASE", "Expression", "NodeSpec"]
 
 
 def base_nodes(matte_file: str, first: int, last: int, box: Sequence[float]) -> List[NodeSpec]:
@@ -49,15 +51,23 @@ def base_nodes(matte_file: str, first: int, last: int, box: Sequence[float]) -> 
     ]
 
 
+# The cache Read's "missing frames" choice, 0 = error, 1 = black: black in the Viewer (frames not
+# tracked yet), error at render time, in every render, with or without the plugin installed.
+# $gui is 1 when a node is computed for the GUI and 0 at render time (Foundry support article
+# Q100349); the plugin's render check covers renders started in a GUI session either way.
+MISSING_FRAMES = Expression("$gui")
+
+
 def read_knobs(matte_file: str, first: int, last: int) -> Tuple[Tuple[str, object], ...]:
-    """The cache Read: raw floats, black outside the tracked range and (GUI) for missing frames."""
+    """The cache Read: raw floats, black outside the tracked range; missing frames black in the
+    Viewer and an error when rendering (MISSING_FRAMES)."""
     return (
         ("file", matte_file),
         ("first", first),
         ("last", last),
         ("before", "black"),
         ("after", "black"),
-        ("on_error", "black"),
+        ("on_error", MISSING_FRAMES),
         ("raw", True),
     )
 
@@ -81,8 +91,21 @@ def layers_needed(layers: Dict[int, str]) -> List[Tuple[str, List[str]]]:
     return out
 
 
-def output_nodes(output: str, layers: Dict[int, str]) -> List[NodeSpec]:
-    """The Copy chain from the plate to Output1 for the output choice."""
+def output_nodes(state: NodeState) -> List[NodeSpec]:
+    """Everything after MatteOffset: finishing, the Copy chain, the views, Output1."""
+    nodes = graph_view.finishing(state.objects, MATTE_OFFSET)
+    copies = copy_nodes(state.output, state.layer_names(), graph_view.FINISHED)
+    nodes += copies
+    result_of = copies[-1].name if copies else PLATE_INPUT
+    nodes.append(NodeSpec("Dot", graph_view.RESULT, (), (result_of,)))
+    slots = [(xy, label) for _use, xy, label in point_knobs()]
+    nodes += graph_view.views(state.objects, PLATE_INPUT, slots)
+    nodes.append(NodeSpec("Output", OUTPUT, (), (graph_view.VIEW_SWITCH,)))
+    return nodes
+
+
+def copy_nodes(output: str, layers: Dict[int, str], source: str) -> List[NodeSpec]:
+    """The Copy chain from the plate for the output choice (A: the finished mattes)."""
     pairs = copy_pairs(output, layers)
     nodes = []
     previous = PLATE_INPUT
@@ -93,9 +116,8 @@ def output_nodes(output: str, layers: Dict[int, str]) -> List[NodeSpec]:
         for slot in range(COPY_SLOTS):
             src, dst = group[slot] if slot < len(group) else ("none", "none")
             values += [(f"from{slot}", src), (f"to{slot}", dst)]
-        nodes.append(NodeSpec("Copy", name, tuple(values), (previous, MATTE_OFFSET)))
+        nodes.append(NodeSpec("Copy", name, tuple(values), (previous, source)))
         previous = name
-    nodes.append(NodeSpec("Output", OUTPUT, (), (previous,)))
     return nodes
 
 
@@ -111,6 +133,7 @@ _KNOB_IDS = {
     "xy": 12,
     "bbox": 15,
     "int": 3,
+    "float": 7,
     "string": 1,
     "file": 2,
 }
@@ -124,6 +147,8 @@ def quote(text: str) -> str:
 
 
 def value_text(value: object) -> str:
+    if isinstance(value, Expression):
+        return "{{" + value.text.replace(" ", "") + "}}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import nuke
 
-from . import coords, graph
+from . import coords, frames, graph
 from .knobs import STATE_KNOB, KnobSpec
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,9 @@ class NukeNode:
     def is_ours(self) -> bool:
         return self.node.knob(STATE_KNOB) is not None
 
+    def has_knob(self, name: str) -> bool:
+        return self.node.knob(name) is not None
+
     def alive(self) -> bool:
         try:
             self.node.name()
@@ -56,6 +59,9 @@ class NukeNode:
         return True
 
     # ------------------------------------------------------------ knobs
+
+    def has(self, knob: str) -> bool:
+        return self.node.knob(knob) is not None
 
     def get(self, knob: str) -> Any:
         """A scalar knob's value: str for text/enums/files, bool, int or float."""
@@ -77,6 +83,9 @@ class NukeNode:
 
     def set(self, knob: str, value: Any) -> None:
         k = self.node[knob]
+        if isinstance(value, graph.Expression):
+            cast(nuke.Array_Knob, k).setExpression(value.text)
+            return
         if isinstance(value, (list, tuple)):
             # Array knobs: element by element, dropping animation, so every element is set.
             k.clearAnimated()
@@ -85,16 +94,55 @@ class NukeNode:
         else:
             k.setValue(value)
 
+    def update(self, knob: str, value: Any) -> None:
+        """set() only when the knob holds something else: an unchanged value written again
+        would still mark the script modified."""
+        k = self.node[knob]
+        if isinstance(value, graph.Expression):
+            # The plugin's expressions are constants: one in place is the one it would set.
+            if not cast(nuke.Array_Knob, k).hasExpression():
+                self.set(knob, value)
+            return
+        if isinstance(value, (list, tuple)):
+            current: Any = [k.value(i) for i in range(len(value))]
+            same = not k.isAnimated() and all(float(a) == float(b) for a, b in zip(current, value))
+        else:
+            same = k.value() == value
+        if not same:
+            self.set(knob, value)
+
     def set_choices(self, knob: str, values: Sequence[str], current: str) -> None:
         k = self.node[knob]
         if not isinstance(k, nuke.Enumeration_Knob):
             raise TypeError(f"{knob} is not a choice knob")
+        if list(k.values()) == list(values) and (current not in values or k.value() == current):
+            return  # unchanged (writing it again would mark the script modified)
         k.setValues(list(values))
         if current in values:
             k.setValue(current)
 
     def set_visible(self, knob: str, visible: bool) -> None:
-        self.node[knob].setVisible(visible)
+        """Show or hide a knob in the panel and (for XY/BBox knobs) its Viewer handle: the
+        INVISIBLE flag does both (NDK knob flags); setVisible is not documented to."""
+        k = self.node[knob]
+        if visible:
+            k.clearFlag(nuke.INVISIBLE)
+        else:
+            k.setFlag(nuke.INVISIBLE)
+
+    def set_keys(self, knob: str, keys: Dict[int, float], rest: float = 0.0) -> None:
+        """Animate a one-value knob: these values on these frames (`rest` on the frames next to
+        them, so no interpolation spreads a key), a constant `rest` when there are none."""
+        k = cast(nuke.Array_Knob, self.node[knob])
+        k.clearAnimated()
+        if not keys:
+            k.setValue(rest)
+            return
+        for frame in sorted(keys):
+            for neighbour in (frame - 1, frame + 1):
+                if neighbour not in keys:
+                    k.setValueAt(rest, neighbour)
+            k.setValueAt(keys[frame], frame)
 
     def add_knobs(self, specs: Sequence[KnobSpec]) -> None:
         for spec in specs:
@@ -171,6 +219,13 @@ class NukeNode:
             nuke.delete(node)
         return len(doomed)
 
+    def delete_children_except(self, keep: Sequence[str]) -> int:
+        group = _as_group(self.node)
+        doomed = [n for n in group.nodes() if n.name() not in keep]
+        for node in doomed:
+            nuke.delete(node)
+        return len(doomed)
+
     def reload(self) -> None:
         """Nuke caches what a Read read; make it look at its files again."""
         cast(nuke.Script_Knob, self.node["reload"]).execute()
@@ -179,23 +234,53 @@ class NukeNode:
         knob = self.node.knob("disable")
         return knob is not None and bool(knob.value())
 
-    def upstream(self) -> List[NukeNode]:
-        """Every node this one depends on, walking into groups (for the render check)."""
-        seen: List[nuke.Node] = []
-        stack = list(self.node.dependencies(nuke.INPUTS | nuke.HIDDEN_INPUTS))
-        while stack:
-            node = stack.pop()
-            if node in seen:
-                continue
-            seen.append(node)
-            stack += node.dependencies(nuke.INPUTS | nuke.HIDDEN_INPUTS)
-            if isinstance(node, nuke.Group) and node.knob(STATE_KNOB) is None:
-                stack += node.nodes()
-        return [NukeNode(n) for n in seen]
+    # ------------------------------------------------------------ the graph walk (upstream.py)
+
+    def class_name(self) -> str:
+        return self.node.Class()
+
+    def is_group(self) -> bool:
+        """A Group or a gizmo (nuke.Gizmo derives from nuke.Group)."""
+        return isinstance(self.node, nuke.Group)
+
+    def sources(self) -> List[NukeNode]:
+        """The nodes feeding this one, hidden inputs included."""
+        return [NukeNode(n) for n in self.node.dependencies(nuke.INPUTS | nuke.HIDDEN_INPUTS)]
+
+    def inputs(self) -> List[Optional[NukeNode]]:
+        """Inputs by number, None where one is not connected (a Switch picks by number)."""
+        return [self.input(i) for i in range(self.node.inputs())]
+
+    def group_output(self) -> Optional[NukeNode]:
+        found = _as_group(self.node).output()
+        return NukeNode(found) if found is not None else None
+
+    def value_at(self, knob: str, frame: int) -> Optional[float]:
+        """A numeric knob at `frame` (animation and expressions evaluated); None if absent."""
+        k = self.node.knob(knob)
+        return None if k is None else float(k.getValueAt(frame))
+
+    def varies(self, knob: str) -> bool:
+        """The knob is animated or driven by an expression."""
+        k = self.node.knob(knob)
+        return k is not None and bool(k.isAnimated() or k.hasExpression())
+
+    # ------------------------------------------------------------ paths, as Nuke resolves them
+
+    def file_path(self, at_frame: bool) -> Optional[str]:
+        """The file this Read/Write uses, as the OS sees it: nuke.filename (TCL expanded; the
+        current frame put in when `at_frame`, else %04d kept), then the filename filters."""
+        text = nuke.filename(self.node, nuke.REPLACE) if at_frame else nuke.filename(self.node)
+        return None if not text else filename_filter(text)
+
+    def evaluated(self, knob: str) -> str:
+        """A file or eval-string knob's text with its TCL expanded, then filename-filtered."""
+        k = cast(nuke.EvalString_Knob, self.node[knob])
+        return filename_filter(str(k.evaluate()))
 
     # ------------------------------------------------------------ rendering
 
-    def render(self, source: str, frames: Sequence[int], pattern: str, channels: str) -> None:
+    def render(self, source: str, frames_: Sequence[int], pattern: str, channels: str) -> None:
         """Render child `source` through a temporary Write: raw EXR, full resolution."""
         group = _as_group(self.node)
         with group:
@@ -207,9 +292,10 @@ class NukeNode:
             for key, value in _WRITE_KNOBS:
                 wrapped.set(key, value)
             wrapped.set("channels", channels)
+            views = nuke.views()[:1]  # the main view only (NUKE_PLUGIN.md, "Stereo")
             with full_resolution():
-                for first, last in _runs(frames):
-                    nuke.execute(write, first, last)
+                for first, last in frames.runs(frames_):
+                    nuke.execute(write, first, last, views=views)
         finally:
             nuke.delete(write)
 
@@ -281,8 +367,8 @@ class NukeHost:
         return None if value is None else str(value)
 
     @staticmethod
-    def get_filename(title: str, pattern: str) -> Optional[str]:
-        value = nuke.getFilename(title, pattern)
+    def get_filename(title: str, pattern: str, default: str = "") -> Optional[str]:
+        value = nuke.getFilename(title, pattern, default)
         return None if value is None else str(value)
 
     @staticmethod
@@ -320,15 +406,35 @@ class NukeHost:
     def create_group(name: str) -> Tuple[NukeNode, Optional[NukeNode]]:
         """An empty Group where the artist is working, and the selected node that feeds it.
 
-        The Tab menu's Group comes with Input1 -> Output1 inside; they are removed (the plugin
-        builds its own inputs), so the caller reconnects the returned upstream node itself.
+        The selection is asked for before the Group exists: nuke.selectedNodes() lists the
+        current group's selected nodes inputs first (documented), so the last one is the most
+        downstream. Whether the Tab menu's Group holds Input1 -> Output1 and connects the
+        selection is not documented, so whatever it holds is removed and the caller connects
+        the returned node itself.
         """
+        selected = nuke.selectedNodes()
+        upstream = selected[-1] if selected else None
         node = nuke.createNode("Group", inpanel=False)
         node.setName(name, uncollide=True)
-        upstream = node.input(0)
         for child in _as_group(node).nodes():
             nuke.delete(child)
         return NukeNode(node), (NukeNode(upstream) if upstream is not None else None)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def no_undo(keep_modified: bool = False) -> Iterator[None]:
+        """Knob changes the plugin makes itself: no undo steps (nuke.Undo.disable). With
+        `keep_modified` (status and progress lines), the script's modified flag is left as it
+        was, so a track does not make the script need saving."""
+        root = nuke.root()
+        was_modified = bool(root.modified())
+        nuke.Undo.disable()
+        try:
+            yield
+        finally:
+            nuke.Undo.enable()
+            if keep_modified and not was_modified:
+                root.setModified(False)
 
     @staticmethod
     def our_nodes() -> List[NukeNode]:
@@ -343,12 +449,37 @@ class NukeHost:
     def ensure_layer(name: str, channels: Sequence[str]) -> None:
         nuke.Layer(name, list(channels))
 
+    @staticmethod
+    def node_at(full_name: str) -> Optional[NukeNode]:
+        """A node from its fullName() ('Group1.Blur1'), looked up from the root down."""
+        if not full_name:
+            return None
+        found: Optional[nuke.Node] = nuke.root()
+        for part in full_name.split("."):
+            if not isinstance(found, nuke.Group):
+                return None
+            found = found.node(part)
+        return NukeNode(found) if found is not None else None
+
+    @staticmethod
+    def views() -> List[str]:
+        """The script's views; the first is the main one (the one the node tracks)."""
+        return [str(v) for v in nuke.views()]
+
+    @staticmethod
+    def this_view() -> str:
+        return str(nuke.thisView())
+
     # ------------------------------------------------------------ callbacks and menus
 
     @staticmethod
     def on_render(before_render: Callable[[], None], before_frame: Callable[[], None]) -> None:
         nuke.addBeforeRender(before_render)
         nuke.addBeforeFrameRender(before_frame)
+
+    @staticmethod
+    def on_create_group(call: Callable[[], None]) -> None:
+        nuke.addOnCreate(call, nodeClass="Group")
 
     @staticmethod
     def on_script_close(call: Callable[[], None]) -> None:
@@ -383,14 +514,10 @@ def _as_group(node: nuke.Node) -> nuke.Group:
     return node
 
 
-def _runs(frames: Sequence[int]) -> List[Tuple[int, int]]:
-    out: List[Tuple[int, int]] = []
-    for frame in sorted(set(frames)):
-        if out and frame == out[-1][1] + 1:
-            out[-1] = (out[-1][0], frame)
-        else:
-            out.append((frame, frame))
-    return out
+def filename_filter(path: str) -> str:
+    """A path as Nuke hands it to the OS: through the studio's filename filters
+    (nuke.addFilenameFilter), as Foundry's createWriteDir example does after nuke.filename."""
+    return str(nuke.filenameFilter(path))  # type: ignore[no-untyped-call]
 
 
 def _make_knob(spec: KnobSpec) -> nuke.Knob:
@@ -422,6 +549,7 @@ def _simple_knob(spec: KnobSpec) -> nuke.Knob:
         "xy": nuke.XY_Knob,
         "bbox": nuke.BBox_Knob,
         "int": nuke.Int_Knob,
+        "float": nuke.Double_Knob,
         "string": nuke.String_Knob,
         "file": nuke.File_Knob,
     }

@@ -1,8 +1,10 @@
-"""The jobs the worker thread runs: connect, and "sync" (open the shot, send the plate frames and
-prompts the backend lacks, then preview one frame or track).
+"""The jobs the worker thread runs: connect, sync (open the shot, send the plate frames and
+prompt changes the backend lacks, then preview one frame or track) and check (compare the plate
+and the mask prompts with what was sent).
 
 Jobs talk to the backend through ctx.client and reach Nuke only through the `JobUI` methods,
-called on the main thread with ctx.call (wait) or ctx.post (later).
+called on the main thread with ctx.call (wait: renders, a few frames per call so Nuke's event
+loop runs in between) or ctx.post (later).
 """
 
 from __future__ import annotations
@@ -13,20 +15,24 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from sam2matting.protocol import paths
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.version import parse_version
 
-from . import frames, payloads
+from . import cache_paths, frames, payloads, provenance
+from .messages import UserError
 from .payloads import Snapshot
 from .worker import Final, JobContext
 
 log = logging.getLogger(__name__)
 
 INLINE_BUDGET_BYTES = 512 * 1024 * 1024  # per put_frames message; the plate is paced by this
+MASKS_DIR = "nuke_masks"
+RENDER_FRAMES_PER_CALL = 8  # plate frames rendered per main-thread call (the GUI breathes)
+REMOVE_PROMPT_SINCE = (1, 1)  # the protocol version that has remove_prompt
 
 
 class JobUI:
-    """Main-thread side of a job (the node's controller implements it)."""
+    """Main-thread side of a job (the node's JobRunner implements it)."""
 
     def on_described(self, describe: Dict[str, Any]) -> None:
         raise NotImplementedError
@@ -40,10 +46,25 @@ class JobUI:
     def render_plate(self, frames: Sequence[int], folder: str) -> Dict[int, str]:
         raise NotImplementedError
 
-    def render_mask(self, frame: int, folder: str) -> str:
+    def render_mask(self, object_id: int, frame: int, folder: str) -> str:
         raise NotImplementedError
 
-    def on_prompt_added(self, reply: Dict[str, Any]) -> None:
+    def on_plate_digests(self, digests: Dict[int, str]) -> None:
+        raise NotImplementedError
+
+    def on_frames_put(self, reply: Dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def on_object_removed(self, reply: Dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def on_prompt_removed(self, reply: Dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def on_prompt_added(self, reply: Dict[str, Any], mask_digest: str) -> None:
+        raise NotImplementedError
+
+    def on_inputs_checked(self, changed: List[str], checked: int) -> None:
         raise NotImplementedError
 
     def on_track_started(self, reply: Dict[str, Any]) -> None:
@@ -81,9 +102,15 @@ def sync_job(ctx: JobContext, ui: JobUI, snap: Snapshot) -> Final:
     ctx.post(ui.on_shot_opened, reply)
     folder = tempfile.mkdtemp(prefix="sam2matting-nuke-")
     try:
+        if snap.tracking and not snap.resend_plate:
+            changed = plate_changes(ctx, ui, snap, reply["frames_stored"], folder)
+            if changed:
+                ctx.post(ui.on_inputs_checked, changed, len(changed))
+                return ui.on_finished, ("inputs_changed", {"changed": changed})
         needed = payloads.frames_needed(snap, reply["frames_stored"])
-        send_frames(ctx, ui, snap, needed, desc, folder)
-        sync_prompts(ctx, ui, snap, reply, folder)
+        cache_dir = str(reply["cache_dir"])
+        send_frames(ctx, ui, snap, needed, desc, folder, cache_dir)
+        sync_prompts(ctx, ui, snap, reply, desc, cache_dir)
         _check_cancel(ctx)
         if snap.tracking:
             return track(ctx, ui, snap)
@@ -94,6 +121,29 @@ def sync_job(ctx: JobContext, ui: JobUI, snap: Snapshot) -> Final:
     return ui.on_finished, ("synced", {"shot_id": snap.shot_id, "preview": snap.preview_frame})
 
 
+def check_job(ctx: JobContext, ui: JobUI, snap: Snapshot) -> Final:
+    """Render the probe plate frames and every mask prompt's frame of input 2 again and compare
+    their pixels with what was sent. Nothing is sent."""
+    folder = tempfile.mkdtemp(prefix="sam2matting-nuke-check-")
+    try:
+        changed = plate_changes(ctx, ui, snap, [[f, f] for f in snap.plate_digests], folder)
+        checked = len(snap.plate_digests)
+        for prompt in snap.prompts:
+            if not prompt.mask or not prompt.mask_digest:
+                continue
+            _check_cancel(ctx)
+            checked += 1
+            path = ctx.call(ui.render_mask, prompt.object_id, prompt.frame, folder)
+            if provenance.exr_digest(path) != prompt.mask_digest:
+                changed.append(f"mask:{prompt.object_id}:{prompt.frame}")
+    except CancelledError:
+        return ui.on_finished, ("cancelled", {"shot_id": snap.shot_id, "frames_done": 0})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    ctx.post(ui.on_inputs_checked, changed, checked)
+    return ui.on_finished, ("checked", {"changed": changed})
+
+
 def _check_cancel(ctx: JobContext) -> None:
     if ctx.cancelled():
         raise CancelledError()
@@ -102,21 +152,50 @@ def _check_cancel(ctx: JobContext) -> None:
 # ------------------------------------------------------------------ plate frames
 
 
+def plate_changes(
+    ctx: JobContext, ui: JobUI, snap: Snapshot, stored: Sequence[Sequence[int]], folder: str
+) -> List[str]:
+    """'plate:<frame>' for each probe frame whose pixels differ from the ones sent."""
+    have = set(frames.from_ranges(stored))
+    probes = sorted(f for f in snap.plate_digests if f in have)
+    if not probes:
+        return []
+    _check_cancel(ctx)
+    files: Dict[int, str] = ctx.call(ui.render_plate, probes, folder)
+    return [
+        f"plate:{f}" for f in probes if provenance.exr_digest(files[f]) != snap.plate_digests[f]
+    ]
+
+
 def send_frames(
-    ctx: JobContext, ui: JobUI, snap: Snapshot, needed: List[int], desc: Dict[str, Any], folder: str
+    ctx: JobContext,
+    ui: JobUI,
+    snap: Snapshot,
+    needed: List[int],
+    desc: Dict[str, Any],
+    folder: str,
+    cache_dir: str,
 ) -> None:
-    """Render the frames the backend lacks through the node and send them, chunk by chunk."""
+    """Render the frames to send through the node and send them, chunk by chunk: by path
+    from the shot's cache folder when the backend shares the filesystem, else inline from the
+    temporary `folder`."""
     if not needed:
         return
     use_paths = bool(desc.get("shares_filesystem")) and not ctx.cache.get("inline_only")
-    target = _plate_folder(snap.shot_id) if use_paths else folder
+    target = _plate_folder(cache_dir) if use_paths else folder
     done = 0
     for chunk in frames.chunks(needed, _chunk_size(snap, desc)):
-        _check_cancel(ctx)
-        ctx.post(ui.on_sending, done, len(needed), chunk[0])
-        files: Dict[int, str] = ctx.call(ui.render_plate, chunk, target)
-        _put(ctx, snap, files, use_paths and not ctx.cache.get("inline_only"))
-        done += len(chunk)
+        files: Dict[int, str] = {}
+        for part in frames.chunks(chunk, RENDER_FRAMES_PER_CALL):
+            _check_cancel(ctx)
+            ctx.post(ui.on_sending, done, len(needed), part[0])
+            files.update(ctx.call(ui.render_plate, part, target))
+            done += len(part)
+        probes = {f: provenance.exr_digest(files[f]) for f in snap.probe_frames if f in files}
+        if probes:
+            ctx.post(ui.on_plate_digests, probes)
+        put = _put(ctx, snap, files, use_paths and not ctx.cache.get("inline_only"))
+        ctx.post(ui.on_frames_put, put)
     ctx.post(ui.on_sending, done, len(needed), needed[-1])
 
 
@@ -129,61 +208,120 @@ def _chunk_size(snap: Snapshot, desc: Dict[str, Any]) -> int:
     return max(1, min(frames.MAX_FRAMES_PER_MESSAGE, cap, budget // per_frame))
 
 
-def _plate_folder(shot_id: str) -> str:
-    """Where plates sent by path live (the backend reads them later, so they must stay)."""
-    folder = paths.home_dir() / "nuke_plates" / shot_id
+def _plate_folder(cache_dir: str) -> str:
+    """Where plates sent by path live: in the shot's cache folder, since the backend reads them
+    again for every track (cache_paths.remove_plates deletes them with the shot)."""
+    folder = Path(cache_paths.plate_dir(cache_dir))
     folder.mkdir(parents=True, exist_ok=True)
     return str(folder)
 
 
-def _put(ctx: JobContext, snap: Snapshot, files: Dict[int, str], by_path: bool) -> None:
+def mask_folder(cache_dir: str) -> str:
+    """Where the input 2 snapshots of mask prompts live (each is what its prompt used): in the
+    shot's cache folder, beside the plates sent by path."""
+    folder = Path(cache_dir) / MASKS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)
+
+
+def _put(ctx: JobContext, snap: Snapshot, files: Dict[int, str], by_path: bool) -> Dict[str, Any]:
     if by_path:
         entries = [payloads.frame_entry(f, None, files[f], snap.colourspace) for f in sorted(files)]
+        request = {"shot_id": snap.shot_id, "frames": entries}
         try:
-            ctx.client.request("put_frames_request", {"shot_id": snap.shot_id, "frames": entries})
+            return dict(ctx.client.request("put_frames_request", request).content)
         except ProtocolError as exc:
             if exc.code is not ErrorCode.PATH_NOT_ALLOWED:
                 raise
             log.info("backend may not read %s (%s): sending pixels inline", files, exc.message)
             ctx.cache["inline_only"] = True
-        else:
-            return
     entries, buffers = [], []
     for frame in sorted(files):
         path = Path(files[frame])
         buffers.append(path.read_bytes())
         path.unlink()
         entries.append(payloads.frame_entry(frame, len(buffers) - 1, None, snap.colourspace))
-    ctx.client.request("put_frames_request", {"shot_id": snap.shot_id, "frames": entries}, buffers)
+    request = {"shot_id": snap.shot_id, "frames": entries}
+    return dict(ctx.client.request("put_frames_request", request, buffers).content)
 
 
 # ------------------------------------------------------------------ prompts and tracking
 
 
 def sync_prompts(
-    ctx: JobContext, ui: JobUI, snap: Snapshot, reply: Dict[str, Any], folder: str
+    ctx: JobContext,
+    ui: JobUI,
+    snap: Snapshot,
+    reply: Dict[str, Any],
+    desc: Dict[str, Any],
+    cache_dir: str,
 ) -> None:
     backend_objects = [int(o["id"]) for o in reply["objects"]]
-    plan = payloads.plan_sync(snap.prompts, reply["prompts"], backend_objects)
+    plan = payloads.plan_sync(snap, reply["prompts"], backend_objects)
+    strays = set(backend_objects) - {oid for oid, _name in snap.objects} - set(plan.remove_objects)
+    if strays:
+        log.info("shot %s: backend objects %s are not the node's; left alone", snap.shot_id, strays)
     for object_id in plan.remove_objects:
         request = {"shot_id": snap.shot_id, "object_id": object_id}
         try:
-            ctx.client.request("remove_object_request", request)
+            ctx.post(
+                ui.on_object_removed, ctx.client.request("remove_object_request", request).content
+            )
         except ProtocolError as exc:
             if exc.code is not ErrorCode.UNKNOWN_OBJECT:
                 raise
+            ctx.post(ui.on_object_removed, request)
+    if plan.remove_prompts:
+        _require_remove_prompt(desc)
+    for object_id, frame in plan.remove_prompts:
+        content = payloads.remove_prompt_content(snap.shot_id, object_id, frame)
+        ctx.post(ui.on_prompt_removed, ctx.client.request("remove_prompt_request", content).content)
     for prompt in plan.send:
         _check_cancel(ctx)
-        buffers: List[bytes] = []
-        mask: Optional[Dict[str, Any]] = None
-        if prompt.mask:
-            path = ctx.call(ui.render_mask, prompt.frame, folder)
-            buffers.append(Path(path).read_bytes())
-            mask = payloads.mask_image(0)
-        matte = "path" if prompt.frame == snap.preview_frame else "none"
-        content = payloads.prompt_content(snap.shot_id, prompt, mask, matte)
-        added = ctx.client.request("add_prompt_request", content, buffers).content
-        ctx.post(ui.on_prompt_added, added)
+        send_prompt(ctx, ui, snap, prompt, cache_dir)
+
+
+def send_prompt(
+    ctx: JobContext, ui: JobUI, snap: Snapshot, prompt: payloads.PromptPayload, cache_dir: str
+) -> None:
+    """One add_prompt; a mask prompt sends its input 2 snapshot, taken now if it has none."""
+    buffers: List[bytes] = []
+    mask: Optional[Dict[str, Any]] = None
+    digest = ""
+    if prompt.mask:
+        path = _mask_snapshot(ctx, ui, prompt, mask_folder(cache_dir))
+        data = Path(path).read_bytes()
+        digest = provenance.exr_digest(path)
+        buffers.append(data)
+        mask = payloads.mask_image(0)
+    matte = "path" if prompt.frame == snap.preview_frame else "none"
+    content = payloads.prompt_content(snap.shot_id, prompt, mask, matte)
+    added = ctx.client.request("add_prompt_request", content, buffers).content
+    ctx.post(ui.on_prompt_added, added, digest)
+
+
+def _mask_snapshot(ctx: JobContext, ui: JobUI, prompt: payloads.PromptPayload, folder: str) -> str:
+    """The prompt's input 2 pixels: its snapshot if it has one, else input 2 rendered now
+    (render_mask writes the snapshot's own file, mask_pattern)."""
+    kept = Path(frames.frame_file(mask_pattern(folder, prompt.object_id), prompt.frame))
+    if prompt.mask_digest and kept.is_file() and provenance.exr_digest(kept) == prompt.mask_digest:
+        return str(kept)
+    return str(ctx.call(ui.render_mask, prompt.object_id, prompt.frame, folder))
+
+
+def mask_pattern(folder: str, object_id: int) -> str:
+    """The files one object's mask prompts are rendered to, one per frame."""
+    return (Path(folder) / f"mask_o{object_id}.####.exr").as_posix()
+
+
+def _require_remove_prompt(desc: Dict[str, Any]) -> None:
+    version = str(desc.get("protocol_version", "1.0"))
+    if parse_version(version) < REMOVE_PROMPT_SINCE:
+        raise UserError(
+            f"the backend speaks protocol {version}, which cannot remove a prompt without "
+            "deleting the object's mattes: update the backend (sam2matting 1.1 or newer); "
+            "nothing was removed"
+        )
 
 
 def track(ctx: JobContext, ui: JobUI, snap: Snapshot) -> Final:

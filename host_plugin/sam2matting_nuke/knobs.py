@@ -1,9 +1,9 @@
 """The SAM2Matte node's panel, as plain data: every knob's kind, name, label and behaviour.
 
 host.py turns these into Nuke knobs; graph.py writes them as `addUserKnob` lines of a .nk Group.
-Buttons and callbacks are one-line calls into sam2matting_nuke.callbacks; the onCreate code is
-self-contained so that a farm machine without the plugin still switches the cache Read to
-"error on missing frames" (a missing matte then fails the render instead of rendering black).
+Buttons and callbacks are one-line calls into sam2matting_nuke.callbacks. Nothing a render needs
+depends on them: the cache Read's "missing frames" knob is an expression (graph.MISSING_FRAMES),
+so a render machine without the plugin still fails on a missing matte instead of writing black.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from .state import OUTPUTS
 
 STATE_KNOB = "sam2_state"  # hidden: the node's versioned JSON state; also marks our nodes
 MATTE_READ = "MatteCache"  # the internal Read (named here because onCreate refers to it)
-POINT_SLOTS = 4  # positive and negative points each
-DIRECTION_VALUES = ("both", "forward", "backward")
+POINT_SLOTS = 8  # positive and negative points each
+VIEWS = ("result", "overlay", "matte", "cutout")  # the `view` knob (GUI only: renders: result)
 
 
 class KnobSpec(NamedTuple):
-    kind: str  # tab, text, divider, button, enum, bool, xy, bbox, int, string, file
+    kind: str  # tab, text, divider, button, enum, bool, xy, bbox, int, float, string, file
     name: str
     label: str = ""
     default: object = None
@@ -34,12 +34,11 @@ def button_command(action: str) -> str:
     return f"import sam2matting_nuke.callbacks\nsam2matting_nuke.callbacks.button({action!r})"
 
 
+CACHE_INFO_KNOB = "cache_info"  # what the cache folder holds, or where it was looked for
+
 KNOB_CHANGED_CODE = "import sam2matting_nuke.callbacks\nsam2matting_nuke.callbacks.knob_changed()"
 
-ON_CREATE_CODE = f"""\
-_s2m_read = nuke.thisNode().node({MATTE_READ!r})
-if _s2m_read is not None:
-    _s2m_read['on_error'].setValue('black' if nuke.GUI else 'error')
+ON_CREATE_CODE = """\
 try:
     import sam2matting_nuke.callbacks as _s2m
 except ImportError:
@@ -83,6 +82,10 @@ _SIGN = {1: "object", 0: "background"}
 
 def panel() -> List[KnobSpec]:
     """Every user knob of the node, in panel order."""
+    return _top() + _prompt_knobs() + _tracking() + _bottom()
+
+
+def _top() -> List[KnobSpec]:
     return [
         KnobSpec("tab", "sam2matte", "SAM2Matte"),
         KnobSpec("text", "status", "backend", default="not connected yet: press Connect"),
@@ -106,18 +109,52 @@ def panel() -> List[KnobSpec]:
             values=("auto",),
             tooltip="Matting engine turning masks into soft alpha.",
         ),
+        KnobSpec(
+            "enum",
+            "view",
+            "view",
+            values=VIEWS,
+            tooltip="What the node shows in the Viewer: result, a colour overlay of every object "
+            "over the plate (stale frames tinted red, + points green, - points red), the matte, "
+            "or the cutout. Renders (Write, farm) always get the result.",
+        ),
         KnobSpec("divider", "div_objects", "objects"),
         KnobSpec(
             "enum",
             "object",
             "object",
             values=("object1",),
-            tooltip="The object the prompt knobs below belong to (one matte per object).",
+            tooltip="The object the prompt knobs below belong to (one matte per object). "
+            "Switching keeps the other object's unsent edits.",
         ),
         _button("add_object", "Add", "Add an object (it gets its own matte and layer).", True),
         _button("rename_object", "Rename", "Rename the current object.", True),
-        _button("remove_object", "Remove", "Remove the current object and its prompts.", True),
+        _button(
+            "remove_object",
+            "Remove",
+            "Remove the current object: its prompts and its mattes (the only button that "
+            "deletes mattes).",
+            True,
+        ),
+        KnobSpec(
+            "float", "grow", "grow / shrink", default=0.0,
+            tooltip="Pixels to grow (> 0) or shrink (< 0) this object's matte (after the cache; "
+            "non-destructive).",
+        ),
+        KnobSpec("float", "feather", "feather", default=0.0, tooltip="Pixels of edge blur."),
+        KnobSpec(
+            "float", "fill_holes", "fill holes", default=0.0,
+            tooltip="Close holes up to about twice this many pixels wide.",
+        ),
+    ]  # fmt: skip
+
+
+def _prompt_knobs() -> List[KnobSpec]:
+    return [
         KnobSpec("divider", "div_prompt", "prompt on this frame"),
+        _button("add_pos", "Add +", "Add a point on the object (appears at the centre)."),
+        _button("add_neg", "Add -", "Add a point on the background (appears at the centre).", True),
+        _button("remove_point", "Remove last point", "Untick the point added last.", True),
         *_points("+", "pos", 1),
         *_points("-", "neg", 0),
         KnobSpec("bool", "use_box", "box", tooltip="Use the box on this frame."),
@@ -138,9 +175,17 @@ def panel() -> List[KnobSpec]:
         _button(
             "set_prompt",
             "Set prompt on this frame",
-            "Store the prompt for the current object on this frame and show its matte.",
+            "Send what you changed on this frame as the current object's prompt there and show "
+            "its matte. With nothing changed on a frame without a prompt, the points shown "
+            "become its prompt.",
         ),
-        _button("clear_prompt", "Clear", "Delete the current object's prompt on this frame.", True),
+        _button(
+            "clear_prompt",
+            "Clear",
+            "Remove the current object's prompt on this frame. Its mattes stay (marked stale "
+            "until re-tracked).",
+            True,
+        ),
         _button(
             "load_prompt",
             "Load",
@@ -148,19 +193,62 @@ def panel() -> List[KnobSpec]:
             True,
         ),
         KnobSpec("text", "prompts_info", "prompts", default="none yet"),
+        KnobSpec(
+            "float",
+            "prompted",
+            "prompted frames",
+            tooltip="Keyed on every prompted frame (its value: how many objects are prompted "
+            "there), so the prompted frames show as keys. Set by the node.",
+        ),
+    ]
+
+
+def _tracking() -> List[KnobSpec]:
+    return [
         KnobSpec("divider", "div_track", "tracking"),
         KnobSpec("int", "first_frame", "frame range", default=1),
         KnobSpec("int", "last_frame", "", default=1, same_line=True),
         _button("input_range", "input range", "Set the range to the plate's frame range.", True),
-        KnobSpec("enum", "direction", "direction", values=DIRECTION_VALUES),
-        _button("track", "Track", "Track from the latest prompted frame in the chosen direction."),
+        _button(
+            "track",
+            "Track",
+            "Track every object over the frame range, both ways from the latest prompt.",
+        ),
         _button(
             "retrack",
-            "Re-track from this frame",
-            "Track again from the current frame in the chosen direction (after fixing drift).",
+            "Re-track In-Out",
+            "Send this frame's edits and track the current object again over In-Out (default: "
+            "from this frame to the frame before its next prompt, or the end).",
             same_line=True,
         ),
         _button("cancel", "Cancel", "Stop the running job (frames done stay in the cache).", True),
+        KnobSpec(
+            "bool",
+            "use_range",
+            "custom In-Out",
+            tooltip="Use the In-Out below for Re-track; off: filled in from this frame on press.",
+        ),
+        KnobSpec("int", "retrack_in", "In", default=1, same_line=True),
+        KnobSpec("int", "retrack_out", "Out", default=1, same_line=True),
+        KnobSpec("text", "stale_info", "stale", default="none"),
+        KnobSpec("divider", "div_inputs", "inputs"),
+        _button(
+            "check_inputs",
+            "Check inputs",
+            "Compare the plate and every mask prompt (input 2) with what was sent.",
+        ),
+        _button(
+            "resend",
+            "Re-send changed",
+            "Send the changed plate frames / mask prompts again (their mattes turn stale).",
+            True,
+        ),
+        KnobSpec("text", "inputs_info", "inputs", default="not checked yet"),
+    ]
+
+
+def _bottom() -> List[KnobSpec]:
+    return [
         KnobSpec("divider", "div_output", "output"),
         KnobSpec(
             "enum",
@@ -174,9 +262,11 @@ def panel() -> List[KnobSpec]:
             "file",
             "cache_dir",
             "cache folder",
-            tooltip="The shot's cache folder (the backend fills it in). Point it at the same "
-            "folder as seen from the farm if it is mounted elsewhere there.",
+            tooltip="The shot's cache folder: the mattes renders read. Made from the cache "
+            "template (docs/CONFIGURATION.md); TCL such as [file dirname [value root.name]] or "
+            "[getenv SHOW_ROOT] keeps it valid on the farm.",
         ),
+        KnobSpec("text", CACHE_INFO_KNOB, "", default="cache not checked yet"),
         KnobSpec(
             "string",
             "colourspace",
@@ -188,6 +278,13 @@ def panel() -> List[KnobSpec]:
             "export_shot",
             "Export shot file...",
             "Write the farm shot file (prompts, objects, settings) for 'sam2matting render'.",
+        ),
+        _button(
+            "export_farm_job",
+            "Export farm job...",
+            "Write the shot file and an Open Job Description job (Track per object, Matte in "
+            "frame chunks) for AWS Deadline Cloud or openjd (docs/FARM.md).",
+            same_line=True,
         ),
         KnobSpec("string", STATE_KNOB, "", hidden=True),
     ]
@@ -212,3 +309,4 @@ def point_knobs() -> List[Tuple[str, str, int]]:
 EDITOR_KNOBS = frozenset(
     [n for pair in point_knobs() for n in pair[:2]] + ["use_box", "box", "use_mask"]
 )
+FINISH_KNOBS = ("grow", "feather", "fill_holes")

@@ -1,5 +1,11 @@
 """What a job sends: a snapshot of the node (taken on the main thread) and the protocol contents
-built from it. Pure functions; coordinates are already top-left when they leave the snapshot."""
+built from it. Pure functions; coordinates are already top-left when they leave the snapshot.
+
+Syncing makes the backend's prompts equal the node's without destroying work: a changed prompt
+is sent again (it replaces that frame's prompt there), a prompt the node no longer has is
+removed with remove_prompt (protocol 1.1: the mattes stay, marked stale), and only objects the
+artist removed are removed there (the one request that deletes mattes).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ class PromptPayload:
     box: Optional[List[float]]
     mask: bool
     seq: int
+    mask_digest: str = ""  # the input 2 snapshot this prompt uses ("": take one when sending)
 
     def matches(self, summary: Dict[str, Any], tol: float = 1e-3) -> bool:
         """True when the backend's prompt summary says the same as this prompt."""
@@ -61,8 +68,17 @@ class Snapshot:
     colourspace: str
     objects: List[Tuple[int, str]]
     prompts: List[PromptPayload] = field(default_factory=list)
+    cache_dir: Optional[str] = None  # where the node wants the shot kept (cache_paths.py)
+    # the chosen tracker's and engine's options (options.values): {"tracker": {}, "engine": {}}
+    params: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     start: Optional[int] = None  # track from here (None: do not track)
     preview_frame: Optional[int] = None  # the frame whose matte the artist wants to see now
+    track_objects: Optional[List[int]] = None  # None: every object
+    removed_objects: List[int] = field(default_factory=list)  # the artist's explicit removals
+    sent_masks: Dict[str, str] = field(default_factory=dict)  # "obj:frame" -> digest sent
+    plate_digests: Dict[int, str] = field(default_factory=dict)  # probe frame -> as sent
+    probe_frames: List[int] = field(default_factory=list)  # plate frames to keep digests of
+    resend_plate: bool = False  # send every stored plate frame again (the plate changed)
 
     @property
     def tracking(self) -> bool:
@@ -79,7 +95,12 @@ def payload(state: NodeState, prompt: Prompt, fmt: coords.Format) -> PromptPaylo
         box=None if prompt.box is None else coords.box_to_top_left(fmt, prompt.box),
         mask=prompt.mask,
         seq=prompt.seq,
+        mask_digest=prompt.mask_digest,
     )
+
+
+def mask_key(object_id: int, frame: int) -> str:
+    return f"{object_id}:{frame}"
 
 
 def open_shot_content(snap: Snapshot) -> Dict[str, Any]:
@@ -93,6 +114,9 @@ def open_shot_content(snap: Snapshot) -> Dict[str, Any]:
         "colourspace": snap.colourspace,
         "tracker": snap.tracker,
         "engine": snap.engine,
+        "cache_dir": snap.cache_dir,
+        "tracker_params": dict(snap.params.get("tracker", {})),
+        "engine_params": dict(snap.params.get("engine", {})),
     }
 
 
@@ -150,51 +174,64 @@ def propagate_content(snap: Snapshot) -> Dict[str, Any]:
         "direction": snap.direction,
         "first_frame": snap.first,
         "last_frame": snap.last,
-        "objects": None,
+        "objects": snap.track_objects,
         "matte": "path",
     }
 
 
+def remove_prompt_content(shot_id: str, object_id: int, frame: int) -> Dict[str, Any]:
+    return {"shot_id": shot_id, "object_id": object_id, "frame": frame}
+
+
 def frames_needed(snap: Snapshot, stored: Sequence[Sequence[int]]) -> List[int]:
-    """Plate frames the backend lacks for this job: prompted frames, and the tracked span."""
+    """Plate frames to send for this job: the prompted frames and the tracked span the backend
+    lacks; every frame it has, too, when the artist asked to re-send a changed plate."""
     wanted = {p.frame for p in snap.prompts}
     if snap.preview_frame is not None:
         wanted.add(snap.preview_frame)
     if snap.start is not None:
         wanted.update(frames.covered(snap.direction, snap.start, snap.first, snap.last))
-    return frames.missing(wanted, stored)
+    needed = set(frames.missing(wanted, stored))
+    if snap.resend_plate:
+        needed.update(frames.from_ranges(stored))
+    return sorted(needed)
 
 
 @dataclass
 class SyncPlan:
-    remove_objects: List[int]  # reset on the backend before re-sending their prompts
-    send: List[PromptPayload]  # in commit order
+    remove_objects: List[int]  # removed by the artist: the backend deletes their mattes
+    remove_prompts: List[Tuple[int, int]]  # (object, frame) the node no longer has
+    send: List[PromptPayload]  # new or changed, in commit order
 
 
 def plan_sync(
-    prompts: Sequence[PromptPayload],
-    backend_prompts: Sequence[Dict[str, Any]],
-    backend_objects: Sequence[int],
+    snap: Snapshot, backend_prompts: Sequence[Dict[str, Any]], backend_objects: Sequence[int]
 ) -> SyncPlan:
-    """Make the backend's prompts equal the node's (the node is the source of truth).
+    """Make the backend's prompts equal the node's (the node is the source of truth) with the
+    smallest change: per object and frame, a prompt the backend has that differs is replaced by
+    sending the node's (the backend replaces that frame's prompt), one the node lacks is removed
+    on its own. A mask prompt is sent again when the backend did not get its input 2 snapshot.
+    Objects are removed there only if the artist removed them."""
+    node_keys = {(p.object_id, p.frame) for p in snap.prompts}
+    send = [p for p in snap.prompts if not _backend_has(p, backend_prompts, snap.sent_masks)]
+    gone = sorted(
+        {
+            (int(s["object_id"]), int(s["frame"]))
+            for s in backend_prompts
+            if (s["object_id"], s["frame"]) not in node_keys
+            and s["object_id"] not in snap.removed_objects
+        }
+    )
+    removed = sorted(set(snap.removed_objects) & set(backend_objects))
+    return SyncPlan(removed, gone, sorted(send, key=lambda p: p.seq))
 
-    An object whose backend prompts are all in the node only gets the missing ones; an object
-    the backend knows with a prompt the node does not have (cleared, edited, or left from an
-    older session) is removed there and all its node prompts re-sent.
-    """
-    remove: List[int] = []
-    send: List[PromptPayload] = []
-    node_ids = sorted({p.object_id for p in prompts})
-    for oid in sorted(set(backend_objects) - set(node_ids)):
-        remove.append(oid)
-    for oid in node_ids:
-        mine = [p for p in prompts if p.object_id == oid]
-        theirs = [s for s in backend_prompts if s.get("object_id") == oid]
-        stale = [s for s in theirs if not any(p.matches(s) for p in mine)]
-        if stale:
-            remove.append(oid)
-            send += mine
-        else:
-            send += [p for p in mine if not any(p.matches(s) for s in theirs)]
-    send.sort(key=lambda p: p.seq)
-    return SyncPlan(sorted(set(remove) & set(backend_objects)), send)
+
+def _backend_has(
+    prompt: PromptPayload, backend_prompts: Sequence[Dict[str, Any]], sent: Dict[str, str]
+) -> bool:
+    if not any(prompt.matches(s) for s in backend_prompts):
+        return False
+    if not prompt.mask:
+        return True
+    digest = sent.get(mask_key(prompt.object_id, prompt.frame), "")
+    return bool(prompt.mask_digest) and digest == prompt.mask_digest

@@ -1,78 +1,204 @@
 """Renders never turn a missing matte into silent black.
 
-Registered by init.py (so it runs in `nuke -t` / `nuke -x` on the farm too): before each frame a
-Write renders, every SAM2Matte node upstream of it must have that frame's matte in its cache, if
-the frame is in the node's range. Otherwise the render stops with the missing frames named and
-the two ways to make them. (Without the plugin on a render machine, the node's own onCreate
-code switches the cache Read to "error" on missing frames: the render fails, loudly, too.)
+Registered by init.py, so it runs in the GUI and in `nuke -t` / `nuke -x` alike. Before each
+frame a Write renders (at the top level or inside a Group or gizmo: Nuke runs the callbacks of
+the inner Write's class), every SAM2Matte node whose output reaches that Write (upstream.py) must
+have its matte for the frame, at the path Nuke itself would read (nuke.filename, then the
+filename filters). Otherwise the frame fails with every missing frame of the node's range and
+the commands that make them (render_message.py). A render of a view other than the main one
+fails too: the node tracks the main view only.
+
+Costs: nothing until a SAM2Matte node has existed in this Nuke (`group_created`, an onCreate
+callback for Groups registered by init.py, and the node's own code call `node_seen`); then one
+walk of the Write's upstream graph per render (per frame only where a Switch or disable is
+animated) and one file check per node and frame.
+
+Without the plugin on a render machine the cache Read itself errors on a missing frame at render
+time (graph.MISSING_FRAMES). Nothing here needs the protocol package or the backend.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from . import build, frames, knobs
+from . import cache_paths, frames, graph, render_message, upstream
 from .host import NukeHost, NukeNode
-from .state import StateError
 
 log = logging.getLogger(__name__)
 
-# Per render: node name -> (matte pattern, missing frames in its range). Filled lazily.
-_missing_cache: Dict[str, Tuple[str, List[int]]] = {}
+
+class RenderCheckError(RuntimeError):
+    """A render would write black (or the wrong view's) mattes; the message says how to fix it."""
 
 
-class MissingMatteError(RuntimeError):
+class MissingMatteError(RenderCheckError):
     """A render reached a frame whose matte is not in the cache."""
 
 
+class ViewNotTrackedError(RenderCheckError):
+    """A render computes a view the node has no mattes for."""
+
+
+class _Render(NamedTuple):
+    walk: Optional[upstream.Walk]  # None until the first frame (then reused unless per_frame)
+    missing: Dict[str, Tuple[str, List[int]]]  # node -> (matte pattern, frames missing)
+
+
+_seen: List[bool] = []  # non-empty once a SAM2Matte node existed in this Nuke session
+_renders: Dict[str, _Render] = {}  # Write full name -> what this render found so far
+
+
+def node_seen() -> None:
+    """A SAM2Matte node exists: from now on renders are checked."""
+    if not _seen:
+        _seen.append(True)
+
+
+def group_created() -> None:
+    """nuke.addOnCreate(..., nodeClass='Group'): Nuke runs it for every Group it creates, also
+    while loading a script (documented), whatever the node's own onCreate code does."""
+    if not _seen and NukeHost.this_node().is_ours():
+        node_seen()
+
+
+def reset() -> None:
+    """Forget everything (a new Nuke process in tests)."""
+    del _seen[:]
+    _renders.clear()
+
+
 def before_render() -> None:
-    _missing_cache.clear()
+    _renders.clear()
+    if not _seen:
+        return
+    host = NukeHost()
+    write = host.this_node()
+    views = host.views()
+    if len(views) > 1:
+        _check_write_views(host, write, views)
 
 
 def before_frame_render() -> None:
+    if not _seen:
+        return
     host = NukeHost()
     write = host.this_node()
     frame = host.frame()
-    problems = [text for node in _upstream_sam2(write) for text in _check(node, frame)]
-    if problems:
-        raise MissingMatteError("\n".join(problems))
+    render = _renders.get(write.full_name()) or _Render(None, {})
+    found_walk = render.walk
+    if found_walk is None or found_walk.per_frame:
+        found_walk = upstream.walk(write, frame, host.node_at)
+        render = render._replace(walk=found_walk)
+        _renders[write.full_name()] = render
+    problems = [_check(host, render, found, frame) for found in found_walk.found]
+    texts = [p for p in problems if p is not None]
+    if texts:
+        error = ViewNotTrackedError if all(t[0] for t in texts) else MissingMatteError
+        raise error("\n".join(t[1] for t in texts))
 
 
-def _upstream_sam2(write: NukeNode) -> List[NukeNode]:
-    return [n for n in write.upstream() if n.is_ours() and not n.is_disabled()]
+def _check_write_views(host: NukeHost, write: NukeNode, views: List[str]) -> None:
+    """A Write set to render several views through a SAM2Matte fails before its first frame.
+    (The plugin's own plate Writes inside a SAM2Matte pass views=[main] to nuke.execute.)"""
+    parent = host.node_at(write.full_name().rpartition(".")[0])
+    if parent is not None and parent.is_ours():
+        return
+    chosen = _write_views(write, views)
+    if chosen[:1] == views[:1] and len(chosen) == 1:
+        return
+    walk = upstream.walk(write, host.frame(), host.node_at)
+    if walk.found:
+        node = walk.found[0].node.full_name()
+        raise ViewNotTrackedError(
+            render_message.writes_other_views(node, write.full_name(), chosen, views[0])
+        )
 
 
-def _check(node: NukeNode, frame: int) -> List[str]:
+def _write_views(write: NukeNode, views: List[str]) -> List[str]:
+    """The views the Write is set to render (its `views` knob); all of them when unreadable."""
     try:
-        state = build.load(node)
-    except StateError as exc:
-        return [f"{node.name()}: {exc}"]
-    if not state.first_frame <= frame <= state.last_frame:
-        return []  # outside the node's range the output is black on purpose
-    read = node.child(knobs.MATTE_READ)
-    pattern = str(read.get("file")) if read is not None else build.matte_file(state)
-    if Path(frames.frame_file(pattern, frame)).is_file():
-        return []
-    missing = _missing(node, pattern, state.first_frame, state.last_frame)
-    ranges = frames.describe_ranges(frames.to_ranges(missing))
-    text = (
-        f"{node.name()}: no matte for frame {frame} in {Path(pattern).parent}.\n"
-        f"  Missing in its range {state.first_frame}-{state.last_frame}: {ranges}.\n"
-        "  Track these frames with the node in Nuke, or matte them on the farm with "
-        "'sam2matting render <shot file>' (the node's 'Export shot file' button writes it)."
-    )
-    return [text]
+        text = str(write.get("views"))
+    except (NameError, KeyError, AttributeError):
+        return views
+    named = text.replace(",", " ").replace("{", " ").replace("}", " ").split()
+    chosen = [v for v in views if v in named]
+    return chosen if chosen and len(chosen) == len(named) else views
 
 
-def _missing(node: NukeNode, pattern: str, first: int, last: int) -> List[int]:
-    cached = _missing_cache.get(node.full_name())
+def _check(
+    host: NukeHost, render: _Render, found: upstream.Found, frame: int
+) -> Optional[Tuple[bool, str]]:
+    """(wrong view?, message) when the node's matte is not there for this frame, else None."""
+    node = found.node
+    read = node.child(graph.MATTE_READ)
+    if read is None:
+        return False, render_message.damaged(node.full_name(), "its MatteCache Read is missing")
+    first, last = read.get_int("first"), read.get_int("last")
+    if not found.whole_range and not first <= frame <= last:
+        return None  # outside the node's range its alpha is black on purpose
+    views = host.views()
+    if len(views) > 1 and host.this_view() != views[0]:
+        return True, render_message.wrong_view(node.full_name(), host.this_view(), views[0])
+    if not found.whole_range:
+        looked_for = read.file_path(at_frame=True) or ""
+        if looked_for and Path(looked_for).is_file():
+            return None
+    pattern, missing = _missing(render, read, first, last)
+    if not missing:
+        return None
+    return False, _message(node, found, frame, pattern, first, last, missing)
+
+
+def _missing(render: _Render, read: NukeNode, first: int, last: int) -> Tuple[str, List[int]]:
+    """Every frame of first..last whose matte file is missing (once per node and render)."""
+    pattern = read.file_path(at_frame=False) or ""
+    key = read.full_name()
+    cached = render.missing.get(key)
     if cached is None or cached[0] != pattern:
-        lost = [
-            f for f in range(first, last + 1) if not Path(frames.frame_file(pattern, f)).is_file()
-        ]
-        cached = (pattern, lost)
-        _missing_cache[node.full_name()] = cached
-        log.warning("%s: %d frames of %d-%d have no matte", node.name(), len(lost), first, last)
-    return cached[1]
+        have = set(cache_paths.frames_present(pattern, first, last))
+        cached = (pattern, [f for f in range(first, last + 1) if f not in have])
+        render.missing[key] = cached
+        log.warning("%s: %d frames of %d-%d have no matte", key, len(cached[1]), first, last)
+    return cached
+
+
+def _message(
+    node: NukeNode,
+    found: upstream.Found,
+    frame: int,
+    pattern: str,
+    first: int,
+    last: int,
+    missing: List[int],
+) -> str:
+    folder = node.evaluated("cache_dir")
+    shot_file = cache_paths.shot_file(folder)
+    at = None if found.whole_range else frame
+    return render_message.missing_mattes(
+        render_message.MissingMattes(
+            node=node.full_name(),
+            frame=at,
+            looked_for=frames.frame_file(pattern, frame) if at is not None else pattern,
+            first=first,
+            last=last,
+            missing=missing,
+            plate=_plate(node, NukeHost.views()[0]),
+            shot_file=shot_file,
+            shot_file_exists=Path(shot_file).is_file(),
+            output=pattern,
+        )
+    )
+
+
+def _plate(node: NukeNode, main_view: str) -> Optional[str]:
+    """The plate sequence when input 1 is a Read (through Dots), for the farm command: the main
+    view's files when it names one per view (%V, %v)."""
+    source = node.input(0)
+    while source is not None and source.class_name() == "Dot":
+        source = source.input(0)
+    if source is None or source.class_name() != "Read":
+        return None
+    pattern = source.file_path(at_frame=False)
+    return pattern.replace("%V", main_view).replace("%v", main_view[:1]) if pattern else None

@@ -1,13 +1,8 @@
 """The farm shot file, written from the node with the standard library only.
 
-The structure is exactly what the backend's `ShotJournal.export_shot_file` writes and
-`ShotJournal.load_shot_file` reads (backend/shots/shot_file.py, docs/CACHE_LAYOUT.md):
-
-    {"format": "sam2matting-shot", "version": "1.0",
-     "shot": {shot_id, width, height, first_frame, last_frame, pixel_aspect, colourspace,
-              tracker, engine, params},
-     "revision": N, "objects": [{"id", "name"}],
-     "prompts": [{seq, frame, object_id, points, labels, box, clear_old, timestamp, mask_png}]}
+Its schema is the protocol's (`sam2matting.protocol.shot_file.SHOT_FILE`, which the backend's
+`ShotJournal.export_shot_file` also writes and `render` reads): the file is checked against it
+before it is written, so the farm never gets a file it refuses. docs/CACHE_LAYOUT.md shows it.
 
 Prompts come from the node (the source of truth), in top-left plate pixels. A mask prompt's PNG
 comes from the backend's journal in the shot's cache folder (prompts/mask.<seq>.png), since
@@ -19,8 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -28,14 +21,18 @@ from . import coords
 from .messages import UserError
 from .state import NodeState, Prompt
 
-SHOT_FILE_FORMAT = "sam2matting-shot"
-SHOT_FILE_VERSION = "1.0"
-JOURNAL_FILE = "shot.json"
-PROMPTS_DIR = "prompts"
 
+def build(
+    state: NodeState,
+    fmt: coords.Format,
+    cache_dir: str,
+    colourspace: str,
+    params: Optional[Dict[str, Dict[str, Any]]] = None,
+) -> Dict[str, Any]:
+    """The shot file's JSON object for the node's state (plate colourspace as the node says;
+    `params`: the tracker's and engine's options, {"tracker": {...}, "engine": {...}})."""
+    from sam2matting.protocol import cache_layout
 
-def build(state: NodeState, fmt: coords.Format, cache_dir: str, colourspace: str) -> Dict[str, Any]:
-    """The shot file's JSON object for the node's state (plate colourspace as the node says)."""
     if state.shot is None:
         raise UserError("the shot has no format yet: press Set prompt or Track once first")
     journal = _read_journal(cache_dir)
@@ -43,9 +40,9 @@ def build(state: NodeState, fmt: coords.Format, cache_dir: str, colourspace: str
         _prompt_entry(p, fmt, journal, cache_dir)
         for p in sorted(state.prompts, key=lambda p: p.seq)
     ]
-    return {
-        "format": SHOT_FILE_FORMAT,
-        "version": SHOT_FILE_VERSION,
+    data = {
+        "format": cache_layout.SHOT_FILE_FORMAT,
+        "version": cache_layout.SCHEMA_VERSION,
         "shot": {
             "shot_id": state.shot_id,
             "width": fmt.plate_width,
@@ -56,31 +53,37 @@ def build(state: NodeState, fmt: coords.Format, cache_dir: str, colourspace: str
             "colourspace": colourspace,
             "tracker": state.tracker,
             "engine": state.engine,
-            "params": {},
+            "params": {side: dict(values) for side, values in (params or {}).items() if values},
         },
         "revision": state.revision,
         "objects": [{"id": o.id, "name": o.name} for o in state.objects],
         "prompts": prompts,
     }
+    _check(data)
+    return data
+
+
+def _check(data: Dict[str, Any]) -> None:
+    """Refuse to write what the farm would refuse (the protocol's schema, as `render` reads)."""
+    from sam2matting.protocol.errors import ProtocolError
+    from sam2matting.protocol.shot_file import SHOT_FILE
+
+    try:
+        SHOT_FILE.check(data, "shot_file")
+    except ProtocolError as exc:
+        raise UserError(f"the shot file would not load on the farm: {exc.message}") from exc
 
 
 def write(path: str, data: Dict[str, Any]) -> None:
-    """Write atomically (temp file in the same folder, then rename)."""
-    target = Path(path).resolve()
-    fd, name = tempfile.mkstemp(prefix=".shot-", suffix=".json", dir=str(target.parent))
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1)
-            fh.write("\n")
-        tmp.replace(target)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
+    """Write atomically (the protocol's helper: temp file in the same folder, fsync, rename)."""
+    from sam2matting.protocol.atomic import atomic_write_json
+
+    atomic_write_json(Path(path).resolve(), data, indent=1)
 
 
 def _read_journal(cache_dir: str) -> Optional[Dict[str, Any]]:
+    from sam2matting.protocol.cache_layout import JOURNAL_FILE
+
     path = Path(cache_dir) / JOURNAL_FILE
     if not path.is_file():
         return None
@@ -100,6 +103,8 @@ def _prompt_entry(
                 "press Track (or Set prompt on that frame) with the backend running, then export "
                 "again"
             )
+        from sam2matting.protocol.cache_layout import PROMPTS_DIR
+
         png = (Path(cache_dir) / PROMPTS_DIR / str(kept["mask"])).read_bytes()
         mask_png = base64.b64encode(png).decode("ascii")
     return {

@@ -24,6 +24,7 @@ def init(plugin_dir: Optional[Path] = None) -> None:
 
     host = NukeHost()
     host.on_render(render_check.before_render, render_check.before_frame_render)
+    host.on_create_group(render_check.group_created)
     host.on_script_close(callbacks.on_script_close)
     host.on_destroy(callbacks.on_destroy)
     _initialised.append(True)
@@ -44,5 +45,8 @@ def problem() -> Optional[str]:
 
 def reset() -> None:
     """Forget init() (a new Nuke process in tests)."""
+    from . import render_check
+
     del _initialised[:]
     del _problems[:]
+    render_check.reset()

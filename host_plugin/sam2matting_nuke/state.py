@@ -1,10 +1,13 @@
 """What a SAM2Matte node keeps in its script: versioned JSON in one hidden knob.
 
-Shot id, cache folder, the shot's format and range, objects, every prompt (points with their
-sign, box, mask flag; in Nuke knob space), the tracker and engine, frame range, direction, output
-choice and the backend revision last seen. A script reopens with all of it, so the backend can
-be given the shot back (open_shot restores it from its journal; prompts are re-sent if the
-backend lost them). Nothing here imports Nuke.
+Shot id, cache folder, the shot's format and range, objects (with their finishing: grow,
+feather, fill holes), every prompt (points with their sign and knob slot, box, mask flag and the
+digest of the mask pixels used; in Nuke knob space), the artist's uncommitted edits (drafts),
+the stale frames the backend reported, the plate's provenance, the tracker and engine, frame
+range, output choice and the backend revision last seen. A script reopens with all of it, so the
+backend can be given the shot back (open_shot restores it from its journal; prompts are re-sent
+if the backend lost them). Version 1 states (before drafts) are read and upgraded. Nothing here
+imports Nuke.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import coords
+from .frames import from_ranges
 
 STATE_FORMAT = "sam2matting-nuke-node"
-STATE_VERSION = 1
+STATE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 OUTPUTS = ("rgba.alpha", "object layers", "both")
 MAX_NAME = 64
 _RESERVED_LAYERS = {
@@ -43,6 +48,9 @@ class StateError(ValueError):
 class ObjectInfo:
     id: int
     name: str
+    grow: float = 0.0  # pixels: > 0 grows the matte, < 0 shrinks it
+    feather: float = 0.0  # pixels of blur on the matte edge
+    fill_holes: float = 0.0  # pixels: holes up to about twice this wide are closed
 
 
 @dataclass
@@ -56,9 +64,39 @@ class Prompt:
     box: Optional[List[float]] = None  # x, y, r, t as BBox_Knob holds it
     mask: bool = False  # input 2 rendered on this frame
     seq: int = 0  # commit order within the node
+    slots: List[str] = field(default_factory=list)  # the knob slot of each point ("pos1")
+    mask_digest: str = ""  # pixels of input 2 this prompt uses; "" until first sent
+
+    def __post_init__(self) -> None:
+        if not self.slots:  # made without slots (version 1, tests): + fill pos1.., - neg1..
+            self.slots = default_slots(self.labels)
 
     def is_empty(self) -> bool:
         return not self.points and self.box is None and not self.mask
+
+    def slot_points(self) -> Dict[str, Tuple[float, float]]:
+        return dict(zip(self.slots, self.points))
+
+
+@dataclass
+class Draft:
+    """What the artist changed in one object's prompt knobs on one frame, not committed yet.
+
+    Only these are sent for that frame: moved points, points unticked there, the box if
+    touched, the mask flag if toggled. A point added but never moved is not a prompt yet.
+    """
+
+    object_id: int
+    frame: int
+    points: Dict[str, List[float]] = field(default_factory=dict)  # slot -> moved position
+    removed: List[str] = field(default_factory=list)  # slots unticked on this frame
+    added: List[str] = field(default_factory=list)  # slots ticked, not moved yet
+    box: Optional[List[float]] = None
+    box_touched: bool = False  # box None + touched: the box was removed on this frame
+    mask: Optional[bool] = None  # the mask flag, if toggled on this frame
+
+    def is_empty(self) -> bool:
+        return not (self.points or self.removed or self.box_touched or self.mask is not None)
 
 
 @dataclass
@@ -92,11 +130,15 @@ class NodeState:
     engine: str = "auto"
     first_frame: int = 1
     last_frame: int = 1
-    direction: str = "both"
     output: str = OUTPUTS[0]
     revision: int = 0  # the backend journal's revision last seen
-    editor_frame: Optional[int] = None  # the frame the artist last edited prompt knobs on
-    editor_dirty: bool = False
+    drafts: List[Draft] = field(default_factory=list)  # at most one per object
+    removed_objects: List[int] = field(default_factory=list)  # to remove on the backend
+    stale: Dict[str, List[List[int]]] = field(default_factory=dict)  # object id -> ranges
+    plate_digests: Dict[str, str] = field(default_factory=dict)  # frame -> pixels as sent
+    sent_masks: Dict[str, str] = field(default_factory=dict)  # "obj:frame" -> digest sent
+    changed_inputs: List[str] = field(default_factory=list)  # "plate:1010", "mask:1:1010"
+    resend_plate: bool = False  # the artist asked to send every plate frame again
 
     # ------------------------------------------------------------ objects
 
@@ -116,10 +158,15 @@ class NodeState:
         self.object(object_id).name = self._check_name(name, exclude=object_id)
 
     def remove_object(self, object_id: int) -> int:
-        """Drop an object and its prompts; returns how many prompts went with it."""
+        """Drop an object, its prompts and edits (the artist's explicit Remove: the backend
+        deletes its mattes at the next sync); returns how many prompts went with it."""
         self.objects.remove(self.object(object_id))
         before = len(self.prompts)
         self.prompts = [p for p in self.prompts if p.object_id != object_id]
+        self.drafts = [d for d in self.drafts if d.object_id != object_id]
+        self.stale.pop(str(object_id), None)
+        if object_id not in self.removed_objects:
+            self.removed_objects.append(object_id)
         if self.current_object == object_id:
             self.current_object = self.objects[0].id if self.objects else 0
         return before - len(self.prompts)
@@ -169,6 +216,33 @@ class NodeState:
         """Same prompts, a new backend shot (the plate changed, or the node was copied)."""
         self.shot_id, self.cache_dir = shot_id, cache_dir
         self.matte_pattern, self.revision, self.shot = "", 0, None
+        self.removed_objects, self.stale, self.plate_digests, self.sent_masks = [], {}, {}, {}
+        self.changed_inputs, self.resend_plate = [], False
+        for prompt in self.prompts:
+            prompt.mask_digest = ""  # the new shot gets input 2 as it is now
+
+    def draft(self, object_id: int) -> Optional[Draft]:
+        for draft in self.drafts:
+            if draft.object_id == object_id:
+                return draft
+        return None
+
+    def drop_draft(self, object_id: int) -> None:
+        self.drafts = [d for d in self.drafts if d.object_id != object_id]
+
+    def prompted_frames(self, object_id: Optional[int] = None) -> List[int]:
+        return sorted({p.frame for p in self.prompts if object_id in (None, p.object_id)})
+
+    def nearest_prompt(self, object_id: int, frame: int) -> Optional[Prompt]:
+        """The object's prompt closest in time to `frame` (later on ties): what is carried over."""
+        mine = [p for p in self.prompts if p.object_id == object_id]
+        if not mine:
+            return None
+        return min(mine, key=lambda p: (abs(p.frame - frame), -p.frame))
+
+    def stale_frames(self, object_id: Optional[int] = None) -> List[int]:
+        keys = [str(object_id)] if object_id is not None else list(self.stale)
+        return from_ranges([r for k in keys for r in self.stale.get(k, [])])
 
     def latest_prompt(self) -> Optional[Prompt]:
         return max(self.prompts, key=lambda p: p.seq) if self.prompts else None
@@ -195,7 +269,7 @@ class NodeState:
     def from_json(cls, data: Any) -> NodeState:
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
             raise StateError(f"the node's saved state is not a {STATE_FORMAT} document")
-        if data.get("version") != STATE_VERSION:
+        if data.get("version") not in READABLE_VERSIONS:
             raise StateError(
                 f"the node was saved by a newer SAM2Matting plugin (state version "
                 f"{data.get('version')}; this plugin reads {STATE_VERSION}): update the plugin"
@@ -209,22 +283,51 @@ class NodeState:
 def _parse(data: Dict[str, Any]) -> NodeState:
     fields = dict(data)
     del fields["format"], fields["version"]
-    fields["objects"] = [ObjectInfo(int(o["id"]), str(o["name"])) for o in data["objects"]]
-    fields["prompts"] = [
-        Prompt(
-            object_id=int(p["object_id"]),
-            frame=int(p["frame"]),
-            points=[(float(x), float(y)) for x, y in p["points"]],
-            labels=[int(v) for v in p["labels"]],
-            box=None if p["box"] is None else [float(v) for v in p["box"]],
-            mask=bool(p["mask"]),
-            seq=int(p["seq"]),
+    for gone in ("direction", "editor_frame", "editor_dirty"):  # version 1 only
+        fields.pop(gone, None)
+    fields["objects"] = [
+        ObjectInfo(
+            int(o["id"]),
+            str(o["name"]),
+            float(o.get("grow", 0.0)),
+            float(o.get("feather", 0.0)),
+            float(o.get("fill_holes", 0.0)),
         )
-        for p in data["prompts"]
+        for o in data["objects"]
     ]
+    fields["prompts"] = [_prompt(p) for p in data["prompts"]]
+    fields["drafts"] = [Draft(**d) for d in data.get("drafts", [])]
     if data.get("shot") is not None:
         fields["shot"] = Shot(**data["shot"])
     return NodeState(**fields)
+
+
+def _prompt(p: Dict[str, Any]) -> Prompt:
+    labels = [int(v) for v in p["labels"]]
+    slots = [str(s) for s in p.get("slots") or default_slots(labels)]
+    if len(slots) != len(labels):
+        raise ValueError(f"{len(slots)} slots for {len(labels)} points")
+    return Prompt(
+        object_id=int(p["object_id"]),
+        frame=int(p["frame"]),
+        points=[(float(x), float(y)) for x, y in p["points"]],
+        labels=labels,
+        box=None if p["box"] is None else [float(v) for v in p["box"]],
+        mask=bool(p["mask"]),
+        seq=int(p["seq"]),
+        slots=slots,
+        mask_digest=str(p.get("mask_digest", "")),
+    )
+
+
+def default_slots(labels: List[int]) -> List[str]:
+    """Version 1 prompts had no slots: + points fill pos1.., - points neg1.., in order."""
+    counts = {1: 0, 0: 0}
+    out = []
+    for label in labels:
+        counts[label] += 1
+        out.append(f"{'pos' if label == 1 else 'neg'}{counts[label]}")
+    return out
 
 
 def layer_name(name: str, object_id: int) -> str:

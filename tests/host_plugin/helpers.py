@@ -16,6 +16,7 @@ from . import plates
 def new_node(tmp: Path, first: int = plates.FIRST, last: int = plates.LAST, aspect: float = 1.0):
     """A plate Read and a SAM2Matte node made from the menu command, fed by it."""
     pattern = plates.write_plate(tmp / "plate", first, last, aspect)
+    nuke._fake.set_format(plates.WIDTH, plates.HEIGHT, aspect)  # the project format = the plate's
     read = plates.read_node(pattern, first, last)
     made = callbacks.create_node()
     assert made is not None
@@ -41,6 +42,33 @@ def place_point(node, slot: str, x_top: float, y_top: float) -> None:
     """Tick a point slot ('pos1', 'neg2', ...) and drag its handle to a plate position."""
     nuke._fake.artist_sets(node, "use_" + slot, True)
     nuke._fake.artist_sets(node, slot, nuke_xy(x_top, y_top))
+
+
+def add_point(node, sign: str, x_top: float, y_top: float) -> str:
+    """Press Add + / Add - and drag the new handle to a plate position; returns its slot."""
+    before = set(nuke._fake.viewer_handles(node))
+    nuke._fake.press(node, "add_pos" if sign == "+" else "add_neg")
+    (slot,) = set(nuke._fake.viewer_handles(node)) - before
+    drag(node, slot, x_top, y_top)
+    return slot
+
+
+def drag(node, slot: str, x_top: float, y_top: float) -> None:
+    """The artist drags a point's handle in the Viewer to a plate position."""
+    nuke._fake.artist_sets(node, slot, nuke_xy(x_top, y_top))
+
+
+def matte_files(cache: Path) -> Dict[int, bytes]:
+    """Every cached matte file's bytes, by frame."""
+    return {int(p.name.split(".")[1]): p.read_bytes() for p in (cache / "matte").glob("*.exr")}
+
+
+def prompt_on(node, frame: int) -> None:
+    """Go to `frame`, put +1 on the square there and press Set prompt; wait for the reply."""
+    nuke._fake.set_frame(frame)
+    place_point(node, "pos1", *square_centre(frame))
+    nuke._fake.press(node, "set_prompt")
+    wait(node)
 
 
 def square_centre(frame: int) -> Tuple[float, float]:

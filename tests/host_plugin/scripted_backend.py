@@ -2,7 +2,8 @@
 for controller tests on every Nuke Python, where the real backend (torch) cannot run.
 
 It keeps shots the way the real backend does (frames by number, prompts with seq, objects,
-revision), validates what the plugin sends (frame sizes, prompts on stored frames, ranges) and
+revision, stale frames by the backend's own rule), validates what the plugin sends (frame
+sizes, prompts on stored frames, ranges) and
 writes mattes into <cache>/<shot>/matte/matte.####.exr: for every object, a disc of radius
 RADIUS around its first positive point of its prompt nearest in time (top-left coordinates, as
 received). So a test can check that a click at a Nuke position comes back as alpha exactly there.
@@ -14,15 +15,16 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Set
 
 from nuke import _exr
 
+from sam2matting.backend.server.staleness import reached_through
 from sam2matting.protocol import paths
 from sam2matting.protocol.connection import ConnectionInfo, new_key, write_connection_file
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
-from sam2matting.protocol.schema import frame_ranges
+from sam2matting.protocol.frames import to_ranges as frame_ranges
 from sam2matting.protocol.server import ServerEndpoint
 
 RADIUS = 4.0
@@ -40,6 +42,24 @@ class Shot:
         self.revision = 0
         self.seq = 0
         self.cache_dir = cache_dir
+        self.valid: Dict[int, Set[int]] = {}  # object -> frames with a current matte
+        self.stale: Dict[int, Set[int]] = {}  # object -> frames matted before a prompt change
+
+    def matted(self, oid: int, frames: Iterable[int]) -> None:
+        frames = set(frames)
+        self.valid.setdefault(oid, set()).update(frames)
+        self.stale.get(oid, set()).difference_update(frames)
+
+    def invalidate(self, oid: int, frame: int, was_prompted: bool, itself: bool) -> List[int]:
+        """The real backend's rule (backend/server/staleness.py) on this shot's prompts."""
+        prompted = [p["frame"] for p in self.prompts if p["object_id"] == oid]
+        reached = reached_through(frame, prompted, self.first, self.last, was_prompted)
+        if itself:
+            reached.add(frame)
+        drop = reached & self.valid.get(oid, set())
+        self.valid.get(oid, set()).difference_update(drop)
+        self.stale.setdefault(oid, set()).update(drop)
+        return sorted(drop)
 
     def state(self, restored: bool) -> Dict[str, Any]:
         return {
@@ -54,6 +74,11 @@ class Shot:
             ),
             "cache_dir": str(self.cache_dir),
             "matte_pattern": str(self.cache_dir / "matte" / "matte.####.exr"),
+            "frames_stale": [
+                {"object_id": oid, "ranges": frame_ranges(f)}
+                for oid, f in sorted(self.stale.items())
+                if f
+            ],
             "tracker": self.tracker,
             "engine": self.engine,
         }
@@ -86,8 +111,6 @@ class Shot:
         return path
 
 
-
-
 class ScriptedBackend:
     """Run with `with ScriptedBackend(cache_root) as backend:`; writes the connection file."""
 
@@ -96,7 +119,9 @@ class ScriptedBackend:
         cache_root: Path,
         shares_filesystem: bool = False,
         allow_paths: bool = False,
+        allowed_roots: Optional[List[Path]] = None,
         frame_s: float = 0.0,
+        protocol_version: str = "1.1",
     ) -> None:
         self.endpoint = ServerEndpoint(ConnectionInfo(new_key()))
         self.info = self.endpoint.bind()
@@ -104,7 +129,9 @@ class ScriptedBackend:
         self.cache_root = cache_root
         self.shares_filesystem = shares_filesystem
         self.allow_paths = allow_paths
+        self.allowed_roots = [Path(r).resolve() for r in allowed_roots or []]
         self.frame_s = frame_s
+        self.protocol_version = protocol_version  # what describe says (1.0: no remove_prompt)
         self.shots: Dict[str, Shot] = {}
         self.requests: List[Dict[str, Any]] = []
         self.cancelled: Dict[str, threading.Event] = {}
@@ -171,7 +198,7 @@ class ScriptedBackend:
             msg,
             {
                 "package_version": "0.1.0",
-                "protocol_version": "1.0",
+                "protocol_version": self.protocol_version,
                 "server_id": "server-scripted",
                 "hostname": "scripted",
                 "shares_filesystem": self.shares_filesystem,
@@ -208,12 +235,22 @@ class ScriptedBackend:
             raise ProtocolError(ErrorCode.SHOT_MISMATCH, f"shot {shot.id} has another format")
         restored = shot is not None
         if shot is None:
-            shot = self.shots[c["shot_id"]] = Shot(c, self.cache_root / c["shot_id"])
+            shot = self.shots[c["shot_id"]] = Shot(c, self._root(c["shot_id"], c["cache_dir"]))
         self._reply(msg, shot.state(restored))
+
+    def _root(self, shot_id: str, requested: Optional[str]) -> Path:
+        """As the real backend: the folder asked for when under the cache or an allowed root."""
+        if requested:
+            path = Path(requested).resolve()
+            for root in [self.cache_root.resolve(), *self.allowed_roots]:
+                if path == root or root in path.parents:
+                    return path
+        return self.cache_root / shot_id
 
     def _put_frames_request(self, msg: Message) -> None:
         shot = self._shot(msg.content["shot_id"])
         stored = []
+        replaced = False
         for entry in msg.content["frames"]:
             if entry["path"] is not None:
                 if not self.allow_paths:
@@ -228,9 +265,15 @@ class ScriptedBackend:
                     f"frame {entry['frame']} is {image.width}x{image.height}, shot is "
                     f"{shot.width}x{shot.height}",
                 )
+            replaced = replaced or entry["frame"] in shot.frames
             shot.frames[entry["frame"]] = blob
             stored.append(entry["frame"])
-        self._reply(msg, {"shot_id": shot.id, "stored": stored})
+        stale: Set[int] = set()
+        if replaced:  # as the real backend: new pixels for stored frames make every matte stale
+            for oid in list(shot.valid):
+                stale |= shot.valid[oid]
+                shot.stale.setdefault(oid, set()).update(shot.valid.pop(oid))
+        self._reply(msg, {"shot_id": shot.id, "stored": stored, "invalidated": frame_ranges(stale)})
 
     def _add_prompt_request(self, msg: Message) -> None:
         c = msg.content
@@ -243,6 +286,7 @@ class ScriptedBackend:
                 raise ProtocolError(ErrorCode.BAD_IMAGE, "the mask has no A channel")
         oid = c["object"]["id"]
         shot.objects[oid] = c["object"]["name"]
+        was_prompted = any((p["object_id"], p["frame"]) == (oid, c["frame"]) for p in shot.prompts)
         shot.prompts = [
             p for p in shot.prompts if (p["object_id"], p["frame"]) != (oid, c["frame"])
         ]
@@ -259,7 +303,9 @@ class ScriptedBackend:
         )
         shot.seq += 1
         shot.revision += 1
-        path = shot.write_matte(c["frame"]) if c["matte"] == "path" else None
+        invalidated = shot.invalidate(oid, c["frame"], was_prompted, itself=False)
+        path = shot.write_matte(c["frame"])
+        shot.matted(oid, [c["frame"]])
         self._reply(
             msg,
             {
@@ -267,8 +313,8 @@ class ScriptedBackend:
                 "frame": c["frame"],
                 "object_id": oid,
                 "revision": shot.revision,
-                "invalidated": [],
-                "matte_path": None if path is None else str(path),
+                "invalidated": frame_ranges(invalidated),
+                "matte_path": str(path) if c["matte"] == "path" else None,
             },
         )
 
@@ -279,8 +325,22 @@ class ScriptedBackend:
             raise ProtocolError(ErrorCode.UNKNOWN_OBJECT, f"no object {oid}")
         del shot.objects[oid]
         shot.prompts = [p for p in shot.prompts if p["object_id"] != oid]
+        shot.valid.pop(oid, None)
+        shot.stale.pop(oid, None)
         shot.revision += 1
         self._reply(msg, {"shot_id": shot.id, "object_id": oid, "revision": shot.revision})
+
+    def _remove_prompt_request(self, msg: Message) -> None:
+        c = msg.content
+        shot = self._shot(c["shot_id"])
+        key = (c["object_id"], c["frame"])
+        if not any((p["object_id"], p["frame"]) == key for p in shot.prompts):
+            raise ProtocolError(ErrorCode.NO_PROMPT, f"no prompt for object {key[0]} on {key[1]}")
+        shot.prompts = [p for p in shot.prompts if (p["object_id"], p["frame"]) != key]
+        shot.revision += 1
+        invalidated = shot.invalidate(key[0], key[1], was_prompted=True, itself=True)
+        reply = dict(c, revision=shot.revision, invalidated=frame_ranges(invalidated))
+        self._reply(msg, reply)
 
     def _shutdown_request(self, msg: Message) -> None:
         self._reply(msg, {})
@@ -332,12 +392,15 @@ class ScriptedBackend:
 
     def _run(self, msg: Message, shot: Shot, job_id: str, order: List[int]) -> None:
         started = time.time()
+        tracked = msg.content["objects"] or sorted(shot.objects)
         for done, frame in enumerate(order, start=1):
             if self.cancelled[job_id].is_set():
                 self._end(msg, "cancelled", shot, job_id, done - 1, started)
                 return
             time.sleep(self.frame_s)
             path = shot.write_matte(frame)
+            for oid in tracked:
+                shot.matted(oid, [frame])
             self.endpoint.send(
                 msg,
                 "progress",
@@ -347,7 +410,7 @@ class ScriptedBackend:
                     "frame": frame,
                     "done": done,
                     "total": len(order),
-                    "objects": sorted(shot.objects),
+                    "objects": tracked,
                     "matte_path": str(path),
                     "frames_per_second": 10.0,
                 },

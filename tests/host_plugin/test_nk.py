@@ -28,7 +28,7 @@ def emitted(node):
     inside = graph.base_nodes(
         node.node("MatteCache")["file"].value(), state.first_frame, state.last_frame, [0, 0, 48, 32]
     )
-    inside += graph.output_nodes(state.output, state.layer_names())
+    inside += graph.output_nodes(state)
     values = {
         spec.name: node[spec.name].value()
         for spec in knobs.panel()
@@ -73,15 +73,18 @@ def test_nk_values_are_the_values_of_the_built_nodes(home, tmp_path):
     )
     assert group.get("first_frame") == "1001"
     assert group.get("last_frame") == "1012"
-    assert group.get_string("direction") == node["direction"].value() == "both"
+    assert group.get_string("view") == node["view"].value() == "result"
     assert group.get_string("knobChanged") == knobs.KNOB_CHANGED_CODE
     read = script.find("MatteCache")
     assert read.get_string("file") == node.node("MatteCache")["file"].value()
     assert read.get("raw") == "true"
-    assert read.get_string("on_error") == "black"
+    assert read.get("on_error") == "{{$gui}}"  # black in the Viewer, error in renders
     copy = script.find("SAM2Copy1")
     assert copy.get_string("from0") == node.node("SAM2Copy1")["from0"].value() == "rgba.alpha"
     assert script.find("PlateCrop").get("box") == "{0 0 48 32}"
+    # The view switch is an expression: renders get the result whatever the view knob says.
+    assert script.find("SAM2ViewSwitch").get("which") == "{{$gui?parent.view:0}}"
+    assert node.node("SAM2ViewSwitch")["which"].hasExpression()
 
 
 def test_nk_wiring_is_the_built_wiring(home, tmp_path):
@@ -93,7 +96,8 @@ def test_nk_wiring_is_the_built_wiring(home, tmp_path):
         built = node.node(spec.name)
         assert wired == list(spec.inputs), spec.name
         assert [built.input(i).name() for i in range(built.inputs())] == list(spec.inputs)
-    assert list(inside[-2].inputs) == ["plate", "MatteOffset"]  # Copy: B is the plate, A the matte
+    copy = next(spec for spec in inside if spec.name == "SAM2Copy1")
+    assert list(copy.inputs) == ["plate", "SAM2Finished"]  # Copy: B is the plate, A the matte
 
 
 def test_quoting_survives_brackets_quotes_and_newlines():

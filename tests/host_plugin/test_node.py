@@ -24,16 +24,17 @@ def test_menu_command_builds_the_group(home, tmp_path):
     assert made.node is node
     assert node.Class() == "Group"
     assert node.input(0) is read  # fed by the selected node, as Tab-created nodes are
-    assert [n.name() for n in node.nodes()] == [
-        "plate",
-        "mask",
-        "PlateCrop",
-        "MaskCrop",
-        "MatteCache",
-        "MatteOffset",
-        "SAM2Copy1",
-        "Output1",
+    names = [n.name() for n in node.nodes()]
+    assert names[:6] == ["plate", "mask", "PlateCrop", "MaskCrop", "MatteCache", "MatteOffset"]
+    assert names[6:11] == [
+        "SAM2FillGrow1",  # finishing of object1, after the cache Read
+        "SAM2FillShrink1",
+        "SAM2Grow1",
+        "SAM2Feather1",
+        "SAM2Combine1",
     ]
+    assert names[-2:] == ["SAM2ViewSwitch", "Output1"]
+    assert node.node("Output1").input(0) is node.node("SAM2ViewSwitch")
     assert node.node("plate")["number"].value() == 0
     assert node.node("mask")["number"].value() == 1
     assert node.maxInputs() == 2
@@ -53,6 +54,7 @@ def test_knobs_match_the_panel_spec(home, tmp_path):
         "xy": "XY_Knob",
         "bbox": "BBox_Knob",
         "int": "Int_Knob",
+        "float": "Double_Knob",
         "string": "String_Knob",
         "file": "File_Knob",
     }
@@ -60,15 +62,17 @@ def test_knobs_match_the_panel_spec(home, tmp_path):
         knob = node[spec.name]
         assert knob.Class() == kinds[spec.kind], spec.name
         assert knob.getFlag(nuke.STARTLINE) != spec.same_line, spec.name
-        # Point handles and the box show in the Viewer only once their slot is ticked.
-        unused_handle = spec.kind in ("xy", "bbox")
-        assert knob.visible() == (not spec.hidden and not unused_handle), spec.name
+        # Point slots (checkbox and handle) and the box show only once they are in use.
+        unused_slot = spec.kind in ("xy", "bbox") or spec.name.startswith(("use_pos", "use_neg"))
+        assert knob.visible() == (not spec.hidden and not unused_slot), spec.name
     assert node["track"].command() == knobs.button_command("track")
     assert node["pos1"].label() == "+1 object"
     assert node["neg3"].label() == "-3 background"
+    assert node["pos8"].label() == "+8 object"  # eight points of each sign
+    assert nuke._fake.viewer_handles(node) == []  # no point yet: nothing drawn in the Viewer
     assert node["knobChanged"].value() == knobs.KNOB_CHANGED_CODE
     assert node["onCreate"].value() == knobs.ON_CREATE_CODE
-    assert node["direction"].values() == ["both", "forward", "backward"]
+    assert node["view"].values() == ["result", "overlay", "matte", "cutout"]
     assert node["output"].values() == ["rgba.alpha", "object layers", "both"]
 
 
@@ -76,9 +80,11 @@ def test_state_cache_read_and_crops(home, tmp_path):
     node, _ = new_node(tmp_path, 1001, 1012)
     saved = json.loads(node[knobs.STATE_KNOB].value())
     assert saved["format"] == "sam2matting-nuke-node"
-    assert saved["version"] == 1
+    assert saved["version"] == 2
     assert saved["shot_id"].startswith("untitled_SAM2Matte1_")
-    assert saved["objects"] == [{"id": 1, "name": "object1"}]
+    assert saved["objects"] == [
+        {"id": 1, "name": "object1", "grow": 0.0, "feather": 0.0, "fill_holes": 0.0}
+    ]
     assert (saved["first_frame"], saved["last_frame"]) == (1001, 1012)
     cache = f"{home}/cache/{saved['shot_id']}"
     assert node["cache_dir"].value() == cache == saved["cache_dir"]
@@ -100,7 +106,7 @@ def test_output_choice_rebuilds_the_copies_into_named_layers(home, tmp_path):
         nuke._fake.press(node, "add_object")
     assert node["object"].values() == ["object1", "hero", "Dog 2", "cat", "bird", "fish"]
     nuke._fake.artist_sets(node, "output", "both")
-    copies = [n for n in node.nodes() if n.Class() == "Copy"]
+    copies = [n for n in node.nodes() if n.name().startswith("SAM2Copy")]
     assert [c.name() for c in copies] == ["SAM2Copy1", "SAM2Copy2"]  # 7 channels, 4 per Copy
     pairs = [(c[f"from{i}"].value(), c[f"to{i}"].value()) for c in copies for i in range(4)]
     assert pairs == [
@@ -115,8 +121,8 @@ def test_output_choice_rebuilds_the_copies_into_named_layers(home, tmp_path):
     ]
     assert copies[1].input(0) is copies[0]
     assert copies[0].input(0) is node.node("plate")
-    assert copies[0].input(1) is node.node("MatteOffset")
-    assert node.node("Output1").input(0) is copies[1]
+    assert copies[0].input(1) is node.node("SAM2Finished")
+    assert node.node("SAM2Result").input(0) is copies[1]
     assert "Dog_2" in nuke.layers()
 
     # Renaming renames the layer; the output is rebuilt, not duplicated.

@@ -4,13 +4,15 @@ render or talk to the backend themselves."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nuke
 import pytest
 from nuke import _exr
 from sam2matting_nuke import jobs
 
 from . import plates
-from .helpers import controller, new_node, nuke_xy, place_point, square_centre, wait
+from .helpers import controller, new_node, nuke_xy, place_point, prompt_on, square_centre, wait
 from .scripted_backend import ScriptedBackend
 
 
@@ -26,17 +28,9 @@ def sent_frames(backend):
     ]
 
 
-def prompt_on(node, frame: int) -> None:
-    nuke._fake.set_frame(frame)
-    place_point(node, "pos1", *square_centre(frame))
-    nuke._fake.press(node, "set_prompt")
-    wait(node)
-
-
 def test_plate_goes_out_in_chunks_of_at_most_64(backend, tmp_path):
     node, _ = new_node(tmp_path, 1001, 1070)
-    prompt_on(node, 1001)
-    nuke._fake.artist_sets(node, "direction", "forward")
+    prompt_on(node, 1001)  # the first frame: Track goes forward from it
     nuke._fake.press(node, "track")
     wait(node)
     assert sent_frames(backend) == [[1001], list(range(1002, 1066)), list(range(1066, 1071))]
@@ -162,39 +156,48 @@ def test_point_outside_the_plate_is_refused(backend, tmp_path):
     assert backend.of_type("add_prompt_request") == []
 
 
-def test_cleared_prompt_and_removed_object_reach_the_backend_at_the_next_track(backend, tmp_path):
+def test_clear_removes_one_prompt_and_only_remove_object_deletes(backend, tmp_path):
     node, _ = new_node(tmp_path, 1001, 1006)
     prompt_on(node, 1001)
     nuke._fake.answer("dog")
     nuke._fake.press(node, "add_object")
     assert node["object"].value() == "dog"
-    assert not node["use_pos1"].value()
+    assert not node["use_pos1"].value()  # the new object has no points yet
     prompt_on(node, 1003)
     node["object"].setValue("object1")
     nuke._fake.set_frame(1001)
     nuke._fake.press(node, "load_prompt")
     assert node["use_pos1"].value()
     assert node["pos1"].value(0) == square_centre(1001)[0]
-    nuke._fake.press(node, "clear_prompt")
-    assert not node["use_pos1"].value()
-    nuke._fake.press(node, "track")  # tracks dog from its prompt; object1 has none any more
+    nuke._fake.press(node, "clear_prompt")  # sent at once: a remove_prompt, nothing deleted
     wait(node)
-    removed = backend.of_type("remove_object_request")
-    assert [r["content"]["object_id"] for r in removed] == [1]  # its 1001 prompt was stale there
+    assert not node["use_pos1"].value()
+    assert backend.of_type("remove_object_request") == []
+    removed = [r["content"] for r in backend.of_type("remove_prompt_request")]
+    assert removed == [{"shot_id": controller(node).state().shot_id, "object_id": 1, "frame": 1001}]
     shot = next(iter(backend.shots.values()))
     assert [(p["object_id"], p["frame"]) for p in shot.prompts] == [(2, 1003)]
-    assert backend.of_type("propagate_request")[-1]["content"]["start_frame"] == 1003
-    prompt_on(node, 1005)
-    assert sorted((p["object_id"], p["frame"]) for p in shot.prompts) == [(1, 1005), (2, 1003)]
+    assert sorted(shot.objects) == [1, 2]  # the object stays, with its mattes
 
     node["object"].setValue("dog")
     nuke._fake.answer(True)
-    nuke._fake.press(node, "remove_object")
+    nuke._fake.press(node, "remove_object")  # the artist's explicit removal
     assert node["object"].values() == ["object1"]
-    nuke._fake.press(node, "track")
-    wait(node)
-    assert backend.of_type("remove_object_request")[-1]["content"]["object_id"] == 2
+    prompt_on(node, 1005)
+    assert [r["content"]["object_id"] for r in backend.of_type("remove_object_request")] == [2]
     assert sorted(shot.objects) == [1]
+    assert controller(node).state().removed_objects == []
+
+
+def test_a_1_0_backend_is_never_asked_to_delete_for_an_edit(home, tmp_path):
+    with ScriptedBackend(tmp_path / "cache", protocol_version="1.0") as old:
+        node, _ = new_node(tmp_path, 1001, 1004)
+        prompt_on(node, 1001)
+        nuke._fake.press(node, "clear_prompt")
+        wait(node)
+        assert "update the backend" in node["status"].value()
+        assert old.of_type("remove_prompt_request") == []
+        assert old.of_type("remove_object_request") == []
 
 
 def test_knob_edits_never_render_and_live_preview_is_debounced(backend, tmp_path):
@@ -290,15 +293,15 @@ def test_shared_filesystem_sends_paths_or_falls_back_inline(home, tmp_path, allo
         nuke._fake.press(node, "track")
         wait(node)
         requests = backend.of_type("put_frames_request")
-    shot_id = controller(node).state().shot_id
+    plates = Path(controller(node).state().cache_dir) / "nuke_plates"  # in the shot's cache
     by_path = [r for r in requests if r["content"]["frames"][0]["path"] is not None]
     inline = [r for r in requests if r["content"]["frames"][0]["image"] is not None]
     if allowed:
         assert inline == []
         assert [len(r["buffers"]) for r in by_path] == [0, 0]
         path = by_path[0]["content"]["frames"][0]["path"]
-        assert path == str(home / "nuke_plates" / shot_id / "plate.1001.exr")
-        assert (home / "nuke_plates" / shot_id / "plate.1004.exr").is_file()  # kept: read later
+        assert path == (plates / "plate.1001.exr").as_posix()
+        assert (plates / "plate.1004.exr").is_file()  # kept: read again by later tracks
     else:
         # One refused attempt by path, then pixels inline for it and every later chunk.
         assert len(by_path) == 1
@@ -306,5 +309,5 @@ def test_shared_filesystem_sends_paths_or_falls_back_inline(home, tmp_path, allo
             [1001],
             [1002, 1003, 1004],
         ]
-        assert list((home / "nuke_plates" / shot_id).iterdir()) == []
+        assert list(plates.iterdir()) == []
     assert node["status"].value().startswith("tracked 4 frames")

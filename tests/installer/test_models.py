@@ -13,8 +13,9 @@ from typing import ClassVar, Dict, Iterator, List, Tuple
 import pytest
 
 from sam2matting.backend.model_files import SAM2_TRACKERS, ModelFile
-from sam2matting.installer import checksums, download, models
+from sam2matting.installer import download, models
 from sam2matting.installer.report import Reporter
+from sam2matting.protocol import checksums
 
 DATA = bytes(range(256)) * 40  # 10,240 bytes
 
@@ -244,7 +245,7 @@ def test_backend_trusts_what_the_installer_verified(
     def no_hashing(path: Path) -> str:
         raise AssertionError(f"{path} was hashed again")
 
-    monkeypatch.setattr(checkpoints, "file_sha256", no_hashing)
+    monkeypatch.setattr(checksums, "sha256_of", no_hashing)
     verified = checkpoints.verify_model_file(tracker, dest)
     assert verified.sha256 == hashlib.sha256(DATA).hexdigest()
     recorded = checkpoints.verify_model_file(heads, dest)

@@ -103,10 +103,14 @@ EXAMPLES: Dict[str, Tuple[Dict[str, Any], List[bytes]]] = {
             "engine": "closed_form",
             "tracker_params": {},
             "engine_params": {"band": 12},
+            "cache_dir": "/cache/sh010",
         },
         [],
     ),
-    "open_shot_reply": (dict(SHOT, restored=False), []),
+    "open_shot_reply": (
+        dict(SHOT, restored=False, frames_stale=[{"object_id": 1, "ranges": [[1002, 1003]]}]),
+        [],
+    ),
     "put_frames_request": (
         {
             "shot_id": "sh010",
@@ -122,7 +126,7 @@ EXAMPLES: Dict[str, Tuple[Dict[str, Any], List[bytes]]] = {
         },
         [RAW_PIXELS],
     ),
-    "put_frames_reply": ({"shot_id": "sh010", "stored": [1001, 1002]}, []),
+    "put_frames_reply": ({"shot_id": "sh010", "stored": [1001, 1002], "invalidated": []}, []),
     "add_prompt_request": (
         {
             "shot_id": "sh010",
@@ -167,6 +171,17 @@ EXAMPLES: Dict[str, Tuple[Dict[str, Any], List[bytes]]] = {
     ),
     "remove_object_request": ({"shot_id": "sh010", "object_id": 1}, []),
     "remove_object_reply": ({"shot_id": "sh010", "object_id": 1, "revision": 5}, []),
+    "remove_prompt_request": ({"shot_id": "sh010", "object_id": 1, "frame": 1002}, []),
+    "remove_prompt_reply": (
+        {
+            "shot_id": "sh010",
+            "object_id": 1,
+            "frame": 1002,
+            "revision": 6,
+            "invalidated": [[1002, 1003]],
+        },
+        [],
+    ),
     "propagate_request": (
         {
             "shot_id": "sh010",

@@ -15,6 +15,7 @@ from sam2matting.protocol.connection import (
     write_connection_file,
 )
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.version import PROTOCOL_VERSION
 
 
 def test_written_owner_only_and_read_back(tmp_path):
@@ -23,7 +24,7 @@ def test_written_owner_only_and_read_back(tmp_path):
     if os.name == "posix":
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert read_connection_file(path) == info
-    assert json.loads(path.read_text())["protocol_version"] == "1.0"
+    assert json.loads(path.read_text())["protocol_version"] == PROTOCOL_VERSION
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".connection-")]
 
 

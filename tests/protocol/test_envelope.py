@@ -11,6 +11,7 @@ import pytest
 from sam2matting.protocol import messages
 from sam2matting.protocol.envelope import DELIMITER, Limits, Message, Session
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
+from sam2matting.protocol.version import PROTOCOL_VERSION
 
 from .examples import EXAMPLES, RAW_IMAGE, RAW_PIXELS
 
@@ -83,7 +84,7 @@ def test_round_trip_with_identities():
     got = b.deserialize(a.serialize(msg))
     assert got.identities == [b"client-7"]
     assert bytes(got.buffers[0]) == RAW_PIXELS
-    assert got.header["protocol_version"] == "1.0"
+    assert got.header["protocol_version"] == PROTOCOL_VERSION
     assert got.content["frames"][0]["image"] == RAW_IMAGE
 
 
@@ -144,13 +145,13 @@ def test_major_version_mismatch_is_a_typed_error():
     with pytest.raises(ProtocolError) as err:
         Session(KEY).deserialize(sign_with_header(s, protocol_version="2.0"))
     assert err.value.code is ErrorCode.VERSION_MISMATCH
-    assert err.value.details == {"theirs": "2.0", "ours": "1.0"}
+    assert err.value.details == {"theirs": "2.0", "ours": PROTOCOL_VERSION}
     assert err.value.header["msg_type"] == "ping_request"
 
 
 def test_newer_minor_may_add_fields_older_minor_may_not():
     s = Session(KEY)
-    for version, ok in (("1.7", True), ("1.0", False)):
+    for version, ok in (("1.7", True), (PROTOCOL_VERSION, False)):
         msg = s.msg("close_shot_request", {"shot_id": "a"})
         msg.header["protocol_version"] = version
         msg.content["added_in_a_later_minor"] = 1

@@ -6,7 +6,6 @@ import pytest
 
 from sam2matting.protocol import messages
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
-from sam2matting.protocol.schema import expand_ranges, frame_ranges
 
 from .examples import EXAMPLES
 
@@ -65,9 +64,3 @@ def test_frame_with_both_image_and_path_is_refused():
     ]
     with pytest.raises(ProtocolError):
         check("put_frames_request", frames=frames)
-
-
-def test_frame_ranges_round_trip():
-    frames = [1005, 1001, 1002, 1003, 1010, 1002]
-    assert frame_ranges(frames) == [[1001, 1003], [1005, 1005], [1010, 1010]]
-    assert expand_ranges(frame_ranges(frames)) == sorted(set(frames))

@@ -8,12 +8,12 @@ cut into numbered parts: `<prefix>.000`, `<prefix>.001`, ... Loading uses weight
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Union
 
 import torch
+
+from sam2matting.protocol.atomic import atomic_write_bytes
 
 PathLike = Union[str, Path]
 DEFAULT_SHARD_MB = 15.0
@@ -55,10 +55,7 @@ def save(prefix: PathLike, state: Dict[str, Any], shard_mb: float = DEFAULT_SHAR
     written = []
     for i, start in enumerate(range(0, len(data), size)):
         path = prefix.with_name(f"{prefix.name}.{i:03d}")
-        fd, tmp = tempfile.mkstemp(dir=prefix.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data[start : start + size])
-        Path(tmp).replace(path)
+        atomic_write_bytes(path, data[start : start + size])
         written.append(path)
     for stale in set(old) - set(written):
         stale.unlink()

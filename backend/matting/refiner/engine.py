@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import ClassVar, Dict, Optional, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional, Union
 
 import numpy as np
 import torch
@@ -107,15 +107,22 @@ class RefinerEngine(MattingEngine):
         self.stats: Dict[str, float] = {}
 
     @classmethod
-    def capability(cls, config: BackendConfig) -> Capability:
+    def capability(cls, config: BackendConfig, name: str = "") -> Capability:
         reason = weights.missing_reason()
         return Capability(
-            name=cls.name,
+            name=name or cls.name,
             label=LABEL,
             available=reason is None,
             reason=reason,
             params=list(PARAMS),
         )
+
+    @classmethod
+    def create(
+        cls, name: str, config: BackendConfig, device: torch.device, options: Mapping[str, Any]
+    ) -> RefinerEngine:
+        width = options.get("max_width")
+        return cls.with_options(max_width=None if width is None else float(width), device=device)
 
     @classmethod
     def with_options(

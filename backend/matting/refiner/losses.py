@@ -12,7 +12,7 @@ from typing import Dict
 
 import torch
 
-from sam2matting.backend.matting.heads_losses import laplacian_pyramid
+from sam2matting.backend.matting.heads.losses import laplacian_pyramid
 from sam2matting.backend.matting.refiner.data import Batch
 
 

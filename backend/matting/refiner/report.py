@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
+import io
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence, Union
+
+from sam2matting.protocol.atomic import atomic_write_bytes, atomic_write_json
 
 PathLike = Union[str, Path]
 
@@ -15,11 +15,7 @@ def write_json(path: PathLike, data: Mapping[str, Any]) -> None:
     """Atomic JSON write."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
-        fh.write("\n")
-    Path(tmp).replace(path)
+    atomic_write_json(path, data, indent=1, sort_keys=True)
 
 
 def _series(rows: Sequence[Mapping[str, Any]], key: str) -> List[float]:
@@ -56,7 +52,7 @@ def plot(
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
     plt.close(fig)
-    tmp.replace(path)
+    atomic_write_bytes(path, png.getvalue())

@@ -9,14 +9,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
 import torch
 
 from sam2matting.backend.matting.refiner.model import Refiner, RefinerConfig, parameter_count
+from sam2matting.protocol.atomic import atomic_write_bytes, atomic_write_json
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS_NAME = "refiner_fp16.pt"
@@ -24,18 +23,6 @@ INFO_NAME = "refiner.json"
 MAX_BYTES = 20 * 1024 * 1024  # the budget for committed weights
 
 PathLike = Union[str, Path]
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def export(model: Refiner, out_dir: PathLike, recipe: Mapping[str, Any]) -> Dict[str, Any]:
@@ -59,8 +46,9 @@ def export(model: Refiner, out_dir: PathLike, recipe: Mapping[str, Any]) -> Dict
         "config": model.config.to_dict(),
         "recipe": dict(recipe),
     }
-    _atomic_write(out / WEIGHTS_NAME, data)
-    _atomic_write(out / INFO_NAME, (json.dumps(info, indent=2, sort_keys=True) + "\n").encode())
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / WEIGHTS_NAME, data)
+    atomic_write_json(out / INFO_NAME, info, indent=2, sort_keys=True)
     return info
 
 

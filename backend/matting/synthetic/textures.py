@@ -7,10 +7,9 @@ pack (one .npz) for machines that cannot see the photo folders.
 
 from __future__ import annotations
 
+import io
 import logging
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Iterable, List, Sequence, Tuple, Union
 
@@ -18,6 +17,7 @@ import cv2
 import numpy as np
 
 from sam2matting.backend.matting.synthetic import procedural
+from sam2matting.protocol.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -182,11 +182,6 @@ def _write_pack(path: Path, chunks: List[np.ndarray], sources: List[str]) -> Non
     offsets[1:] = np.cumsum([c.size for c in chunks])
     blob = np.concatenate(chunks) if chunks else np.zeros(0, np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, jpeg=blob, offsets=offsets, sources=np.array(sources, dtype=str))
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.savez(buffer, jpeg=blob, offsets=offsets, sources=np.array(sources, dtype=str))
+    atomic_write_bytes(path, buffer.getvalue())

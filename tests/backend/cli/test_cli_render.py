@@ -14,8 +14,8 @@ import pytest
 
 from sam2matting.backend.cli.main import main
 from sam2matting.backend.imageio.exr import read_exr
-
-from .helpers import FIRST, H, W, iou, make_shot_file, truth, write_plate
+from sam2matting.backend.matting.closed_form_engine import ClosedFormEngine
+from tests.backend.render.helpers import FIRST, H, W, iou, make_shot_file, truth, write_plate
 
 N = 6
 LAST = FIRST + N - 1
@@ -247,7 +247,7 @@ def test_render_killed_mid_run_resumes(tmp_path, capsys):
 
 
 def test_stale_scratch_of_dead_renders_is_removed(tmp_path):
-    from sam2matting.backend.cli.render_backend import remove_stale_scratch, scratch_folder
+    from sam2matting.backend.render.in_process import remove_stale_scratch, scratch_folder
 
     with scratch_folder(tmp_path) as mine:
         name = mine.name
@@ -262,3 +262,39 @@ def test_stale_scratch_of_dead_renders_is_removed(tmp_path):
         assert mine.exists()
         assert other_host.exists()
     assert not mine.exists()
+
+
+def test_shot_file_options_reach_the_engine(tmp_path, monkeypatch, capsys):
+    """params.engine of the shot file -> open_shot's engine_params -> the engine's create."""
+    seen = []
+    create = ClosedFormEngine.create.__func__
+
+    def spy(cls, name, config, device, options):
+        seen.append(dict(options))
+        return create(cls, name, config, device, options)
+
+    monkeypatch.setattr(ClosedFormEngine, "create", classmethod(spy))
+    plate = write_plate(tmp_path / "plate", 2)
+    shot_file = make_shot_file(
+        tmp_path / "sh010.sam2shot.json", 2, {1: [FIRST]}, engine="closed_form",
+        params={"engine": {"max_width": 8}, "tracker": {"preset": "fast"}},
+    )  # fmt: skip
+    assert render(tmp_path, plate, shot_file, frames=f"{FIRST}-{FIRST + 1}") == 0
+    assert seen == [{"max_width": 8}]
+    # --engine naming another choice starts from that engine's defaults, not this one's options
+    assert render(tmp_path, plate, shot_file, "--engine", "auto", out="o2/m.####.exr",
+                  frames=f"{FIRST}-{FIRST + 1}") == 0  # fmt: skip
+    assert seen == [{"max_width": 8}, {}]
+
+
+def test_a_bad_option_in_the_shot_file_is_a_usage_error(tmp_path, capsys):
+    plate = write_plate(tmp_path / "plate", 2)
+    shot_file = make_shot_file(
+        tmp_path / "sh010.sam2shot.json", 2, {1: [FIRST]}, engine="closed_form",
+        params={"engine": {"max_width": 1000}},
+    )  # fmt: skip
+    assert render(tmp_path, plate, shot_file, frames=f"{FIRST}-{FIRST + 1}") == 2
+    err = capsys.readouterr().err
+    assert "engine_params.max_width" in err
+    assert "4..128" in err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.exr"))

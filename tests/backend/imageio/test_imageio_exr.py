@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sam2matting.backend.imageio import atomic, exr
+from sam2matting.backend.imageio import exr
 from sam2matting.backend.imageio.compression import check_compression
 from sam2matting.backend.imageio.exr import Window, encode_exr, read_exr, write_exr
+from sam2matting.protocol import atomic
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 
 RNG = np.random.default_rng(7)

@@ -14,7 +14,6 @@ from sam2matting.backend.matting.evaluation import mask_rng, simulate_mask
 
 # Small enough for CPU tests: Hiera needs a multiple of 32, at least 64.
 TEST_IMAGE_SIZE = 128
-MANIFEST = Path(__file__).with_name("sam2matting_heads_state_dict.json")
 
 
 def load_dev_image(shared_data: Path, name: str, max_side: int) -> Tuple[np.ndarray, np.ndarray]:

@@ -35,7 +35,7 @@ class Running:
 def start_server(cache_root: Path, **settings: Any) -> Running:
     config = BackendConfig(
         cache_root=cache_root, models_dir=cache_root.parent / "models",
-        log_dir=cache_root.parent / "logs", device="cpu",
+        log_dir=cache_root.parent / "logs", device=settings.pop("device", "cpu"),
         default_tracker=settings.pop("tracker", "flow"),
         default_engine=settings.pop("engine", "auto"), **settings,
     )  # fmt: skip

@@ -166,11 +166,36 @@ def test_prompt_pre_empts_a_running_propagation(backend):
         assert rest[-1] == FIRST + N - 1  # the job resumed and finished
 
 
-def test_cancel_stops_within_a_frame(backend):
+def test_cancel_stops_within_a_frame(backend, monkeypatch):
+    """A cancel that arrives while a frame is being matted ends the job after that frame.
+
+    Deterministic under any load: the third frame's matting waits until the server has
+    registered the cancel (sent after the second frame's progress), so no frame can slip by.
+    """
+    server = backend.server
+    registered = threading.Event()
+    cancel = server.worker.cancel
+
+    def cancel_and_tell(*args, **kwargs):
+        hit = cancel(*args, **kwargs)
+        registered.set()
+        return hit
+
+    monkeypatch.setattr(server.worker, "cancel", cancel_and_tell)
     with backend.client() as client:
         open_shot(client, "sh040", N)
         put_all(client, "sh040", N)
         client.request("add_prompt_request", box_prompt("sh040", FIRST))
+        shot = server.shots["sh040"]
+        matte, matted = shot.matte, []
+
+        def gated(tracked, objects):
+            matted.append(shot.frame_of(tracked.index))
+            if len(matted) == 3:
+                assert registered.wait(60), "the cancel never reached the worker"
+            return matte(tracked, objects)
+
+        monkeypatch.setattr(shot, "matte", gated)
         job = client.propagate(shot_id="sh040", direction="forward")
         seen = []
         for event in job.events():
@@ -178,7 +203,9 @@ def test_cancel_stops_within_a_frame(backend):
             if len(seen) == 2:
                 job.cancel()
         assert job.end.msg_type == "cancelled"
-        assert job.end.content["frames_done"] <= 4
+        assert job.end.content["frames_done"] == 3  # the frame in flight, nothing after it
+        assert matted == [FIRST, FIRST + 1, FIRST + 2]
+        assert seen in ([FIRST, FIRST + 1], [FIRST, FIRST + 1, FIRST + 2])
 
 
 @pytest.mark.parametrize(
@@ -274,3 +301,51 @@ def test_shutdown_request_stops_the_server(tmp_path):
     running.thread.join(30)
     assert not running.thread.is_alive()
     time.sleep(0.05)
+
+
+def test_the_cache_folder_a_client_asks_for(tmp_path):
+    """open_shot_request.cache_dir (1.1): used under the allowed roots, where a restarted backend
+    finds the shot again; anywhere else the shot stays in the cache root."""
+    shows = tmp_path / "shows"
+    wanted = shows / "sh080" / "comp" / "sam2matting" / "sh080_comp"
+    running = start_server(tmp_path / "cache", allowed_roots=(shows,))
+    try:
+        with running.client() as client:
+            state = open_shot(client, "sh080", 2, cache_dir=str(wanted))
+            assert state["cache_dir"] == str(wanted)
+            assert state["matte_pattern"] == str(wanted / "matte" / "matte.####.exr")
+            put_all(client, "sh080", 2)
+            added = client.request("add_prompt_request", box_prompt("sh080", FIRST)).content
+            assert added["matte_path"] == str(wanted / "matte" / "matte.1001.exr")
+            outside = open_shot(client, "sh081", 2, cache_dir=str(tmp_path / "elsewhere"))
+            assert outside["cache_dir"] == str(tmp_path / "cache" / "sh081")
+            relative = open_shot(client, "sh082", 2, cache_dir="shows/sh082")
+            assert relative["cache_dir"] == str(tmp_path / "cache" / "sh082")
+    finally:
+        running.stop()
+    again = start_server(tmp_path / "cache", allowed_roots=(shows,))
+    try:
+        with again.client() as client:
+            state = open_shot(client, "sh080", 2, cache_dir=str(wanted))
+            assert state["restored"] is True
+            assert [p["frame"] for p in state["prompts"]] == [FIRST]
+    finally:
+        again.stop()
+    assert not (tmp_path / "cache" / "sh080").exists()
+
+
+def test_a_cache_folder_holding_other_files_is_not_taken_over(tmp_path):
+    shows = tmp_path / "shows"
+    comp = shows / "sh090" / "comp"
+    comp.mkdir(parents=True)
+    (comp / "sh090_comp_v001.nk").write_text("Root {}\n")
+    running = start_server(tmp_path / "cache", allowed_roots=(shows,))
+    try:
+        with running.client() as client:
+            state = open_shot(client, "sh090", 2, cache_dir=str(comp))
+            assert state["cache_dir"] == str(tmp_path / "cache" / "sh090")
+            root = open_shot(client, "sh091", 2, cache_dir=str(shows))  # a root itself
+            assert root["cache_dir"] == str(tmp_path / "cache" / "sh091")
+    finally:
+        running.stop()
+    assert sorted(p.name for p in comp.iterdir()) == ["sh090_comp_v001.nk"]

@@ -24,7 +24,7 @@ SETTINGS = ShotSettings(
     colourspace="acescg",
     tracker="sam2.1_hiera_s",
     engine="closed_form",
-    params={"erode": 2, "soft": True},
+    params={"tracker": {"memory_window": 8}, "engine": {"max_width": 12.0}},  # the real shape
 )
 
 
@@ -268,3 +268,39 @@ def test_failed_save_leaves_state_and_file_unchanged(tmp_path: Path, monkeypatch
     monkeypatch.setattr(journal_module, "atomic_write_bytes", real_write)
     assert journal.add_prompt(1002, 2, "dog", _points((2, 2))) == 1
     assert _state(ShotJournal.load(tmp_path)) == _state(journal)
+
+
+def test_stale_frames_are_kept_persisted_and_cleared_by_new_mattes(tmp_path: Path) -> None:
+    journal = ShotJournal.create(tmp_path, SETTINGS)
+    journal.add_prompt(1001, 1, "hero", Prompt(mask=_mask()))
+    journal.add_prompt(1010, 1, "hero", _points((1, 1)))
+    journal.mark_valid(1, range(1001, 1021))
+    assert journal.invalidate(1, range(1011, 1031)) == [*range(1011, 1021)]
+    assert journal.stale_ranges() == [{"object_id": 1, "ranges": [[1011, 1020]]}]
+    # Removing a prompt is one change: the prompt goes, the frames it reached turn stale.
+    assert journal.remove_prompt(1010, 1, range(1002, 1011)) == [*range(1002, 1011)]
+    assert [p.frame for p in journal.prompts] == [1001]
+    assert journal.stale_frames(1) == [*range(1002, 1021)]
+    assert ShotJournal.load(tmp_path).stale_frames(1) == [*range(1002, 1021)]
+    journal.mark_valid(1, [1005, 1006])  # re-tracked
+    assert journal.stale_ranges() == [{"object_id": 1, "ranges": [[1002, 1004], [1007, 1020]]}]
+    assert _code(lambda: journal.remove_prompt(1010, 1)) == ErrorCode.NO_PROMPT
+    assert _code(lambda: journal.remove_prompt(1001, 9)) == ErrorCode.UNKNOWN_OBJECT
+    journal.remove_object(1)
+    assert journal.stale_ranges() == []
+
+
+def test_failed_remove_prompt_changes_nothing(tmp_path: Path, monkeypatch) -> None:
+    journal = ShotJournal.create(tmp_path, SETTINGS)
+    journal.add_prompt(1001, 1, "hero", Prompt(mask=_mask()))
+    journal.mark_valid(1, range(1001, 1011))
+
+    def full_disk(path, data) -> None:
+        raise ProtocolError(ErrorCode.DISK_FULL, f"no space left to write {path}")
+
+    monkeypatch.setattr(journal_module, "atomic_write_bytes", full_disk)
+    assert _code(lambda: journal.remove_prompt(1001, 1, range(1001, 1011))) == ErrorCode.DISK_FULL
+    assert [p.frame for p in journal.prompts] == [1001]
+    assert journal.valid_frames(1) == [*range(1001, 1011)]
+    assert journal.stale_ranges() == []
+    assert len(list((tmp_path / "prompts").iterdir())) == 1  # the mask file is still there

@@ -11,9 +11,7 @@ import pytest
 import torch
 
 from sam2matting.backend.model_files import SAM2_TRACKERS, SAM2MATTING_HEADS
-from sam2matting.backend.tracking import checkpoints
 from sam2matting.backend.tracking.checkpoints import (
-    HASH_CACHE_NAME,
     HEAD_PREFIXES,
     cached_sha256,
     file_sha256,
@@ -22,6 +20,8 @@ from sam2matting.backend.tracking.checkpoints import (
     split_heads,
     verify_model_file,
 )
+from sam2matting.protocol import checksums
+from sam2matting.protocol.checksums import CACHE_NAME as HASH_CACHE_NAME
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 
 from .conftest import sha256_of
@@ -76,8 +76,8 @@ def test_hash_is_cached_by_path_size_and_mtime(
 ) -> None:
     path = _small_file(tmp_path, "model.pt", b"x" * 1000)
     calls = []
-    real = checkpoints.file_sha256
-    monkeypatch.setattr(checkpoints, "file_sha256", lambda p: calls.append(p) or real(p))
+    real = checksums.sha256_of  # the one hashing function, shared with the installer
+    monkeypatch.setattr(checksums, "sha256_of", lambda p: calls.append(p) or real(p))
 
     first = cached_sha256(path)
     second = cached_sha256(path)

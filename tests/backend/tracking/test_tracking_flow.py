@@ -164,6 +164,24 @@ def test_two_objects_remove_and_errors() -> None:
     assert err.value.code is ErrorCode.NO_PROMPT
 
 
+def test_an_object_tracked_alone_never_depends_on_the_others_passes() -> None:
+    """What the farm relies on: one object per task gives what a shared session gives."""
+    shot, shared = _square_session()
+    shared.add_prompt(10, 1, Prompt(mask=shot.mask(10)))
+    shared.add_prompt(20, 2, Prompt(box=(100.0, 5.0, 150.0, 40.0)))
+    first = list(shared.propagate(10, 25, [1]))  # object 1's pass moves only object 1
+    assert all(set(f.logits) == {1} for f in first)
+    assert shared.retained_outputs() == len(range(11, 26))
+    # a run that starts beside object 2's prompt (as a 'both' pass goes back) catches up from
+    # that prompt, not from what object 1's pass would have left for object 2
+    both = {f.index: f.logits[2] for f in shared.propagate(19, 12, [2])}
+    _, alone = _square_session()
+    alone.add_prompt(20, 2, Prompt(box=(100.0, 5.0, 150.0, 40.0)))
+    for f in alone.propagate(19, 12, [2]):
+        assert torch.equal(f.logits[2], both[f.index])
+    assert {frozenset(f.logits) for f in shared.propagate(12, 14)} == {frozenset({1, 2})}
+
+
 def test_a_missing_frame_leaves_no_half_added_object() -> None:
     class MissingFrames(SyntheticShot):
         def rgb(self, index: int) -> torch.Tensor:

@@ -2,20 +2,26 @@
 
 It is precise where the plugin depends on Nuke's behaviour (main-thread-only API, executeInMain*
 semantics, knob quirks, group context, Read caching until reload, proxy scaling, render callbacks,
-what a saved script keeps) and renders real pixels through real EXR files, so tests assert values:
+what a saved script keeps, groups and gizmos, views, TCL in file knobs and expressions, filename
+filters, nuke.filename) and renders real pixels through real EXR files, so tests assert values:
 nodes created, knob values, frames rendered, coordinates sent, mattes read back. Test controls
-live in `nuke._fake` (not part of Nuke).
+live in `nuke._fake` (not part of Nuke). Behaviours no Foundry document states are listed in
+`_facts.UNVERIFIED`; the fake records each one it acts on (`nuke._fake.unverified_touched()`).
 """
 
 from . import _fake
 from ._api import (
+    REPLACE,
+    REPLACE_VIEWS,
     Layer,
     Menu,
     ProgressTask,
+    Undo,
     addAfterFrameRender,
     addAfterRender,
     addBeforeFrameRender,
     addBeforeRender,
+    addFilenameFilter,
     addKnobChanged,
     addOnCreate,
     addOnDestroy,
@@ -27,6 +33,8 @@ from ._api import (
     createNode,
     delete,
     exists,
+    filename,
+    filenameFilter,
     frame,
     getFilename,
     getInput,
@@ -38,6 +46,7 @@ from ._api import (
     removeAfterRender,
     removeBeforeFrameRender,
     removeBeforeRender,
+    removeFilenameFilter,
     removeKnobChanged,
     removeOnCreate,
     removeOnDestroy,
@@ -45,12 +54,16 @@ from ._api import (
     removeOnScriptLoad,
     removeOnScriptSave,
     root,
+    selectedNode,
+    selectedNodes,
     thisGroup,
     thisKnob,
     thisNode,
+    thisView,
     toNode,
     toolbar,
     tprint,
+    views,
 )
 from ._core import (
     FakeRenderError,
@@ -82,7 +95,7 @@ from ._knobs import (
     Text_Knob,
     XY_Knob,
 )
-from ._nodes import Format, Group, Node, Root
+from ._nodes import Format, Gizmo, Group, Node, Root
 from ._ops import execute
 from ._script import scriptClear, scriptName, scriptOpen, scriptSave, scriptSaveAs
 
@@ -110,6 +123,8 @@ __all__ = [
     "NUKE_VERSION_MAJOR",
     "NUKE_VERSION_MINOR",
     "NUKE_VERSION_STRING",
+    "REPLACE",
+    "REPLACE_VIEWS",
     "STARTLINE",
     "Array_Knob",
     "BBox_Knob",
@@ -121,6 +136,7 @@ __all__ = [
     "FakeThreadError",
     "File_Knob",
     "Format",
+    "Gizmo",
     "Group",
     "Int_Knob",
     "Knob",
@@ -135,12 +151,14 @@ __all__ = [
     "String_Knob",
     "Tab_Knob",
     "Text_Knob",
+    "Undo",
     "XY_Knob",
     "_fake",
     "addAfterFrameRender",
     "addAfterRender",
     "addBeforeFrameRender",
     "addBeforeRender",
+    "addFilenameFilter",
     "addKnobChanged",
     "addOnCreate",
     "addOnDestroy",
@@ -156,6 +174,8 @@ __all__ = [
     "executeInMainThread",
     "executeInMainThreadWithResult",
     "exists",
+    "filename",
+    "filenameFilter",
     "frame",
     "getFilename",
     "getInput",
@@ -167,6 +187,7 @@ __all__ = [
     "removeAfterRender",
     "removeBeforeFrameRender",
     "removeBeforeRender",
+    "removeFilenameFilter",
     "removeKnobChanged",
     "removeOnCreate",
     "removeOnDestroy",
@@ -180,12 +201,16 @@ __all__ = [
     "scriptOpen",
     "scriptSave",
     "scriptSaveAs",
+    "selectedNode",
+    "selectedNodes",
     "thisGroup",
     "thisKnob",
     "thisNode",
+    "thisView",
     "toNode",
     "toolbar",
     "tprint",
+    "views",
 ]
 
 _fake.reset()

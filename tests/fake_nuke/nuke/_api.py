@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, List, Optional, Sequence
 
-from . import _nodes, _ops
+from . import _facts, _nodes, _ops, _ops_view
 from ._core import SESSION, add_callback, check_main, main_only, remove_callback, run_callbacks
 
 NODE_CLASSES = {
@@ -20,17 +20,23 @@ NODE_CLASSES = {
         _ops.Crop,
         _ops.Copy,
         _ops.Position,
+        _ops.Switch,
+        _ops.TimeOffset,
         _ops.Dot,
         _ops.NoOp,
+        *_ops_view.CLASSES,
     )
 }
 
 
 def make_node(cls_name: str, parent: Optional[_nodes.Group] = None) -> _nodes.Node:
+    group = parent if parent is not None else _nodes.current_group()
+    if cls_name in SESSION.gizmos:
+        return _nodes.Gizmo(group, cls_name, SESSION.gizmos[cls_name])
     cls = NODE_CLASSES.get(cls_name)
     if cls is None:
         raise RuntimeError(f"{cls_name}: unknown command (the fake has no such node class)")
-    return cls(parent if parent is not None else _nodes.current_group())
+    return cls(group)
 
 
 def _apply_knobs(node: _nodes.Node, knobs: Any) -> None:
@@ -70,8 +76,9 @@ def createNode(node: str, args: str = "", inpanel: bool = True) -> _nodes.Node:
     for n in selected:
         n._knobs["selected"]._value = False
     made._knobs["selected"]._value = True
-    if node == "Group":
-        # Nuke's Tab menu makes a Group holding Input1 -> Output1.
+    # Unverified (_facts.py "createNode_group_has_io"): the Tab menu's Group holds
+    # Input1 -> Output1. Both variants are modelled; tests run the plugin with each.
+    if node == "Group" and _facts.variant("group_has_io"):
         with made:  # type: ignore[attr-defined]
             inside = make_node("Input", made)  # type: ignore[arg-type]
             make_node("Output", made).setInput(0, inside)  # type: ignore[arg-type]
@@ -84,6 +91,25 @@ def createNode(node: str, args: str = "", inpanel: bool = True) -> _nodes.Node:
     if inpanel and SESSION.gui:
         made.showControlPanel()
     return made
+
+
+@main_only
+def selectedNodes(filter: Optional[str] = None) -> List[_nodes.Node]:
+    group = _nodes.current_group()
+    return [
+        n
+        for n in group._children
+        if n._knobs["selected"]._value and (filter is None or n.Class() == filter)
+    ]
+
+
+@main_only
+def selectedNode() -> _nodes.Node:
+    """The 'node the user is thinking about'; ValueError when nothing is selected (as Nuke)."""
+    found = selectedNodes()
+    if not found:
+        raise ValueError("no node selected")
+    return found[-1]
 
 
 @main_only
@@ -236,6 +262,29 @@ class ProgressTask:
         self._record.closed = True
 
 
+# ------------------------------------------------------------------ undo
+
+
+class Undo:
+    """nuke.Undo: only disable/enable/disabled are modelled (15.1 dev guide)."""
+
+    @staticmethod
+    def disable() -> None:
+        check_main("Undo.disable")
+        SESSION.undo_disabled += 1
+
+    @staticmethod
+    def enable() -> None:
+        check_main("Undo.enable")
+        if SESSION.undo_disabled == 0:
+            raise RuntimeError("Undo.enable() without a matching disable()")
+        SESSION.undo_disabled -= 1
+
+    @staticmethod
+    def disabled() -> bool:
+        return SESSION.undo_disabled > 0
+
+
 # ------------------------------------------------------------------ layers
 
 
@@ -315,14 +364,17 @@ def toolbar(name: str, create: bool = True) -> Menu:
 # ------------------------------------------------------------------ callbacks
 
 
-def _registrar(kind: str) -> Any:
+def _registrar(kind: str, default_class: str = "*") -> Any:
+    """add/remove functions for one callback kind. Nuke looks callbacks up by the class of the
+    node that runs them (nuke_internal/callbacks.py); the render ones default to 'Write'."""
+
     def add(
-        call: Callable[..., Any], args: Any = (), kwargs: Any = None, nodeClass: str = "*"
+        call: Callable[..., Any], args: Any = (), kwargs: Any = None, nodeClass: str = default_class
     ) -> None:
         add_callback(kind, call, args, kwargs, nodeClass)
 
     def remove(
-        call: Callable[..., Any], args: Any = (), kwargs: Any = None, nodeClass: str = "*"
+        call: Callable[..., Any], args: Any = (), kwargs: Any = None, nodeClass: str = default_class
     ) -> None:
         remove_callback(kind, call, nodeClass)
 
@@ -335,7 +387,56 @@ addOnScriptSave, removeOnScriptSave = _registrar("onScriptSave")
 addOnScriptClose, removeOnScriptClose = _registrar("onScriptClose")
 addOnDestroy, removeOnDestroy = _registrar("onDestroy")
 addKnobChanged, removeKnobChanged = _registrar("knobChanged")
-addBeforeRender, removeBeforeRender = _registrar("beforeRender")
-addBeforeFrameRender, removeBeforeFrameRender = _registrar("beforeFrameRender")
-addAfterFrameRender, removeAfterFrameRender = _registrar("afterFrameRender")
-addAfterRender, removeAfterRender = _registrar("afterRender")
+addBeforeRender, removeBeforeRender = _registrar("beforeRender", "Write")
+addBeforeFrameRender, removeBeforeFrameRender = _registrar("beforeFrameRender", "Write")
+addAfterFrameRender, removeAfterFrameRender = _registrar("afterFrameRender", "Write")
+addAfterRender, removeAfterRender = _registrar("afterRender", "Write")
+addFilenameFilter, removeFilenameFilter = _registrar("filenameFilter")
+
+
+def filenameFilter(filename: str) -> str:
+    """Nuke's own hook: the registered filename filters, last added first ('*' ones after the
+    node class's), as nuke_internal/callbacks.py runs them before a path reaches the OS."""
+    node = SESSION.this_node[-1] if SESSION.this_node else None
+    node_class = node.Class() if node is not None else None
+    for kind in (node_class, "*"):
+        for call, args, kwargs, registered in reversed(list(SESSION.callbacks["filenameFilter"])):
+            if registered == kind:
+                result = call(filename, *args, **kwargs)
+                if result is not None:
+                    filename = result
+    return filename
+
+
+# ------------------------------------------------------------------ files and views
+
+REPLACE = 1
+REPLACE_VIEWS = 2
+
+
+@main_only
+def filename(node: Any, i: int = 0) -> Optional[str]:
+    """The node's file knob with its TCL expanded; REPLACE puts in the current frame. As Foundry
+    documents it: expansion of commands and variables, %04d sequences kept without REPLACE.
+    Filename filters are not applied: Foundry's createWriteDir example (Python dev guide,
+    Callbacks) runs nuke.callbacks.filenameFilter on its result itself."""
+    from ._tcl import expand
+
+    knob = node.knob("file")
+    if knob is None or not str(knob._value):
+        return None
+    text = expand(str(knob._value), node)
+    printf = _ops.to_printf(text)
+    if i == REPLACE:
+        return _ops.frame_path(printf, SESSION.frame)
+    return printf
+
+
+@main_only
+def views() -> List[str]:
+    return list(SESSION.views)
+
+
+@main_only
+def thisView() -> str:
+    return SESSION.view

@@ -57,6 +57,11 @@ class Session:
         self.context: List[Any] = []
         self.root: Any = None
         self.frame = 1
+        # Views, renders, expressions and files (render checks, stereo, path remapping).
+        self.views: List[str] = ["main"]
+        self.view = "main"  # the view being rendered (nuke.thisView())
+        self.rendering = 0  # > 0 inside nuke.execute
+        self.gizmos: Dict[str, Callable[..., Any]] = {}  # class name -> builder of its insides
         self.layers: Dict[str, List[str]] = {}
         self.messages: List[str] = []
         self.printed: List[str] = []
@@ -66,6 +71,10 @@ class Session:
         self.violations: List[str] = []
         self.menus: Dict[str, Any] = {}
         self.errors_in_deferred: List[BaseException] = []
+        self.render_memo: Optional[Dict[Any, Any]] = None  # per frame while nuke.execute runs
+        self.undo_disabled = 0  # nuke.Undo.disable() depth
+        self.undo_steps: List[str] = []  # "node.knob" of every change recorded for undo
+        self.modified = False  # the script's modified flag (Root.modified)
 
 
 SESSION = Session()
@@ -87,6 +96,13 @@ def main_only(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def record_edit(node: Any, knob: str) -> None:
+    """A knob changed: an undo step unless undo is disabled; the script is modified."""
+    if SESSION.undo_disabled == 0:
+        SESSION.undo_steps.append(f"{node._knobs['name']._value}.{knob}")
+    SESSION.modified = True
 
 
 # ------------------------------------------------------------------ deferred calls

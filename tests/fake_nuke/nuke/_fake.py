@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Sequence
 
-from . import _core, _nodes
+from . import _core, _facts, _nodes
 
 
 def reset(gui: bool = True) -> _core.Session:
     """A fresh fake Nuke process: empty script, no callbacks, nothing queued."""
     session = _core.SESSION
     session.__init__()  # type: ignore[misc]
+    _facts.reset()
     session.gui = gui
     session.root = _nodes.Root()
     import nuke
@@ -49,10 +50,52 @@ def press(node: Any, knob: str) -> None:
     node[knob].execute()
 
 
+def set_format(width: int, height: int, pixel_aspect: float = 1.0) -> None:
+    """The project's format (Project Settings), as an artist sets it to the plate's."""
+    _core.SESSION.root._knobs["format"]._value = _nodes.Format(
+        width, height, pixel_aspect=pixel_aspect, name="plate"
+    )
+
+
 def set_frame(frame: int) -> None:
     """The artist moves the time slider."""
     _core.SESSION.frame = int(frame)
 
 
+def set_views(names: Sequence[str]) -> None:
+    """Project Settings > Views (nukescripts.stereo.setViewsForStereo sets 'left', 'right')."""
+    _core.SESSION.views = list(names)
+    _core.SESSION.view = names[0]
+
+
+def define_gizmo(class_name: str, build: Callable[[Any], None]) -> None:
+    """A gizmo on the plugin path: `build(gizmo)` makes its insides (its .gizmo file's nodes)."""
+    _core.SESSION.gizmos[class_name] = build
+
+
 def violations() -> List[str]:
     return list(_core.SESSION.violations)
+
+
+def unverified_touched() -> List[str]:
+    """Unverified behaviours (_facts.UNVERIFIED) the session exercised so far."""
+    return _facts.touched()
+
+
+def set_variant(name: str, value: bool) -> None:
+    """Choose how the fake models an unverified behaviour (see _facts.py)."""
+    _facts.set_variant(name, value)
+
+
+def viewer_handles(node: Any) -> List[str]:
+    """The XY/BBox knobs whose handles Nuke draws in the Viewer for this node's open panel."""
+    return [
+        k.name()
+        for k in node.allKnobs()
+        if k.Class() in ("XY_Knob", "BBox_Knob") and k.drawn_in_viewer()
+    ]
+
+
+def undo_steps() -> List[str]:
+    """'node.knob' of every knob change recorded for undo so far."""
+    return list(_core.SESSION.undo_steps)

@@ -3,14 +3,20 @@
 Quirks kept on purpose, so the plugin is tested against them:
 - Array_Knob.value() without an index returns ONE float when all elements are equal, a list
   otherwise (read elements with an index);
-- setting a knob runs the node's knobChanged code when the node's panel is open, like Nuke.
+- setting a knob runs the node's knobChanged code when the node's panel is open, like Nuke;
+- every knob change is an undo step and marks the script modified, unless nuke.Undo is disabled
+  (documented: nuke.Undo.disable); the modified flag is the Root's (Root.modified/setModified);
+- the INVISIBLE flag hides a knob in the panel and in the Viewer (documented); setVisible(False)
+  hides it in the panel only: whether it hides a Viewer handle is unverified (see _facts.py), so
+  the fake takes the pessimistic side and keeps drawing the handle (`_fake.viewer_handles`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
-from ._core import SESSION, main_only
+from . import _expr, _facts
+from ._core import SESSION, main_only, record_edit
 
 # Knob flags (values as in Nuke; only their identity matters here).
 DISABLED = 0x80
@@ -30,10 +36,12 @@ class Knob:
         self._name = name
         self._label = name if label is None else label
         self._value: Any = self._default()
+        self._expression: Optional[str] = None  # a knob expression ({{...}} in a script)
         self._flags = {STARTLINE}
         self._tooltip = ""
         self._node: Any = None
         self._user = False
+        self._panel_hidden = False  # setVisible(False): the panel only (see the module doc)
 
     def _default(self) -> Any:
         return ""
@@ -72,12 +80,16 @@ class Knob:
 
     @main_only
     def setVisible(self, visible: bool) -> None:
-        if visible:
-            self._flags.discard(INVISIBLE)
-        else:
-            self._flags.add(INVISIBLE)
+        self._panel_hidden = not visible
+        if not visible and self._class in ("XY_Knob", "BBox_Knob"):
+            _facts.touch("setVisible_hides_viewer_handle")
 
     def visible(self) -> bool:
+        """Shown in the panel."""
+        return INVISIBLE not in self._flags and not self._panel_hidden
+
+    def drawn_in_viewer(self) -> bool:
+        """What the fake assumes Nuke draws: only the documented INVISIBLE flag hides it."""
         return INVISIBLE not in self._flags
 
     @main_only
@@ -112,7 +124,31 @@ class Knob:
 
     def _changed(self) -> None:
         if self._node is not None:
+            record_edit(self._node, self._name)
             self._node._knob_changed(self)
+
+    # expressions
+    @main_only
+    def setExpression(self, expression: str, channel: int = -1, view: Any = None) -> bool:
+        self._expression = str(expression)
+        self._changed()
+        return True
+
+    def hasExpression(self, index: int = -1) -> bool:
+        return self._expression is not None
+
+    def isAnimated(self, index: int = -1) -> bool:
+        return self._expression is not None
+
+    def _evaluated(self) -> Optional[float]:
+        """The expression's value now, or None when the knob has no expression."""
+        if self._expression is None:
+            return None
+        from . import _expr, _facts
+
+        if "$gui" in self._expression and SESSION.gui and SESSION.rendering:
+            _facts.touch("gui_during_gui_session_render")
+        return _expr.evaluate(self._expression, self, SESSION.frame)
 
     # persistence (the fake's script format, not Nuke's)
     def _save(self) -> Any:
@@ -152,8 +188,15 @@ class EvalString_Knob(String_Knob):
 class File_Knob(EvalString_Knob):
     _class = "File_Knob"
 
+    @main_only
+    def evaluate(self) -> str:
+        """The text with its TCL expanded (EvalString_Knob.evaluate in Nuke)."""
+        from ._tcl import expand
+
+        return expand(str(self._value), self._node)
+
     def getEvaluatedValue(self) -> str:
-        return str(self.value())
+        return self.evaluate()
 
 
 class Multiline_Eval_String_Knob(EvalString_Knob):
@@ -230,8 +273,27 @@ class _Action(Knob):
         return None
 
 
-class Boolean_Knob(Knob):
+class _Scalar(Knob):
+    """One number (Nuke derives these from Array_Knob): an expression overrides the value."""
+
+    _type: Any = float
+
+    def _coerce(self, value: Any) -> Any:
+        return self._type(value)
+
+    @main_only
+    def value(self, *_args: Any) -> Any:
+        evaluated = self._evaluated()
+        return self._value if evaluated is None else self._type(evaluated)
+
+    @main_only
+    def getValueAt(self, frame: float, index: int = 0, *_args: Any) -> float:
+        return float(self.value())
+
+
+class Boolean_Knob(_Scalar):
     _class = "Boolean_Knob"
+    _type = bool
 
     def __init__(self, name: str, label: Optional[str] = None, value: bool = False) -> None:
         super().__init__(name, label)
@@ -240,18 +302,13 @@ class Boolean_Knob(Knob):
     def _default(self) -> Any:
         return False
 
-    def _coerce(self, value: Any) -> Any:
-        return bool(value)
 
-
-class Int_Knob(Knob):
+class Int_Knob(_Scalar):
     _class = "Int_Knob"
+    _type = int
 
     def _default(self) -> Any:
         return 0
-
-    def _coerce(self, value: Any) -> Any:
-        return int(value)
 
 
 class Enumeration_Knob(Knob):
@@ -271,11 +328,15 @@ class Enumeration_Knob(Knob):
     def value(self, *_args: Any) -> Any:
         if not self._values:
             return ""
-        return self._values[min(self._value, len(self._values) - 1)]
+        return self._values[min(self._index(), len(self._values) - 1)]
 
     @main_only
     def getValue(self, *_args: Any) -> Any:
-        return float(self._value)
+        return float(self._index())
+
+    def _index(self) -> int:
+        evaluated = self._evaluated()
+        return int(self._value) if evaluated is None else int(evaluated)
 
     def _coerce(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -321,6 +382,7 @@ class Array_Knob(Knob):
         super().__init__(name, label)
         self._value = [0.0] * self._size
         self._keys: List[Dict[float, float]] = [{} for _ in range(self._size)]
+        self._exprs: List[Optional[str]] = [None] * self._size
 
     def _default(self) -> Any:
         return [0.0] * self._size
@@ -345,6 +407,8 @@ class Array_Knob(Knob):
         return values[0] if len(set(values)) == 1 else values
 
     def _element(self, frame: float, i: int) -> float:
+        if self._exprs[i] is not None:
+            return _expr.evaluate(str(self._exprs[i]), self, frame)
         keys = self._keys[i]
         if not keys:
             return float(self._value[i])
@@ -384,6 +448,20 @@ class Array_Knob(Knob):
     def isAnimated(self, index: int = -1) -> bool:
         return any(self._keys) if index < 0 else bool(self._keys[index])
 
+    def isKeyAt(self, frame: float, index: int = 0, *_args: Any) -> bool:
+        return float(frame) in self._keys[index]
+
+    @main_only
+    def setExpression(self, expression: str, index: int = -1, *_args: Any) -> bool:
+        _expr.evaluate(expression, self, SESSION.frame)  # refuse what the fake cannot model
+        for i in range(self._size) if index < 0 else [index]:
+            self._exprs[i] = expression
+        self._changed()
+        return True
+
+    def hasExpression(self, index: int = -1) -> bool:
+        return any(e is not None for e in self._exprs) if index < 0 else bool(self._exprs[index])
+
     @main_only
     def clearAnimated(self, index: int = -1) -> bool:
         self._keys = [{} for _ in range(self._size)]
@@ -393,11 +471,16 @@ class Array_Knob(Knob):
         return self._size
 
     def _save(self) -> Any:
-        return {"value": list(self._value), "keys": [sorted(k.items()) for k in self._keys]}
+        return {
+            "value": list(self._value),
+            "keys": [sorted(k.items()) for k in self._keys],
+            "expressions": list(self._exprs),
+        }
 
     def _load(self, data: Any) -> None:
         self._value = [float(v) for v in data["value"]]
         self._keys = [{float(f): float(v) for f, v in keys} for keys in data["keys"]]
+        self._exprs = list(data.get("expressions") or [None] * self._size)
 
 
 class Double_Knob(Array_Knob):

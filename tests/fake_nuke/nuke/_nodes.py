@@ -281,8 +281,21 @@ class Node:
         return source.lastFrame() if source is not None else root_node().lastFrame()
 
     def _render(self, frame: int) -> Any:
-        """This node's output image at `frame` (a pass-through unless a subclass says more)."""
-        if self._knobs["disable"]._value:
+        """This node's output image at `frame` (a pass-through unless a subclass says more).
+
+        Within one frame of a render each node is computed once (Nuke caches, too): nodes
+        that read one input twice would otherwise cost exponentially. Ops never change an
+        input image in place, so the same image may be handed to several of them."""
+        memo = SESSION.render_memo
+        if memo is None:
+            return self._render_uncached(frame)
+        key = (id(self), frame)
+        if key not in memo:
+            memo[key] = self._render_uncached(frame)
+        return memo[key]
+
+    def _render_uncached(self, frame: int) -> Any:
+        if self._knobs["disable"].value():
             source = self.input(0)
             if source is None:
                 raise FakeRenderError(f"{self.name()} is disabled and has no input")
@@ -363,6 +376,11 @@ class Group(Node):
                 return child
         return None
 
+    @main_only
+    def output(self) -> Optional[Node]:
+        """The group's Output node (nuke.Group.output)."""
+        return self._output_node()
+
     def _format(self) -> Format:
         out = self._output_node()
         return out._format() if out is not None else root_format()
@@ -372,6 +390,23 @@ class Group(Node):
         if out is None:
             raise FakeRenderError(f"group {self.name()} has no Output node")
         return out._render(frame)
+
+
+class Gizmo(Group):
+    """A gizmo: a Group whose insides come from its definition (a .gizmo file in Nuke). Its
+    Class() is the gizmo's name, and a saved script keeps only its knobs."""
+
+    def __init__(self, parent: Optional[Group], class_name: str, build: Any) -> None:
+        self._gizmo_class = class_name
+        super().__init__(parent)
+        with self:
+            build(self)
+
+    def Class(self) -> str:
+        return self._gizmo_class
+
+    def _default_name(self) -> str:
+        return self._gizmo_class + "1"
 
 
 class Root(Group):
@@ -417,6 +452,14 @@ class Root(Group):
     @main_only
     def setProxy(self, value: bool) -> None:
         self._knobs["proxy"].setValue(value)
+
+    @main_only
+    def modified(self) -> bool:
+        return bool(SESSION.modified)
+
+    @main_only
+    def setModified(self, modified: bool) -> None:
+        SESSION.modified = bool(modified)
 
 
 def root_node() -> Root:

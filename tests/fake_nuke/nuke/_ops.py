@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import _exr, _knobs, _pixels
+from . import _exr, _facts, _knobs, _pixels
 from ._core import SESSION, FakeRenderError, check_main, run_callbacks
 from ._nodes import Format, Group, Node, proxy_scale, root_format
 
@@ -24,10 +24,34 @@ def channel_exists(name: str) -> bool:
     return any(name in chans for chans in SESSION.layers.values())
 
 
-def frame_path(pattern: str, frame: int) -> str:
-    """'/a/matte.####.exr' or '/a/matte.%04d.exr' at a frame ('%04d' % -5 == '-005', as Nuke)."""
-    pattern = re.sub(r"#+", lambda m: f"%0{len(m.group(0))}d", pattern)
-    return re.sub(r"%0?(\d*)d", lambda m: ("%0" + (m.group(1) or "1") + "d") % frame, pattern)
+def to_printf(pattern: str) -> str:
+    """'/a/matte.####.exr' -> '/a/matte.%04d.exr' (how nuke.filename shows sequences)."""
+    return re.sub(r"#+", lambda m: f"%0{len(m.group(0))}d", pattern)
+
+
+def frame_path(pattern: str, frame: int, view: Optional[str] = None) -> str:
+    """'/a/matte.####.exr' or '/a/matte.%04d.exr' at a frame ('%04d' % -5 == '-005', as Nuke);
+    %V and %v become the view's name and initial."""
+    pattern = to_printf(pattern)
+    path = re.sub(r"%0?(\d*)d", lambda m: ("%0" + (m.group(1) or "1") + "d") % frame, pattern)
+    if view is not None:
+        path = path.replace("%V", view).replace("%v", view[:1])
+    return path
+
+
+def os_path(node: Node, frame: int) -> str:
+    """The file `node` reads or writes at `frame` in the current view, as the OS sees it: the
+    file knob's TCL expanded, frame and view put in, then the filename filters (Nuke runs them
+    with the node as thisNode, so class-specific filters apply)."""
+    from ._api import filenameFilter
+    from ._tcl import expand
+
+    text = frame_path(expand(str(node._knobs["file"]._value), node), frame, SESSION.view)
+    SESSION.this_node.append(node)
+    try:
+        return filenameFilter(text)
+    finally:
+        SESSION.this_node.pop()
 
 
 class Input(Node):
@@ -104,7 +128,7 @@ class Read(Node):
         ):
             self._attach(knob)
         self._knobs["first"]._value, self._knobs["last"]._value = 1, 1
-        self._cache: Dict[Tuple[str, int], Any] = {}
+        self._cache: Dict[Tuple[str, int, str], Any] = {}
         self.reloads = 0
         self.files_read: List[str] = []
 
@@ -120,7 +144,7 @@ class Read(Node):
 
     def _format(self) -> Format:
         for frame in range(self.firstFrame(), self.lastFrame() + 1):
-            path = Path(frame_path(str(self._knobs["file"]._value), frame))
+            path = Path(os_path(self, frame))
             if path.is_file():
                 image = _exr.decode(path.read_bytes())
                 return Format(image.width, image.height, pixel_aspect=image.pixel_aspect)
@@ -128,23 +152,23 @@ class Read(Node):
 
     def _process(self, frame: int) -> Any:
         pattern = str(self._knobs["file"]._value)
-        key = (pattern, frame)
+        key = (pattern, frame, SESSION.view)
         if key not in self._cache:
-            self._cache[key] = self._read(pattern, frame)
+            self._cache[key] = self._read(frame)
         image = self._cache[key]
         if isinstance(image, FakeRenderError):
             raise image
         scale = proxy_scale()
         return _pixels.downscale(image, scale) if scale != 1.0 else image.copy()
 
-    def _read(self, pattern: str, frame: int) -> Any:
+    def _read(self, frame: int) -> Any:
         first, last = self.firstFrame(), self.lastFrame()
         if not first <= frame <= last:
             side = self._knobs["before" if frame < first else "after"].value()
             if side == "black":
                 return self._black()
             frame = first if frame < first else last
-        path = frame_path(pattern, frame)
+        path = os_path(self, frame)
         try:
             with open(path, "rb") as fh:
                 blob = fh.read()
@@ -179,11 +203,19 @@ class Write(Node):
             _knobs.Enumeration_Knob("channels", "channels", ["rgb", "rgba", "alpha", "all"]),
             _knobs.Boolean_Knob("raw"),
             _knobs.Boolean_Knob("create_directories"),
+            _knobs.String_Knob("views"),  # empty: every view of the script
         ):
             self._attach(knob)
         self._knobs["compression"]._value = 2
 
-    def write_frame(self, frame: int) -> str:
+    def views_to_render(self) -> List[str]:
+        chosen = str(self._knobs["views"]._value).split()
+        if chosen:
+            _facts.touch("write_views_knob")
+            return [v for v in SESSION.views if v in chosen]
+        return list(SESSION.views)
+
+    def write_frame(self, frame: int, several_views: bool = False) -> str:
         if self._knobs["file_type"].value() != "exr":
             raise FakeRenderError(f"{self.name()}: the fake Write only writes exr")
         image = self._process(frame)
@@ -201,7 +233,13 @@ class Write(Node):
             compression,
             image.pixel_aspect,
         )
-        path = Path(frame_path(str(self._knobs["file"]._value), frame))
+        text = str(self._knobs["file"]._value)
+        if several_views and "%V" not in text and "%v" not in text:
+            # Nuke writes a multi-view EXR then; the fake's codec has no multi-part files.
+            raise FakeRenderError(
+                f"{self.name()}: several views into one file without %V (not modelled)"
+            )
+        path = Path(os_path(self, frame))
         if not path.parent.is_dir():
             if not self._knobs["create_directories"]._value:
                 raise FakeRenderError(f"{self.name()}: folder {path.parent} does not exist")
@@ -218,6 +256,40 @@ class Write(Node):
             "rgba": ["rgba.red", "rgba.green", "rgba.blue", "rgba.alpha"],
             "alpha": ["rgba.alpha"],
         }[which]
+
+
+class Switch(Node):
+    """Shows input `which` (documented), clamped to the inputs there are."""
+
+    _class = "Switch"
+    _max_inputs = 16
+
+    def __init__(self, parent: Optional[Group] = None) -> None:
+        super().__init__(parent)
+        self._attach(_knobs.Double_Knob("which"))
+
+    def _process(self, frame: int) -> Any:
+        count = len(self._inputs)
+        if count == 0:
+            raise FakeRenderError(f"{self.name()} has no inputs")
+        index = max(0, min(count - 1, int(self._knobs["which"]._element(frame, 0))))
+        source = self._inputs[index]
+        if source is None:
+            raise FakeRenderError(f"{self.name()}: input {index} is not connected")
+        return source._render(frame)
+
+
+class TimeOffset(Node):
+    """Shifts its input in time: output frame f is input frame f - time_offset."""
+
+    _class = "TimeOffset"
+
+    def __init__(self, parent: Optional[Group] = None) -> None:
+        super().__init__(parent)
+        self._attach(_knobs.Int_Knob("time_offset"))
+
+    def _process(self, frame: int) -> Any:
+        return super()._process(frame - int(self._knobs["time_offset"].value()))
 
 
 class Crop(Node):
@@ -308,8 +380,16 @@ def _black_root() -> Any:
     return _pixels.black(fmt.width(), fmt.height(), fmt.pixelAspect())
 
 
-def execute(node: Any, start: int, end: Optional[int] = None, incr: int = 1, **_kw: Any) -> None:
-    """nuke.execute(write, first, last): render frames, running the render callbacks."""
+def execute(
+    node: Any,
+    start: int,
+    end: Optional[int] = None,
+    incr: int = 1,
+    views: Optional[List[str]] = None,
+    **_kw: Any,
+) -> None:
+    """nuke.execute(write, first, last, views=None): render frames (every view when `views` is
+    None, as Foundry documents), running the render callbacks."""
     check_main("execute")
     if isinstance(node, str):
         from ._api import toNode
@@ -318,16 +398,37 @@ def execute(node: Any, start: int, end: Optional[int] = None, incr: int = 1, **_
     if node is None or node.Class() != "Write":
         raise ValueError("nuke.execute needs a Write node")
     end = start if end is None else end
-    record = {"node": node.fullName(), "first": start, "last": end, "proxy": proxy_scale() != 1.0}
+    chosen = list(views) if views is not None else node.views_to_render()
+    record = {
+        "node": node.fullName(),
+        "first": start,
+        "last": end,
+        "proxy": proxy_scale() != 1.0,
+        "views": chosen,
+    }
     SESSION.executes.append(record)
-    saved = SESSION.frame
+    saved = SESSION.frame, SESSION.view
+    SESSION.rendering += 1
     try:
         run_callbacks("beforeRender", node)
         for frame in range(int(start), int(end) + 1, int(incr)):
             SESSION.frame = frame
-            run_callbacks("beforeFrameRender", node)
-            node.write_frame(frame)
-            run_callbacks("afterFrameRender", node)
+            for view in chosen:
+                _render_view(node, frame, view, len(chosen) > 1)
         run_callbacks("afterRender", node)
     finally:
-        SESSION.frame = saved
+        SESSION.rendering -= 1
+        SESSION.frame, SESSION.view = saved
+
+
+def _render_view(node: Any, frame: int, view: str, several: bool) -> None:
+    SESSION.view = view
+    if several:
+        _facts.touch("frame_callbacks_per_view")
+    run_callbacks("beforeFrameRender", node)
+    SESSION.render_memo = {}  # each node computed once per frame and view (see Node._render)
+    try:
+        node.write_frame(frame, several)
+    finally:
+        SESSION.render_memo = None
+    run_callbacks("afterFrameRender", node)

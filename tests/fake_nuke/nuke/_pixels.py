@@ -38,7 +38,8 @@ class Image:
         """The sample at pixel column x, row y (y counted from the bottom, as in Nuke)."""
         if not (0 <= x < self.width and 0 <= y < self.height):
             return 0.0
-        return self.plane(channel)[y * self.width + x]
+        plane = self.planes.get(channel)
+        return plane[y * self.width + x] if plane else 0.0
 
     def copy(self) -> Image:
         return Image(

@@ -3,7 +3,11 @@
 What survives is what survives in Nuke: nodes with their knob values, user knobs (definition and
 value), connections, group contents and custom layers. Python objects held by a plugin do not.
 On open, nodes are created, then each node's onCreate code and the onCreate callbacks run, then
-the onScriptLoad callbacks, in Nuke's order.
+the onScriptLoad callbacks. Whether a Group's children exist when its onCreate runs is not
+documented: `nuke._fake.set_variant("group_children_first_on_load", False)` runs each node's
+onCreate as soon as the node exists (before its children), so a test can show the plugin works
+either way. A gizmo
+saves only its knobs; its insides are rebuilt from its definition (`nuke._fake.define_gizmo`).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List
 
-from . import _knobs, _nodes
+from . import _facts, _knobs, _nodes
 from ._api import make_node
 from ._core import SESSION, main_only, run_callbacks
 
@@ -24,13 +28,16 @@ def _save_node(node: _nodes.Node) -> Dict[str, Any]:
         entry: Dict[str, Any] = {"name": knob.name(), "value": knob._save()}
         if knob._user:
             entry["user"] = knob._definition()
+        if knob._expression is not None:
+            entry["expression"] = knob._expression
         knobs.append(entry)
     data: Dict[str, Any] = {
         "class": node.Class(),
         "knobs": knobs,
         "inputs": [None if n is None else n.name() for n in node._inputs],
     }
-    if isinstance(node, _nodes.Group) and not isinstance(node, _nodes.Root):
+    # A gizmo saves only its knobs: its insides come from its .gizmo file when the script opens.
+    if isinstance(node, _nodes.Group) and not isinstance(node, (_nodes.Root, _nodes.Gizmo)):
         data["children"] = [_save_node(child) for child in node._children]
     return data
 
@@ -50,6 +57,7 @@ def scriptSaveAs(filename: str, overwrite: int = 1) -> None:
     }
     with open(filename, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=1)
+    SESSION.modified = False
 
 
 @main_only
@@ -89,10 +97,23 @@ def scriptOpen(filename: str) -> None:
     SESSION.layers = {k: list(v) for k, v in data["layers"].items()}
     created: List[_nodes.Node] = []
     _build(root, data["nodes"], created)
-    for node in created:
-        node.run_python("onCreate")
-        run_callbacks("onCreate", node)
+    if _facts.variant("group_children_first_on_load"):
+        for node in created:
+            if isinstance(node, _nodes.Group) and node._children and _has_code(node):
+                _facts.touch("group_children_on_load_oncreate")
+            _run_on_create(node)
     run_callbacks("onScriptLoad", root)
+    SESSION.modified = False
+    SESSION.undo_steps = []
+
+
+def _has_code(node: _nodes.Node) -> bool:
+    return bool(str(node._knobs["onCreate"]._value).strip())
+
+
+def _run_on_create(node: _nodes.Node) -> None:
+    node.run_python("onCreate")
+    run_callbacks("onCreate", node)
 
 
 def _build(group: _nodes.Group, entries: List[Dict[str, Any]], created: List[_nodes.Node]) -> None:
@@ -105,8 +126,11 @@ def _build(group: _nodes.Group, entries: List[Dict[str, Any]], created: List[_no
                 node.addKnob(_make_user_knob(knob_data["user"]))
             if name in node._knobs:
                 node._knobs[name]._load(knob_data["value"])
+                node._knobs[name]._expression = knob_data.get("expression")
         made.append((node, entry))
         created.append(node)
+        if not _facts.variant("group_children_first_on_load"):
+            _run_on_create(node)  # before its children exist (the other possible order)
         if "children" in entry:
             _build(node, entry["children"], created)  # type: ignore[arg-type]
     by_name = {n.name(): n for n in group._children}

@@ -1,0 +1,193 @@
+"""The Nuke behaviours this fake models, each with its source, and the ones it cannot vouch for.
+
+DOCUMENTED: a Foundry page (or the types-nuke stubs) says so; the fake behaves that way.
+UNVERIFIED: no Foundry statement was found either way. Where the fake touches one, it records it
+(`touch`), and it models the pessimistic case unless a test asks for a variant (`variant`), so
+a plugin that depends on an unverified behaviour fails its tests, and a test can list which
+unverified behaviours a whole session touched (`touched`). Not part of Nuke.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, NamedTuple
+
+
+class Fact(NamedTuple):
+    behaviour: str
+    source: str = ""  # empty: unverified
+
+
+DOCUMENTED: Dict[str, Fact] = {
+    "knob_invisible_flag": Fact(
+        "the INVISIBLE flag hides a knob in the panel and its widget in the Viewer",
+        "NDK guide, knob flags: learn.foundry.com/nuke/developers/105/ndkdevguide/"
+        "knobs-and-handles/knobflags.html",
+    ),
+    "gui_expression": Fact(
+        "$gui is 1 when the node is computed for the GUI, 0 at render time",
+        "learn.foundry.com/nuke/14.1/content/comp_environment/rendering/bypass_gui_renders.html",
+    ),
+    "knob_reference_expression": Fact(
+        "an expression names another knob with a dot-separated name (parent.<knob> in a group)",
+        "nuke.expr, 13.1 dev guide: learn.foundry.com/nuke/developers/131/pythondevguide/"
+        "_autosummary/nuke.expr.html",
+    ),
+    "switch_which": Fact(
+        "Switch shows input `which`",
+        "learn.foundry.com/nuke/content/reference_guide/merge_nodes/switch.html",
+    ),
+    "set_value_at": Fact(
+        "Array_Knob.setValueAt / clearAnimated / isAnimated / setExpression",
+        "types-nuke 13.2 stubs (Array_Knob)",
+    ),
+    "undo_disable": Fact(
+        "nuke.Undo.disable(): prevent recording undos until the matching enable()",
+        "15.1 dev guide: learn.foundry.com/nuke/developers/151/pythondevguide/_autosummary/"
+        "nuke.Undo.html",
+    ),
+    "root_modified": Fact(
+        "Root.modified() / Root.setModified(bool): the script's modified flag",
+        "types-nuke 13.2 stubs (Root)",
+    ),
+    "dope_sheet_keys": Fact(
+        "the Dope Sheet shows the keys of nodes with keyframes whose panels are open",
+        "learn.foundry.com/nuke/8.0/content/getting_started/using_interface/"
+        "viewing_keys_dope_sheet.html",
+    ),
+    "dilate_node": Fact(
+        "Erode (fast) is class Dilate: `size` > 0 grows light pixels, < 0 shrinks; `channels`",
+        "learn.foundry.com/nuke/content/reference_guide/filter_nodes/erode_fast.html",
+    ),
+    "blur_node": Fact(
+        "Blur: `channels`, `size` (radius)",
+        "learn.foundry.com/NUKE/content/reference_guide/filter_nodes/blur.html",
+    ),
+    "channelmerge_node": Fact(
+        "ChannelMerge: A channel, B channel, `operation` (max ...), `output`; rest from B",
+        "learn.foundry.com/NUKE/CONTENT/reference_guide/channel_nodes/channelmerge.html",
+    ),
+    "merge_node": Fact(
+        "Merge (class Merge2): `operation` over, `mix`; inputs B (0) and A (1)",
+        "learn.foundry.com/NUKE/CONTENT/reference_guide/merge_nodes/merge.html",
+    ),
+    "multiply_node": Fact(
+        "Multiply: `channels`, `value`",
+        "learn.foundry.com/nuke/Content/reference_guide/color_nodes/multiply_color.html",
+    ),
+    "premult_node": Fact(
+        "Premult multiplies the rgb channels by alpha",
+        "learn.foundry.com/nuke/content/reference_guide/merge_nodes/premult.html",
+    ),
+    "selected_nodes": Fact(
+        "nuke.selectedNodes(): the current group's selected nodes, inputs before the nodes "
+        "that use them",
+        "15.1 dev guide: learn.foundry.com/nuke/developers/151/pythondevguide/_autosummary/"
+        "nuke.selectedNodes.html",
+    ),
+    "rectangle_node": Fact(
+        "Rectangle draws a solid `color` over its input in `area` (x, y, r, t)",
+        "learn.foundry.com/NUKE/CONTENT/reference_guide/draw_nodes/rectangle.html",
+    ),
+    # Renders (the render check; docs/NUKE_PLUGIN.md lists them for TDs)
+    "render_callbacks_by_class": Fact(
+        "render callbacks are looked up by the running node's class; addBeforeRender / "
+        "addBeforeFrameRender default to nodeClass='Write' (so inner Writes of groups run them)",
+        "nuke_internal/callbacks.py, 16.1 dev guide: learn.foundry.com/nuke/developers/16.1/"
+        "pythondevguide/_modules/nuke_internal/callbacks.html",
+    ),
+    "nuke_filename": Fact(
+        "nuke.filename(node[, REPLACE]): TCL commands and variables expanded; %04d kept unless "
+        "REPLACE puts the current frame in",
+        "13.1 dev guide: learn.foundry.com/nuke/developers/131/pythondevguide/_autosummary/"
+        "nuke.filename.html",
+    ),
+    "filename_filters": Fact(
+        "addFilenameFilter callbacks change paths before Nuke passes them to the OS, last "
+        "added first; createWriteDir applies nuke.callbacks.filenameFilter to nuke.filename",
+        "13.0 dev guide: learn.foundry.com/nuke/developers/130/pythondevguide/_autosummary/"
+        "nuke.addFilenameFilter.html; Callbacks chapter (beforeRender example)",
+    ),
+    "evalstring_evaluate": Fact(
+        "EvalString_Knob.evaluate() performs the TCL substitutions of the knob's text",
+        "Python API reference: learn.foundry.com/nuke/developers/131/pythondevguide/"
+        "_autosummary/nuke.EvalString_Knob.html",
+    ),
+    "execute_views": Fact(
+        "nuke.execute(..., views=None) renders every view; views=[...] only those",
+        "dev guide, nuke.execute / executeMultiple",
+    ),
+    "gizmo_is_group": Fact(
+        "nuke.Gizmo derives from nuke.Group; a script keeps only a gizmo's knobs",
+        "types-nuke 13.2 stubs (class Gizmo(Group)); NUKE_NOTES (gizmos save knob values only)",
+    ),
+    "time_offset": Fact(
+        "TimeOffset moves its input in time: a positive `time_offset` adds frames to the head",
+        "user guide 8.0, Offsetting and Slipping Clips: learn.foundry.com/nuke/8.0/content/"
+        "user_guide/temporal_operations/offsetting_slipping_clips.html",
+    ),
+}
+
+UNVERIFIED: Dict[str, Fact] = {
+    "setVisible_hides_viewer_handle": Fact(
+        "Knob.setVisible(False) also hides an XY/BBox handle in the Viewer (the fake: it does "
+        "not; only the INVISIBLE flag does)"
+    ),
+    "createNode_group_has_io": Fact(
+        "nuke.createNode('Group') makes Input1 -> Output1 inside the new Group (the fake: "
+        "variant 'group_has_io', on by default)"
+    ),
+    "viewer_timeline_shows_keys": Fact(
+        "the Viewer's timeline marks the keys of the open node's animated knobs"
+    ),
+    "viewer_draws_xy_labels": Fact("the Viewer draws an XY knob's label next to its handle"),
+    "input_change_knob": Fact(
+        "knobChanged runs with a knob named 'inputChange' when the node's inputs change "
+        "(the docs say 'dummy knobs', not their names)"
+    ),
+    "group_children_on_load_oncreate": Fact(
+        "a Python-built Group's children exist when its onCreate runs while a script loads"
+    ),
+    "xy_pixel_aspect": Fact("XY knob x values are pixel columns on anamorphic formats"),
+    "frame_callbacks_per_view": Fact(
+        "beforeFrameRender / afterFrameRender run once per view of each frame, with "
+        "nuke.thisView() naming the view being rendered"
+    ),
+    "gui_during_gui_session_render": Fact(
+        "$gui is 1 while a render started inside the GUI session evaluates knobs (Foundry says "
+        "0 'at render time' without saying whether GUI-session renders count; the fake: 1)"
+    ),
+    "main_view_first": Fact("the first name of nuke.views() is the main (hero) view"),
+    "write_views_knob": Fact(
+        "Write['views'].value() holds the names of the views it renders, space-separated"
+    ),
+}
+
+_touched: List[str] = []
+_variants: Dict[str, bool] = {"group_has_io": True, "group_children_first_on_load": True}
+
+
+def touch(key: str) -> None:
+    """The fake exercised an unverified behaviour (recorded once per session)."""
+    if key not in UNVERIFIED:
+        raise KeyError(f"{key} is not in the fake's UNVERIFIED registry")
+    if key not in _touched:
+        _touched.append(key)
+
+
+def touched() -> List[str]:
+    return list(_touched)
+
+
+def variant(name: str) -> bool:
+    return _variants[name]
+
+
+def set_variant(name: str, value: bool) -> None:
+    if name not in _variants:
+        raise KeyError(name)
+    _variants[name] = value
+
+
+def reset() -> None:
+    del _touched[:]
+    _variants.update(group_has_io=True, group_children_first_on_load=True)
