@@ -76,7 +76,7 @@ def test_hold_keeps_a_solid_core_and_a_crisp_edge_where_colours_are_ambiguous() 
     rgb, truth = white_car()
     alpha = _matte(ClosedFormEngineParams(), rgb, truth)  # given the exact mask
     assert om.j_index(alpha, truth) >= 0.98
-    assert om.interior_solid(alpha, truth) >= 0.95
+    assert om.interior_solid(alpha, truth) >= 0.9
     assert om.edge_width(alpha, truth) <= 2.5
     # without the hold the same engine hollows the box out (the failure)
     before = _matte(ClosedFormEngineParams(evidence=None), rgb, truth)
