@@ -14,8 +14,8 @@ was before issue 11) and "default" (as shipped). Targets (issue 11):
   interior (>= 3 px inside), no tile artifacts (per frame: the worst frame is reported);
 - cost per 1080p frame on 2 cores no more than the baseline's (interleaved runs, load recorded).
 
-    python benchmarks/matting_quality.py --threads 2            # everything (~10 min)
-    python benchmarks/matting_quality.py --sets alphamatting --variants default
+    python -m benchmarks.matting_quality --threads 2            # everything (~15 min)
+    python -m benchmarks.matting_quality --sets alphamatting --variants default
 
 Prints per-image tables (before and after side by side), writes out/benchmarks/
 matting_quality.json (every row) and matting_quality_worst.png (the worst images).

@@ -51,7 +51,7 @@ def preview_image(
     (with the truth, plus the hard-edge zoom row)."""
     columns = [_column(p, m, label) for p, m, label in zip(plates, mattes, labels)]
     if truths is not None:
-        columns = [np.concatenate([c, hard_edge_zoom(m, t)], axis=0)
+        columns = [np.concatenate([c, _to_8bit(hard_edge_zoom(m, t))], axis=0)
                    for c, m, t in zip(columns, mattes, truths)]
     image: np.ndarray = np.concatenate(columns, axis=1)
     return image
@@ -87,8 +87,14 @@ def _column(plate: np.ndarray, matte: np.ndarray, label: str) -> np.ndarray:
     over = rgb * alpha[..., None] + checkerboard(tile_h, TILE_WIDTH) * (1 - alpha[..., None])
     tiles = [_label(label), rgb, np.repeat(alpha[..., None], 3, axis=2), over]
     column = np.concatenate(tiles, axis=0)
-    column[:, -2:] = 0.0  # a dark gutter between columns
-    pixels: np.ndarray = (np.clip(column, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return _to_8bit(column)
+
+
+def _to_8bit(rows: np.ndarray) -> np.ndarray:
+    """Float RGB rows of one column as 8-bit, with the dark gutter between columns."""
+    rows = rows.copy()
+    rows[:, -2:] = 0.0
+    pixels: np.ndarray = (np.clip(rows, 0, 1) * 255 + 0.5).astype(np.uint8)
     return pixels
 
 
