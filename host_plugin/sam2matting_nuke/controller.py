@@ -103,6 +103,19 @@ class Controller:
         except Exception as exc:  # noqa: BLE001 - fail() shows it to the artist and logs it
             self.ui.fail(exc)
 
+    def add_point_at(self, label: int, x: float, y: float) -> Optional[str]:
+        """A Ctrl+click in the Viewer (viewer_click.py): a point there, as if added and
+        dragged. Failures go to the status line (no dialog per click)."""
+        try:
+            slot = self.prompts.add_point_at(label, x, y)
+        except Exception as exc:  # noqa: BLE001 - shown on the status line and logged
+            self.ui.fail(exc, dialog=False)
+            return None
+        self._note(f"{slot} added where you clicked ({x:.0f}, {y:.0f})")
+        if self.node.get_bool("live_preview"):
+            self.debouncer.trigger(self.node.key, self.live_preview, self.ui.host.frame())
+        return slot
+
     def _note(self, text: Optional[str]) -> None:
         if text:
             self.ui.set_status(text)
@@ -264,10 +277,11 @@ class Controller:
             with self.ui.quiet():
                 options.show(self.node, state.tracker, state.engine)
         elif name == "view" and self.node.get("view") != "result":
-            # $gui is documented 0 at render time, but not for renders started in the GUI.
+            # $gui is documented 0 at render time, but not for renders started in the GUI:
+            # the render check fails those while the view is not the result (render_check.py).
             self.ui.set_status(
-                f"view: {self.node.get('view')} (set it back to result before rendering in "
-                "this session; the farm always gets the result)"
+                f"view: {self.node.get('view')} (renders in this session fail until it is back "
+                "on result; the farm always gets the result)"
             )
         elif name == "inputChange":  # unverified knob name: a hint only, nothing depends on it
             self.ui.set_text("inputs_info", "an input was reconnected: press Check inputs")

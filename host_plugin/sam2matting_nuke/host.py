@@ -145,11 +145,17 @@ class NukeNode:
             k.setValueAt(keys[frame], frame)
 
     def add_knobs(self, specs: Sequence[KnobSpec]) -> None:
+        """Add knobs. Whether an open panel shows knobs added to it before it is reopened is
+        not documented, so an open panel is closed and opened again (Python dev guide,
+        "Showing and Hiding a Node's Properties Panel") when a visible knob was added."""
         for spec in specs:
             knob = _make_knob(spec)
             self.node.addKnob(knob)
             if spec.default is not None and spec.kind not in ("text", "divider", "tab", "button"):
                 knob.setValue(spec.default)
+        if any(not spec.hidden for spec in specs) and self.node.shown():
+            self.node.hideControlPanel()
+            self.node.showControlPanel()
 
     def set_code(self, knob_changed: str, on_create: str) -> None:
         self.node["knobChanged"].setValue(knob_changed)
@@ -163,6 +169,9 @@ class NukeNode:
     def show_panel(self) -> None:
         if nuke.GUI:
             self.node.showControlPanel()
+
+    def panel_open(self) -> bool:
+        return bool(self.node.shown())
 
     def input(self, index: int) -> Optional[NukeNode]:
         source = self.node.input(index)
@@ -272,6 +281,16 @@ class NukeNode:
         current frame put in when `at_frame`, else %04d kept), then the filename filters."""
         text = nuke.filename(self.node, nuke.REPLACE) if at_frame else nuke.filename(self.node)
         return None if not text else filename_filter(text)
+
+    def frame_files(self, frames_: Sequence[int]) -> Tuple[Dict[int, str], bool]:
+        """The files this Read reads at `frames_` (full resolution: the `file` knob, not
+        `proxy`): nuke.filename's pattern at each frame, then the filename filters; and whether
+        that pattern gives what nuke.filename(REPLACE) gives at the current frame."""
+        with full_resolution():
+            pattern = nuke.filename(self.node) or ""
+            here = nuke.filename(self.node, nuke.REPLACE) or ""
+        agrees = bool(pattern) and frames.frame_file(pattern, int(nuke.frame())) == here
+        return {f: filename_filter(frames.frame_file(pattern, f)) for f in frames_}, agrees
 
     def evaluated(self, knob: str) -> str:
         """A file or eval-string knob's text with its TCL expanded, then filename-filtered."""
@@ -469,6 +488,16 @@ class NukeHost:
     @staticmethod
     def this_view() -> str:
         return str(nuke.thisView())
+
+    @staticmethod
+    def viewer_sample() -> Optional[List[float]]:
+        """The active Viewer's colour-sample area (a Ctrl+click there) as its node's
+        `colour_sample_bbox` knob holds it (unverified: viewer_click.py); None without one."""
+        viewer = nuke.activeViewer()
+        knob = viewer.node().knob("colour_sample_bbox") if viewer is not None else None
+        if knob is None:
+            return None
+        return [float(knob.value(i)) for i in range(4)]
 
     # ------------------------------------------------------------ callbacks and menus
 

@@ -1,6 +1,6 @@
 """The jobs the worker thread runs: connect, sync (open the shot, send the plate frames and
 prompt changes the backend lacks, then preview one frame or track) and check (compare the plate
-and the mask prompts with what was sent).
+and the mask prompts with what was sent). The plate's part is in plate_send.py.
 
 Jobs talk to the backend through ctx.client and reach Nuke only through the `JobUI` methods,
 called on the main thread with ctx.call (wait: renders, a few frames per call so Nuke's event
@@ -13,21 +13,23 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 from sam2matting.protocol.version import parse_version
 
-from . import cache_paths, frames, payloads, provenance
+from . import frames, payloads, provenance
 from .messages import UserError
 from .payloads import Snapshot
-from .worker import Final, JobContext
+from .plate_files import PlateFiles
+from .plate_send import plate_changes, send_frames
+from .worker import CancelledError, Final, JobContext
+
+__all__ = ["CancelledError", "JobUI"]
 
 log = logging.getLogger(__name__)
 
-INLINE_BUDGET_BYTES = 512 * 1024 * 1024  # per put_frames message; the plate is paced by this
 MASKS_DIR = "nuke_masks"
-RENDER_FRAMES_PER_CALL = 8  # plate frames rendered per main-thread call (the GUI breathes)
 REMOVE_PROMPT_SINCE = (1, 1)  # the protocol version that has remove_prompt
 
 
@@ -44,6 +46,17 @@ class JobUI:
         raise NotImplementedError
 
     def render_plate(self, frames: Sequence[int], folder: str) -> Dict[int, str]:
+        raise NotImplementedError
+
+    def plate_read(self) -> str:
+        """The name of the Read input 1 is (through Dots), '' when it is something else."""
+        raise NotImplementedError
+
+    def plate_files(self, frames: Sequence[int]) -> Union[PlateFiles, str]:
+        """Input 1's Read files for these frames, or why the plate must be rendered."""
+        raise NotImplementedError
+
+    def on_plate_route(self, note: str, by_path: bool) -> None:
         raise NotImplementedError
 
     def render_mask(self, object_id: int, frame: int, folder: str) -> str:
@@ -77,10 +90,6 @@ class JobUI:
         raise NotImplementedError
 
 
-class CancelledError(Exception):
-    """The artist cancelled before the backend job started."""
-
-
 def describe(ctx: JobContext) -> Dict[str, Any]:
     """The backend's capabilities (asked once per connection)."""
     if "describe" not in ctx.cache:
@@ -109,9 +118,9 @@ def sync_job(ctx: JobContext, ui: JobUI, snap: Snapshot) -> Final:
                 return ui.on_finished, ("inputs_changed", {"changed": changed})
         needed = payloads.frames_needed(snap, reply["frames_stored"])
         cache_dir = str(reply["cache_dir"])
-        send_frames(ctx, ui, snap, needed, desc, folder, cache_dir)
+        send_frames(ctx, ui, snap, needed, reply["frames_stored"], desc, folder, cache_dir)
         sync_prompts(ctx, ui, snap, reply, desc, cache_dir)
-        _check_cancel(ctx)
+        ctx.check_cancel()
         if snap.tracking:
             return track(ctx, ui, snap)
     except CancelledError:
@@ -122,8 +131,8 @@ def sync_job(ctx: JobContext, ui: JobUI, snap: Snapshot) -> Final:
 
 
 def check_job(ctx: JobContext, ui: JobUI, snap: Snapshot) -> Final:
-    """Render the probe plate frames and every mask prompt's frame of input 2 again and compare
-    their pixels with what was sent. Nothing is sent."""
+    """Check the probe plate frames (their files when they were sent by path, else rendered
+    again) and every mask prompt's frame of input 2 against what was sent. Nothing is sent."""
     folder = tempfile.mkdtemp(prefix="sam2matting-nuke-check-")
     try:
         changed = plate_changes(ctx, ui, snap, [[f, f] for f in snap.plate_digests], folder)
@@ -131,7 +140,7 @@ def check_job(ctx: JobContext, ui: JobUI, snap: Snapshot) -> Final:
         for prompt in snap.prompts:
             if not prompt.mask or not prompt.mask_digest:
                 continue
-            _check_cancel(ctx)
+            ctx.check_cancel()
             checked += 1
             path = ctx.call(ui.render_mask, prompt.object_id, prompt.frame, folder)
             if provenance.exr_digest(path) != prompt.mask_digest:
@@ -144,76 +153,7 @@ def check_job(ctx: JobContext, ui: JobUI, snap: Snapshot) -> Final:
     return ui.on_finished, ("checked", {"changed": changed})
 
 
-def _check_cancel(ctx: JobContext) -> None:
-    if ctx.cancelled():
-        raise CancelledError()
-
-
-# ------------------------------------------------------------------ plate frames
-
-
-def plate_changes(
-    ctx: JobContext, ui: JobUI, snap: Snapshot, stored: Sequence[Sequence[int]], folder: str
-) -> List[str]:
-    """'plate:<frame>' for each probe frame whose pixels differ from the ones sent."""
-    have = set(frames.from_ranges(stored))
-    probes = sorted(f for f in snap.plate_digests if f in have)
-    if not probes:
-        return []
-    _check_cancel(ctx)
-    files: Dict[int, str] = ctx.call(ui.render_plate, probes, folder)
-    return [
-        f"plate:{f}" for f in probes if provenance.exr_digest(files[f]) != snap.plate_digests[f]
-    ]
-
-
-def send_frames(
-    ctx: JobContext,
-    ui: JobUI,
-    snap: Snapshot,
-    needed: List[int],
-    desc: Dict[str, Any],
-    folder: str,
-    cache_dir: str,
-) -> None:
-    """Render the frames to send through the node and send them, chunk by chunk: by path
-    from the shot's cache folder when the backend shares the filesystem, else inline from the
-    temporary `folder`."""
-    if not needed:
-        return
-    use_paths = bool(desc.get("shares_filesystem")) and not ctx.cache.get("inline_only")
-    target = _plate_folder(cache_dir) if use_paths else folder
-    done = 0
-    for chunk in frames.chunks(needed, _chunk_size(snap, desc)):
-        files: Dict[int, str] = {}
-        for part in frames.chunks(chunk, RENDER_FRAMES_PER_CALL):
-            _check_cancel(ctx)
-            ctx.post(ui.on_sending, done, len(needed), part[0])
-            files.update(ctx.call(ui.render_plate, part, target))
-            done += len(part)
-        probes = {f: provenance.exr_digest(files[f]) for f in snap.probe_frames if f in files}
-        if probes:
-            ctx.post(ui.on_plate_digests, probes)
-        put = _put(ctx, snap, files, use_paths and not ctx.cache.get("inline_only"))
-        ctx.post(ui.on_frames_put, put)
-    ctx.post(ui.on_sending, done, len(needed), needed[-1])
-
-
-def _chunk_size(snap: Snapshot, desc: Dict[str, Any]) -> int:
-    """Frames per put_frames: at most 64 and within the byte budget (half RGB, uncompressed)."""
-    limits = desc.get("limits") or {}
-    budget = min(INLINE_BUDGET_BYTES, int(limits.get("max_total_bytes", 2**31)) // 2)
-    per_frame = snap.fmt.plate_width * snap.fmt.plate_height * 3 * 2 + 65536
-    cap = int(limits.get("max_buffers", frames.MAX_FRAMES_PER_MESSAGE))
-    return max(1, min(frames.MAX_FRAMES_PER_MESSAGE, cap, budget // per_frame))
-
-
-def _plate_folder(cache_dir: str) -> str:
-    """Where plates sent by path live: in the shot's cache folder, since the backend reads them
-    again for every track (cache_paths.remove_plates deletes them with the shot)."""
-    folder = Path(cache_paths.plate_dir(cache_dir))
-    folder.mkdir(parents=True, exist_ok=True)
-    return str(folder)
+# ------------------------------------------------------------------ prompts and tracking
 
 
 def mask_folder(cache_dir: str) -> str:
@@ -222,30 +162,6 @@ def mask_folder(cache_dir: str) -> str:
     folder = Path(cache_dir) / MASKS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     return str(folder)
-
-
-def _put(ctx: JobContext, snap: Snapshot, files: Dict[int, str], by_path: bool) -> Dict[str, Any]:
-    if by_path:
-        entries = [payloads.frame_entry(f, None, files[f], snap.colourspace) for f in sorted(files)]
-        request = {"shot_id": snap.shot_id, "frames": entries}
-        try:
-            return dict(ctx.client.request("put_frames_request", request).content)
-        except ProtocolError as exc:
-            if exc.code is not ErrorCode.PATH_NOT_ALLOWED:
-                raise
-            log.info("backend may not read %s (%s): sending pixels inline", files, exc.message)
-            ctx.cache["inline_only"] = True
-    entries, buffers = [], []
-    for frame in sorted(files):
-        path = Path(files[frame])
-        buffers.append(path.read_bytes())
-        path.unlink()
-        entries.append(payloads.frame_entry(frame, len(buffers) - 1, None, snap.colourspace))
-    request = {"shot_id": snap.shot_id, "frames": entries}
-    return dict(ctx.client.request("put_frames_request", request, buffers).content)
-
-
-# ------------------------------------------------------------------ prompts and tracking
 
 
 def sync_prompts(
@@ -277,7 +193,7 @@ def sync_prompts(
         content = payloads.remove_prompt_content(snap.shot_id, object_id, frame)
         ctx.post(ui.on_prompt_removed, ctx.client.request("remove_prompt_request", content).content)
     for prompt in plan.send:
-        _check_cancel(ctx)
+        ctx.check_cancel()
         send_prompt(ctx, ui, snap, prompt, cache_dir)
 
 

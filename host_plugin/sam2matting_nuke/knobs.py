@@ -15,6 +15,7 @@ from .state import OUTPUTS
 STATE_KNOB = "sam2_state"  # hidden: the node's versioned JSON state; also marks our nodes
 MATTE_READ = "MatteCache"  # the internal Read (named here because onCreate refers to it)
 POINT_SLOTS = 8  # positive and negative points each
+CLICK_ADDS = ("off", "+", "-")  # the `click_adds` knob: what a Ctrl+click in the Viewer adds
 VIEWS = ("result", "overlay", "matte", "cutout")  # the `view` knob (GUI only: renders: result)
 
 
@@ -155,6 +156,16 @@ def _prompt_knobs() -> List[KnobSpec]:
         _button("add_pos", "Add +", "Add a point on the object (appears at the centre)."),
         _button("add_neg", "Add -", "Add a point on the background (appears at the centre).", True),
         _button("remove_point", "Remove last point", "Untick the point added last.", True),
+        KnobSpec(
+            "enum",
+            "click_adds",
+            "Ctrl+click in the Viewer adds",
+            values=CLICK_ADDS,
+            tooltip="With + or -, each Ctrl+click in the Viewer (Nuke's colour sample) adds a "
+            "point of that kind where you clicked, to the current object on this frame, while "
+            "this panel is open. GUI only; how it works and what is unverified: "
+            "docs/NUKE_PLUGIN.md.",
+        ),
         *_points("+", "pos", 1),
         *_points("-", "neg", 0),
         KnobSpec("bool", "use_box", "box", tooltip="Use the box on this frame."),

@@ -11,6 +11,10 @@ What is sent (`open_shot` tracker_params / engine_params) and exported (the shot
 `params`) are the chosen tracker's and engine's values that differ from the advertised
 defaults; "auto" sends none (which engine "auto" becomes is the backend's choice). The backend
 checks every value against the same description.
+
+The knobs are usually added while the panel is open (Connect is pressed in it). Whether an open
+panel shows knobs added to it before it is reopened is not documented, so `NukeNode.add_knobs`
+closes and reopens an open panel after adding visible knobs.
 """
 
 from __future__ import annotations

@@ -94,6 +94,17 @@ class PromptEditor:
         self.touched("use_" + slot)
         return slot
 
+    def add_point_at(self, label: int, x: float, y: float) -> str:
+        """A new point placed at (x, y) in Nuke pixels (a Viewer click), as if dragged there."""
+        x0, y0, r, t = self.plate_format().box
+        if not (x0 <= x <= r and y0 <= y <= t):
+            raise UserError(f"({x:.0f}, {y:.0f}) is outside the plate: no point added")
+        slot = self.add_point(label)
+        with self.ui.quiet():
+            self.ui.node.set(slot, [x, y])
+        self.touched(slot)
+        return slot
+
     def remove_point(self) -> str:
         state = self.ui.state()
         draft = state.draft(state.current_object)

@@ -6,7 +6,9 @@ the inner Write's class), every SAM2Matte node whose output reaches that Write (
 have its matte for the frame, at the path Nuke itself would read (nuke.filename, then the
 filename filters). Otherwise the frame fails with every missing frame of the node's range and
 the commands that make them (render_message.py). A render of a view other than the main one
-fails too: the node tracks the main view only.
+fails too: the node tracks the main view only. So does a render started in the GUI session while
+the node's `view` knob is not "result": renders get the result through `$gui`, documented as 0
+at render time but not for renders started from the GUI, so the check does not rely on it.
 
 Costs: nothing until a SAM2Matte node has existed in this Nuke (`group_created`, an onCreate
 callback for Groups registered by init.py, and the node's own code call `node_seen`); then one
@@ -21,9 +23,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple, Type
 
-from . import cache_paths, frames, graph, render_message, upstream
+from . import cache_paths, frames, graph, plate_files, render_message, upstream
 from .host import NukeHost, NukeNode
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,13 @@ class MissingMatteError(RenderCheckError):
 
 class ViewNotTrackedError(RenderCheckError):
     """A render computes a view the node has no mattes for."""
+
+
+class ViewerViewError(RenderCheckError):
+    """A render started in the GUI session while a node shows another view than its result."""
+
+
+RESULT_VIEW = "result"  # knobs.VIEWS[0]: what renders get
 
 
 class _Render(NamedTuple):
@@ -93,10 +102,11 @@ def before_frame_render() -> None:
         render = render._replace(walk=found_walk)
         _renders[write.full_name()] = render
     problems = [_check(host, render, found, frame) for found in found_walk.found]
-    texts = [p for p in problems if p is not None]
-    if texts:
-        error = ViewNotTrackedError if all(t[0] for t in texts) else MissingMatteError
-        raise error("\n".join(t[1] for t in texts))
+    found = [p for p in problems if p is not None]
+    if found:
+        kinds = {kind for kind, _text in found}
+        error = kinds.pop() if len(kinds) == 1 else MissingMatteError
+        raise error("\n".join(text for _kind, text in found))
 
 
 def _check_write_views(host: NukeHost, write: NukeNode, views: List[str]) -> None:
@@ -129,18 +139,21 @@ def _write_views(write: NukeNode, views: List[str]) -> List[str]:
 
 def _check(
     host: NukeHost, render: _Render, found: upstream.Found, frame: int
-) -> Optional[Tuple[bool, str]]:
-    """(wrong view?, message) when the node's matte is not there for this frame, else None."""
+) -> Optional[Tuple[Type[RenderCheckError], str]]:
+    """(error class, message) when the node would not render its true mattes for this frame,
+    else None."""
     node = found.node
     read = node.child(graph.MATTE_READ)
-    if read is None:
-        return False, render_message.damaged(node.full_name(), "its MatteCache Read is missing")
+    problem = _node_problem(host, node, read)
+    if problem is not None or read is None:
+        return problem
     first, last = read.get_int("first"), read.get_int("last")
     if not found.whole_range and not first <= frame <= last:
         return None  # outside the node's range its alpha is black on purpose
     views = host.views()
     if len(views) > 1 and host.this_view() != views[0]:
-        return True, render_message.wrong_view(node.full_name(), host.this_view(), views[0])
+        text = render_message.wrong_view(node.full_name(), host.this_view(), views[0])
+        return ViewNotTrackedError, text
     if not found.whole_range:
         looked_for = read.file_path(at_frame=True) or ""
         if looked_for and Path(looked_for).is_file():
@@ -148,7 +161,23 @@ def _check(
     pattern, missing = _missing(render, read, first, last)
     if not missing:
         return None
-    return False, _message(node, found, frame, pattern, first, last, missing)
+    return MissingMatteError, _message(node, found, frame, pattern, first, last, missing)
+
+
+def _node_problem(
+    host: NukeHost, node: NukeNode, read: Optional[NukeNode]
+) -> Optional[Tuple[Type[RenderCheckError], str]]:
+    """What makes any frame of the node fail: its cache Read is gone, or it shows another view
+    than its result while this render runs in the GUI session (renders get the result through
+    $gui, which is not documented to be 0 in renders started from the GUI)."""
+    if read is None:
+        return MissingMatteError, render_message.damaged(
+            node.full_name(), "its MatteCache Read is missing"
+        )
+    view = str(node.get("view")) if node.has("view") else RESULT_VIEW
+    if host.gui() and view != RESULT_VIEW:
+        return ViewerViewError, render_message.viewer_view(node.full_name(), view)
+    return None
 
 
 def _missing(render: _Render, read: NukeNode, first: int, last: int) -> Tuple[str, List[int]]:
@@ -195,10 +224,8 @@ def _message(
 def _plate(node: NukeNode, main_view: str) -> Optional[str]:
     """The plate sequence when input 1 is a Read (through Dots), for the farm command: the main
     view's files when it names one per view (%V, %v)."""
-    source = node.input(0)
-    while source is not None and source.class_name() == "Dot":
-        source = source.input(0)
-    if source is None or source.class_name() != "Read":
+    source = plate_files.bare_read(node)
+    if source is None:
         return None
     pattern = source.file_path(at_frame=False)
     return pattern.replace("%V", main_view).replace("%v", main_view[:1]) if pattern else None

@@ -96,6 +96,17 @@ def writes_other_views(node: str, write: str, views: Sequence[str], main: str) -
     )
 
 
+def viewer_view(node: str, view: str) -> str:
+    return (
+        f"{node}: its view is '{view}' (a Viewer aid), and this render runs in the Nuke GUI "
+        "session. Renders get the result through $gui, which Foundry documents as 0 at render "
+        "time but not for renders started from the GUI, so this render could write the "
+        f"{view} instead of the matte.\n"
+        f"  Set {node}'s view to result and render again (nuke -x and farm renders always get "
+        "the result)."
+    )
+
+
 def damaged(node: str, why: str) -> str:
     return f"{node}: cannot check its mattes ({why}); rendering it would write black."
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Union
 
-from . import build, cache_paths, frames, graph, jobs, messages, options, payloads
+from . import build, cache_paths, frames, graph, jobs, messages, options, payloads, plate_files
 from .debounce import Debouncer
 from .jobs import CancelledError, JobUI
 from .messages import UserError
+from .plate_files import PlateFiles
 from .viewer import Viewer
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ class JobRunner(JobUI):
         self.debouncer = Debouncer(0.5, ui.host.run_in_main)
         self._ticker_stop = threading.Event()
         self._cancel_sent = False
+        self.plate_note = ""  # how this job's plate frames went, for the status line
+        self.plate_by_path = False
 
     @property
     def idle(self) -> bool:
@@ -62,6 +65,7 @@ class JobRunner(JobUI):
             )
         self.activity = activity
         self._cancel_sent = False
+        self.plate_note, self.plate_by_path = "", False
         if activity in ("track", "check"):
             self.progress = self.ui.host.progress(f"SAM2Matte {self.ui.node.name()}")
             self.progress.update("Starting...", 0)
@@ -159,8 +163,13 @@ class JobRunner(JobUI):
             build.sync_read(self.ui.node, state)
         self.viewer.stale(state)
 
+    def on_plate_route(self, note: str, by_path: bool) -> None:
+        self.plate_note, self.plate_by_path = note, by_path
+        self.ui.set_status(note)
+
     def on_sending(self, done: int, total: int, frame: int) -> None:
-        text = f"Sending plate frames: {done} of {total}"
+        how = " by path" if self.plate_by_path else ""
+        text = f"Sending plate frames{how}: {done} of {total}"
         self.ui.set_status(text)
         if self.progress is not None:
             self.progress.update(text, int(100 * done / max(1, total)))
@@ -250,7 +259,8 @@ class JobRunner(JobUI):
             build.report_cache(self.ui.node, state)
         self.viewer.stale(state)
         self.viewer.prompted(state)
-        self.ui.set_status(finished_text(kind, content, state))
+        note = f"; {self.plate_note}" if self.plate_note else ""
+        self.ui.set_status(finished_text(kind, content, state) + note)
 
     # ------------------------------------------------------------ renders (worker asks, waits)
 
@@ -258,6 +268,18 @@ class JobRunner(JobUI):
         pattern = (Path(folder) / "plate.####.exr").as_posix()
         self._render(graph.PLATE_CROP, frames_, pattern, "rgb", "the plate (input 1)")
         return {f: self._rendered(pattern, f) for f in frames_}
+
+    def plate_read(self) -> str:
+        read = plate_files.bare_read(self.ui.node)
+        return read.name() if read is not None else ""
+
+    def plate_files(self, frames_: Sequence[int]) -> Union[PlateFiles, str]:
+        node = self.ui.node
+        fmt = node.input_format(0)
+        if fmt is None:
+            return "input 1 is not connected"
+        colourspace = str(node.get("colourspace"))
+        return plate_files.resolve(node, self.ui.host, frames_, fmt, colourspace)
 
     def render_mask(self, object_id: int, frame: int, folder: str) -> str:
         if self.ui.node.input(1) is None:

@@ -31,11 +31,13 @@ def init(plugin_dir: Optional[Path] = None) -> None:
 
 
 def menu() -> None:
-    """The toolbar/menu entry that creates a SAM2Matte node (GUI only)."""
-    from . import callbacks
+    """The toolbar/menu entry that creates a SAM2Matte node, and Ctrl+click in the Viewer
+    (GUI only: the one place Qt is imported, viewer_click.py)."""
+    from . import callbacks, viewer_click
     from .host import NukeHost
 
     NukeHost.add_menu_command("Nodes", MENU_PATH, callbacks.create_node)
+    viewer_click.install(NukeHost())
 
 
 def problem() -> Optional[str]:

@@ -27,6 +27,10 @@ Final = Optional[Tuple[Callable[..., Any], Tuple[Any, ...]]]
 Job = Callable[..., Final]
 
 
+class CancelledError(Exception):
+    """The artist cancelled before the backend job started."""
+
+
 class MainThread:
     """How a worker reaches Nuke's main thread (NukeHost in Nuke, the same in tests)."""
 
@@ -55,6 +59,11 @@ class JobContext:
 
     def cancelled(self) -> bool:
         return self._worker.cancel_event.is_set()
+
+    def check_cancel(self) -> None:
+        """Stop here (CancelledError) when the artist pressed Cancel."""
+        if self.cancelled():
+            raise CancelledError()
 
     def running_backend_job(self, job_id: Optional[str]) -> None:
         """Tell the worker which backend job runs now (so Cancel can reach it)."""

@@ -23,6 +23,15 @@ def new_node(tmp: Path, first: int = plates.FIRST, last: int = plates.LAST, aspe
     return made.node, read
 
 
+def through_a_node(node, read):
+    """Put a node between the plate Read and the SAM2Matte (anything but a Dot makes input 1 a
+    graph, so the plate is rendered rather than read from the Read's files)."""
+    between = nuke.nodes.NoOp(name="PlateFix")
+    between.setInput(0, read)
+    node.setInput(0, between)
+    return between
+
+
 def controller(node):
     return callbacks.controller_for(NukeNode(node))
 

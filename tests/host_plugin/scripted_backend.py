@@ -28,6 +28,8 @@ from sam2matting.protocol.frames import to_ranges as frame_ranges
 from sam2matting.protocol.server import ServerEndpoint
 
 RADIUS = 4.0
+# Names the real backend converts without OCIO (backend/imageio/colour.py, lower case).
+COLOURSPACES = ("scene_linear", "linear", "lin_rec709", "lin_srgb", "acescg", "srgb", "rec709")
 
 
 class Shot:
@@ -120,6 +122,7 @@ class ScriptedBackend:
         shares_filesystem: bool = False,
         allow_paths: bool = False,
         allowed_roots: Optional[List[Path]] = None,
+        path_roots: Optional[List[Path]] = None,
         frame_s: float = 0.0,
         protocol_version: str = "1.1",
     ) -> None:
@@ -130,6 +133,9 @@ class ScriptedBackend:
         self.shares_filesystem = shares_filesystem
         self.allow_paths = allow_paths
         self.allowed_roots = [Path(r).resolve() for r in allowed_roots or []]
+        # With path_roots, plate paths must resolve (links followed) under one, as the real
+        # backend's allowed roots; without, allow_paths alone decides.
+        self.path_roots = [Path(r).resolve() for r in path_roots] if path_roots else None
         self.frame_s = frame_s
         self.protocol_version = protocol_version  # what describe says (1.0: no remove_prompt)
         self.shots: Dict[str, Shot] = {}
@@ -253,8 +259,7 @@ class ScriptedBackend:
         replaced = False
         for entry in msg.content["frames"]:
             if entry["path"] is not None:
-                if not self.allow_paths:
-                    raise ProtocolError(ErrorCode.PATH_NOT_ALLOWED, f"{entry['path']} not allowed")
+                self._check_path(entry["path"], entry["colourspace"])
                 blob = Path(entry["path"]).read_bytes()
             else:
                 blob = bytes(msg.buffers[entry["image"]["buffer"]])
@@ -274,6 +279,17 @@ class ScriptedBackend:
                 stale |= shot.valid[oid]
                 shot.stale.setdefault(oid, set()).update(shot.valid.pop(oid))
         self._reply(msg, {"shot_id": shot.id, "stored": stored, "invalidated": frame_ranges(stale)})
+
+    def _check_path(self, path: str, colourspace: Optional[str]) -> None:
+        """As the real backend's frame store: allowed roots, then known colourspaces."""
+        resolved = Path(path).resolve()
+        if not self.allow_paths or (
+            self.path_roots is not None
+            and not any(r == resolved or r in resolved.parents for r in self.path_roots)
+        ):
+            raise ProtocolError(ErrorCode.PATH_NOT_ALLOWED, f"{path} not allowed")
+        if colourspace is not None and colourspace.lower() not in COLOURSPACES:
+            raise ProtocolError(ErrorCode.INVALID_FIELD, f"unknown colourspace {colourspace!r}")
 
     def _add_prompt_request(self, msg: Message) -> None:
         c = msg.content

@@ -5,12 +5,7 @@ cannot be imported (the Nuke-side interpreters), never faked."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import nuke
@@ -18,8 +13,6 @@ import pytest
 from sam2matting_nuke import render_check, startup
 
 from sam2matting.protocol.client import Client
-from sam2matting.protocol.connection import read_connection_file
-from sam2matting.protocol.errors import ProtocolError
 
 from . import plates
 from .helpers import (
@@ -34,76 +27,18 @@ from .helpers import (
     square_centre,
     wait,
 )
+from .real_backend import TRACK_TIMEOUT_S, serve, skip_without_backend
 
-pytest.importorskip("torch", reason="the backend needs torch (not installed on the Nuke side)")
-try:
-    importlib.import_module("sam2matting.backend.server.app")
-except ImportError as exc:  # pragma: no cover - depends on the checkout's state
-    pytest.skip(f"the backend server cannot be imported yet: {exc}", allow_module_level=True)
+skip_without_backend()
 
 pytestmark = pytest.mark.slow
 FIRST, LAST = 1001, 1050
-START_TIMEOUT_S = 180.0
-TRACK_TIMEOUT_S = 240.0
 
 
 @pytest.fixture
 def real_backend(home, tmp_path):
-    log = tmp_path / "serve.out"
-    command = [
-        sys.executable,
-        "-m",
-        "sam2matting.backend.cli.main",
-        "serve",
-        "--connection-file",
-        str(home / "connection.json"),
-        "--cache-root",
-        str(tmp_path / "cache"),
-        "--tracker",
-        "flow",
-        "--device",
-        "cpu",
-        "--log-file",
-        str(tmp_path / "backend.log"),
-    ]
-    env = dict(os.environ, SAM2MATTING_HOME=str(home))
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        info = _wait_until_up(home / "connection.json", process, log)
+    with serve(home, tmp_path) as info:
         yield info
-    finally:
-        _stop(home / "connection.json", process)
-
-
-def _wait_until_up(path: Path, process, log: Path):
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"sam2matting serve exited:\n{log.read_text()[-3000:]}"
-        if path.is_file():
-            try:
-                info = read_connection_file(path)
-                if info.port:
-                    with Client(info, timeout_s=5) as client:
-                        client.ping(timeout_s=5)
-                    return info
-            except ProtocolError:
-                pass
-        time.sleep(0.5)
-    raise AssertionError(
-        f"the backend did not come up in {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}"
-    )
-
-
-def _stop(path: Path, process) -> None:
-    if process.poll() is None:
-        try:
-            with Client(read_connection_file(path), timeout_s=10) as client:
-                client.shutdown()
-            process.wait(30)
-        except (ProtocolError, subprocess.TimeoutExpired):
-            process.kill()
-            process.wait(10)
 
 
 def square_iou(image, frame: int) -> float:

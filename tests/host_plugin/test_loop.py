@@ -8,7 +8,7 @@ from __future__ import annotations
 import nuke
 import pytest
 from nuke import _facts
-from sam2matting_nuke import callbacks, graph, jobs, knobs
+from sam2matting_nuke import callbacks, graph, knobs, plate_send
 
 from . import plates
 from .helpers import (
@@ -72,7 +72,7 @@ def test_plate_preparation_runs_in_small_steps_under_a_progress_bar(backend, tmp
     # First the prompted frame again (is the plate still what was sent?), then the 29 others,
     # a few per main-thread call: Nuke's event loop runs in between.
     assert sizes == [1, 8, 8, 8, 5]
-    assert max(sizes) <= jobs.RENDER_FRAMES_PER_CALL
+    assert max(sizes) <= plate_send.RENDER_FRAMES_PER_CALL
     bar = nuke._fake.session().progress_tasks[-1]
     assert [m for m in bar.messages if m.startswith("Sending plate")][-1] == (
         "Sending plate frames: 29 of 29"

@@ -77,6 +77,21 @@ def test_knobs_follow_describe_and_the_chosen_engine(tmp_path, backend):
     assert not preset.visible()
 
 
+def test_option_knobs_added_while_the_panel_is_open_show_in_it(tmp_path, backend):
+    """Connect is pressed in the open panel, so the option knobs are added to an open panel.
+    Whether Nuke shows knobs added then before the panel is reopened is unverified (the fake:
+    it does not): the plugin reopens the panel, so they show either way."""
+    node, _ = new_node(tmp_path, 1001, 1012)
+    nuke._fake.press(node, "connect")  # opens the panel, then the describe reply arrives
+    assert "opt_flow_preset" not in nuke._fake.panel_knobs(node)
+    wait(node)
+    assert node.shown()
+    nuke._fake.artist_sets(node, "tracker", "flow")
+    assert {"sam2_options_tab", "opt_flow_preset"} <= set(nuke._fake.panel_knobs(node))
+    assert "opt_closed_form_max_width" not in nuke._fake.panel_knobs(node)  # engine auto: hidden
+    assert "add_knob_panel_open" in nuke._fake.unverified_touched()  # touched, not relied on
+
+
 def test_changed_options_reach_open_shot_and_defaults_stay_unsent(tmp_path, backend):
     node = _connected(tmp_path)
     sent = _prompt_and_sync(node, backend)

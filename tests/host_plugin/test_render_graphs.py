@@ -11,7 +11,14 @@ import pytest
 from sam2matting_nuke import render_check, startup, upstream
 
 from .helpers import new_node
-from .render_helpers import FIRST, LAST, assert_never_silently_black, fill_cache, make_write
+from .render_helpers import (
+    FIRST,
+    LAST,
+    assert_never_silently_black,
+    fill_cache,
+    make_write,
+    matte_value,
+)
 from .render_helpers import outcomes as render
 
 CACHED = [1001, 1002, 1005, 1006, 1007, 1008]  # 1003, 1004 never tracked
@@ -210,3 +217,37 @@ def test_walk_is_linear_in_the_upstream_graph(matte, tmp_path, monkeypatch):
     nodes = 79 + 500 + 1 + 1  # the lattice (less the top layer's other Copy), chain, matte, plate
     assert len(visits) == len(set(visits)) == nodes  # each node once
     assert elapsed < 2.0
+
+
+@pytest.mark.parametrize("view", ["overlay", "matte", "cutout"])
+def test_a_gui_render_of_a_node_left_on_another_view_fails(matte, tmp_path, view):
+    """Renders get the result through $gui, which Foundry documents as 0 at render time but not
+    for renders started from the GUI: the check refuses such a render while the node shows
+    another view, instead of relying on $gui (and writes nothing)."""
+    nuke._fake.artist_sets(matte, "view", view)
+    write = make_write(matte, tmp_path / "out")
+    got = render(write, [1001, 1003, 1010], tmp_path / "out")
+    for frame in (1001, 1003, 1010):
+        assert isinstance(got[frame], render_check.ViewerViewError), got[frame]
+        assert str(got[frame]).startswith(f"SAM2Matte1: its view is '{view}'")
+        assert "Set SAM2Matte1's view to result and render again" in str(got[frame])
+    assert not (tmp_path / "out").exists()
+    assert nuke._fake.unverified_touched() == []  # $gui was never evaluated in a GUI render
+    nuke._fake.artist_sets(matte, "view", "result")
+    assert render(write, [1001], tmp_path / "out") == {1001: matte_value(1001)}
+
+
+def test_farm_renders_of_a_node_left_on_another_view_get_the_result(matte, tmp_path):
+    """nuke -x / nuke -t: $gui is documented 0 there, so the view does not matter."""
+    nuke._fake.artist_sets(matte, "view", "overlay")
+    make_write(matte, tmp_path / "out")
+    script = tmp_path / "comp.nk"
+    nuke.scriptSaveAs(str(script))
+    nuke._fake.reset(gui=False)
+    startup.reset()
+    startup.init()
+    nuke.scriptOpen(str(script))
+    assert nuke.toNode("SAM2Matte1")["view"].value() == "overlay"
+    got = render(nuke.toNode("WriteMatte"), [1001, 1003], tmp_path / "out")
+    assert got[1001] == matte_value(1001)
+    assert isinstance(got[1003], render_check.MissingMatteError)

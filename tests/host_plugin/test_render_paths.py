@@ -12,7 +12,7 @@ import pytest
 from sam2matting_nuke import cache_paths, startup
 
 from . import plates
-from .helpers import controller, new_node, place_point, square_centre, wait
+from .helpers import controller, new_node, place_point, square_centre, through_a_node, wait
 from .render_helpers import FIRST, LAST, assert_never_silently_black, fill_cache, make_write
 from .render_helpers import outcomes as render
 from .scripted_backend import ScriptedBackend
@@ -141,6 +141,7 @@ def test_plates_live_in_the_cache_and_go_with_their_shot(home, tmp_path):
         tmp_path / "backend_cache", shares_filesystem=True, allow_paths=True, allowed_roots=roots
     ) as backend:
         node, read = new_node(tmp_path, FIRST, 1003)
+        through_a_node(node, read)  # rendered (a bare Read's own files go by path)
         template_text = node["cache_dir"].value()
         cache = Path(node["cache_dir"].evaluate())
         track(node)

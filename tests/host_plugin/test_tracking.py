@@ -9,10 +9,19 @@ from pathlib import Path
 import nuke
 import pytest
 from nuke import _exr
-from sam2matting_nuke import jobs
+from sam2matting_nuke import plate_send
 
 from . import plates
-from .helpers import controller, new_node, nuke_xy, place_point, prompt_on, square_centre, wait
+from .helpers import (
+    controller,
+    new_node,
+    nuke_xy,
+    place_point,
+    prompt_on,
+    square_centre,
+    through_a_node,
+    wait,
+)
 from .scripted_backend import ScriptedBackend
 
 
@@ -42,7 +51,7 @@ def test_plate_goes_out_in_chunks_of_at_most_64(backend, tmp_path):
 
 def test_byte_budget_paces_the_plate(backend, tmp_path, monkeypatch):
     frame_bytes = plates.WIDTH * plates.HEIGHT * 3 * 2 + 65536
-    monkeypatch.setattr(jobs, "INLINE_BUDGET_BYTES", 3 * frame_bytes)
+    monkeypatch.setattr(plate_send, "INLINE_BUDGET_BYTES", 3 * frame_bytes)
     node, _ = new_node(tmp_path, 1001, 1008)
     prompt_on(node, 1004)
     nuke._fake.press(node, "track")
@@ -285,10 +294,12 @@ def test_a_plate_that_fails_to_render_is_named(backend, tmp_path):
 
 @pytest.mark.parametrize("allowed", [True, False])
 def test_shared_filesystem_sends_paths_or_falls_back_inline(home, tmp_path, allowed):
+    """A rendered plate (input 1 is a graph) goes by path from the shot's cache folder."""
     with ScriptedBackend(
         tmp_path / "cache", shares_filesystem=True, allow_paths=allowed
     ) as backend:
-        node, _ = new_node(tmp_path, 1001, 1004)
+        node, read = new_node(tmp_path, 1001, 1004)
+        through_a_node(node, read)
         prompt_on(node, 1001)
         nuke._fake.press(node, "track")
         wait(node)

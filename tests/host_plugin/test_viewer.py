@@ -61,7 +61,7 @@ def test_views_of_the_result(home, tmp_path):
     assert red(cutout, *INSIDE) == pytest.approx(plate_red, abs=1e-3)
     assert red(cutout, *OUTSIDE) == 0.0
     overlay = view(node, tmp_path, "overlay")
-    assert node["status"].value().startswith("view: overlay (set it back to result")
+    assert node["status"].value().startswith("view: overlay (renders in this session fail until")
     colour = graph_view.PALETTE[0][0]
     assert red(overlay, *INSIDE) == pytest.approx((plate_red + colour) / 2, abs=1e-3)
     assert red(overlay, *OUTSIDE) == pytest.approx(plates.pixel(1002, *OUTSIDE)[0], abs=1e-3)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, List, Optional, Sequence
 
-from . import _facts, _nodes, _ops, _ops_view
+from . import _facts, _knobs, _nodes, _ops, _ops_view
 from ._core import SESSION, add_callback, check_main, main_only, remove_callback, run_callbacks
 
 NODE_CLASSES = {
@@ -430,6 +430,28 @@ def filename(node: Any, i: int = 0) -> Optional[str]:
     if i == REPLACE:
         return _ops.frame_path(printf, SESSION.frame)
     return printf
+
+
+class ViewerWindow:
+    """nuke.activeViewer(): the Viewer panel; node() is its Viewer node. The fake's Viewer node
+    holds only `colour_sample_bbox`, which Nuke fills on a Ctrl+click colour sample (unverified:
+    the knob, its units, when it is set; see _facts)."""
+
+    def __init__(self) -> None:
+        self._node = _nodes.Node()
+        self._node._class = "Viewer"
+        sample = _knobs.BBox_Knob("colour_sample_bbox")
+        self._node._attach(sample)
+
+    @main_only
+    def node(self) -> Any:
+        _facts.touch("viewer_colour_sample_bbox")
+        return self._node
+
+
+@main_only
+def activeViewer() -> Optional[ViewerWindow]:
+    return SESSION.viewer
 
 
 @main_only

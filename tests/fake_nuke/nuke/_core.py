@@ -75,6 +75,7 @@ class Session:
         self.undo_disabled = 0  # nuke.Undo.disable() depth
         self.undo_steps: List[str] = []  # "node.knob" of every change recorded for undo
         self.modified = False  # the script's modified flag (Root.modified)
+        self.viewer: Any = None  # nuke.activeViewer() (None: no Viewer open)
 
 
 SESSION = Session()

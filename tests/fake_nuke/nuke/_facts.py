@@ -120,6 +120,18 @@ DOCUMENTED: Dict[str, Fact] = {
         "nuke.Gizmo derives from nuke.Group; a script keeps only a gizmo's knobs",
         "types-nuke 13.2 stubs (class Gizmo(Group)); NUKE_NOTES (gizmos save knob values only)",
     ),
+    "read_knobs": Fact(
+        "Read: file, first/last, before/after, on_error, raw, colorspace (the space it converts "
+        "from), premultiplied, frame_mode/frame (frame remapping), reload",
+        "reference guide, Read: learn.foundry.com/nuke/content/reference_guide/image_nodes/"
+        "read.html; NDK DD::Image::Read (colorspace(), raw(), premult())",
+    ),
+    "panel_show_hide": Fact(
+        "Node.showControlPanel() / hideControlPanel() open and close the node's panel; "
+        "Node.shown() says whether it is open",
+        "13.1 dev guide, Getting Started ('Showing and Hiding a Node's Properties Panel'); "
+        "types-nuke 13.2 stubs (Node.shown)",
+    ),
     "time_offset": Fact(
         "TimeOffset moves its input in time: a positive `time_offset` adds frames to the head",
         "user guide 8.0, Offsetting and Slipping Clips: learn.foundry.com/nuke/8.0/content/"
@@ -160,10 +172,30 @@ UNVERIFIED: Dict[str, Fact] = {
     "write_views_knob": Fact(
         "Write['views'].value() holds the names of the views it renders, space-separated"
     ),
+    "read_colorspace_default_text": Fact(
+        "a Read left on its file type's default colourspace says 'default (<name>)' in "
+        "['colorspace'].value() (the fake: 'default (linear)'; variant "
+        "'read_default_names_space' off: a bare 'default', and the plugin renders the plate)"
+    ),
+    "viewer_colour_sample_bbox": Fact(
+        "a Ctrl+click in the Viewer stores the sampled area in the active Viewer node's "
+        "colour_sample_bbox (x0, y0, x1, y1) in units of half the format's width, centred on "
+        "the format, before Qt's mouse-release event is handled (community: hagbarth.net, "
+        "from Ben Dickson's example on the Nuke mailing list; no Foundry statement)"
+    ),
+    "add_knob_panel_open": Fact(
+        "knobs added with addKnob while the node's panel is open show in that panel before it "
+        "is reopened (the fake: they do not; the plugin reopens an open panel itself)"
+    ),
 }
 
 _touched: List[str] = []
-_variants: Dict[str, bool] = {"group_has_io": True, "group_children_first_on_load": True}
+_DEFAULT_VARIANTS = {
+    "group_has_io": True,
+    "group_children_first_on_load": True,
+    "read_default_names_space": True,
+}
+_variants: Dict[str, bool] = dict(_DEFAULT_VARIANTS)
 
 
 def touch(key: str) -> None:
@@ -190,4 +222,4 @@ def set_variant(name: str, value: bool) -> None:
 
 def reset() -> None:
     del _touched[:]
-    _variants.update(group_has_io=True, group_children_first_on_load=True)
+    _variants.update(_DEFAULT_VARIANTS)

@@ -96,6 +96,27 @@ def viewer_handles(node: Any) -> List[str]:
     ]
 
 
+def panel_knobs(node: Any) -> List[str]:
+    """The knobs the node's open panel shows: those it had when the panel was opened (knobs
+    added since show once it is reopened: unverified, see _facts), less INVISIBLE ones."""
+    if not node.shown():
+        return []
+    return [n for n in node._panel_knobs if n in node._knobs and node._knobs[n].visible()]
+
+
+def viewer_sample(bbox: Sequence[float]) -> None:
+    """The artist Ctrl+clicks in the Viewer: Nuke samples the colour there and (unverified)
+    stores the sampled area in the Viewer node's colour_sample_bbox, in units of half the
+    format's width, centred on the format (a click: a box of no size)."""
+    from . import _api
+
+    if _core.SESSION.viewer is None:
+        _core.SESSION.viewer = _api.ViewerWindow()
+    knob = _core.SESSION.viewer._node._knobs["colour_sample_bbox"]
+    for index, value in enumerate(bbox):
+        knob._value[index] = float(value)
+
+
 def undo_steps() -> List[str]:
     """'node.knob' of every knob change recorded for undo so far."""
     return list(_core.SESSION.undo_steps)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional
 
-from . import _knobs
+from . import _facts, _knobs
 from ._core import SESSION, FakeRenderError, main_only, run_callbacks
 
 
@@ -72,6 +72,7 @@ class Node:
         self._inputs: List[Optional[Node]] = []
         self._parent = parent
         self._panel_open = False
+        self._panel_knobs: List[str] = []  # what the open panel was built with
         self._changing = 0
         self._deleted = False
         for knob in self._builtin_knobs():
@@ -153,6 +154,9 @@ class Node:
             raise ValueError(f"knob {knob.name()} exists on {self.name()}")
         knob._user = True
         self._attach(knob)
+        if self._panel_open:
+            # Whether an open panel shows it before it is reopened is unverified: it does not.
+            _facts.touch("add_knob_panel_open")
 
     @main_only
     def removeKnob(self, knob: _knobs.Knob) -> None:
@@ -190,11 +194,14 @@ class Node:
     # panel
     @main_only
     def showControlPanel(self, forceFloat: bool = False) -> None:
+        if not self._panel_open:
+            self._panel_knobs = list(self._knobs)
         self._panel_open = True
 
     @main_only
     def hideControlPanel(self) -> None:
         self._panel_open = False
+        self._panel_knobs = []
 
     def shown(self) -> bool:
         return self._panel_open

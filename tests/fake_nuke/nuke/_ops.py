@@ -15,6 +15,8 @@ from . import _exr, _facts, _knobs, _pixels
 from ._core import SESSION, FakeRenderError, check_main, run_callbacks
 from ._nodes import Format, Group, Node, proxy_scale, root_format
 
+# A nuke-default config's names; the first is the file type's default (EXR: linear).
+READ_COLORSPACES = ["default (linear)", "linear", "sRGB", "rec709", "Cineon", "Gamma2.2"]
 STANDARD_CHANNELS = {"rgba.red", "rgba.green", "rgba.blue", "rgba.alpha", "none"}
 
 
@@ -106,8 +108,26 @@ class NoOp(Node):
     _class = "NoOp"
 
 
+class _ReadColorspace(_knobs.Enumeration_Knob):
+    """A Read's `colorspace`: its first item stands for the file type's default, and what
+    value() says for it is unverified: 'default (linear)', or with the variant
+    'read_default_names_space' off, a bare 'default'."""
+
+    def value(self, *args: Any) -> Any:
+        if self._index() == 0:
+            _facts.touch("read_colorspace_default_text")
+            if not _facts.variant("read_default_names_space"):
+                return "default"
+        return super().value(*args)
+
+
 class Read(Node):
-    """Reads an EXR sequence; `on_error` decides what a missing or bad frame gives."""
+    """Reads an EXR sequence; `on_error` decides what a missing or bad frame gives.
+
+    `colorspace`, `premultiplied`, `frame_mode` and `frame` are there to be read, but the fake
+    neither converts colour (files are read as they are) nor remaps frames: the plugin never
+    relies on their effect (a Read that converts or remaps is rendered, plate_files.py).
+    """
 
     _class = "Read"
     _max_inputs = 0
@@ -124,6 +144,10 @@ class Read(Node):
                 "on_error", "missing frames", ["error", "black", "checkerboard", "nearest frame"]
             ),
             _knobs.Boolean_Knob("raw"),
+            _ReadColorspace("colorspace", "colorspace", READ_COLORSPACES),
+            _knobs.Boolean_Knob("premultiplied"),
+            _knobs.Enumeration_Knob("frame_mode", "frame", ["expression", "start at", "offset"]),
+            _knobs.String_Knob("frame"),
             _knobs._Action("reload", self._reload),
         ):
             self._attach(knob)
