@@ -2,7 +2,9 @@
 the same FLOPs and memory as the real checkpoints, which no benchmark machine can download).
 
     python3 benchmarks/tracking_sam2.py --device cuda --model large --frames 300
-    .venv/bin/python benchmarks/tracking_sam2.py --device cpu --model tiny --frames 10 --threads 2
+    .venv/bin/python -m benchmarks.tracking_sam2 --device cpu --model tiny --frames 10 --threads 2
+    .venv/bin/python -m benchmarks.tracking_sam2 --device cpu --image-size 64 --frames 40 \
+        --threads 1 --objects 2 --stagger 5    # the second object is prompted on frame 5
 
 The plate (1920x1080 by default) is made on demand on the CPU, as the frame store hands frames over;
 each step includes moving it to the device, the square resize, SAM2's encoder, memory attention,
@@ -40,7 +42,8 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     session = SAM2Tracker(model, entry.name, settings).open_session(shot)
     for obj in range(args.objects):  # objects side by side, each prompted with a box
         x0 = 40.0 + obj * 150.0
-        session.add_prompt(0, obj + 1, Prompt(box=(x0, 100.0, x0 + 120.0, 300.0)))
+        frame = obj * args.stagger  # a staggered object is tracked before its prompt first
+        session.add_prompt(frame, obj + 1, Prompt(box=(x0, 100.0, x0 + 120.0, 300.0)))
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -60,6 +63,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         "image_size": int(model.image_size),
         "plate": f"{args.width}x{args.height}",
         "objects": args.objects,
+        "stagger": args.stagger,
         "offload_state_to_cpu": args.offload,
         "frames": args.frames,
         "median_ms_per_frame": 1000 * statistics.median(steady),
@@ -79,6 +83,9 @@ def main() -> None:
     parser.add_argument("--model", choices=["tiny", "small", "base_plus", "large"], default="tiny")
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--objects", type=int, default=1)
+    parser.add_argument(
+        "--stagger", type=int, default=0, help="prompt object k on frame k * STAGGER (default 0)"
+    )
     parser.add_argument("--window", type=int, default=SAM2Settings.memory_window)
     parser.add_argument("--offload", action="store_true", help="offload_state_to_cpu")
     parser.add_argument("--image-size", type=int, default=None, help="default: the config's 1024")
@@ -90,8 +97,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     result = run(args)
     keys = [
-        "model", "device", "objects", "offload_state_to_cpu", "frames", "median_ms_per_frame",
-        "frames_per_s", "session_mb_after_10", "session_mb_last", "peak_gpu_mb",
+        "model", "device", "objects", "stagger", "offload_state_to_cpu", "frames",
+        "median_ms_per_frame", "frames_per_s", "session_mb_after_10", "session_mb_last",
+        "peak_gpu_mb",
     ]  # fmt: skip
     print_table(keys, [[result[k] for k in keys]])
     name = f"tracking_sam2_{args.model}_{torch.device(args.device).type}"

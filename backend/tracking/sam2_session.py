@@ -7,7 +7,6 @@ with a lazy frame sequence, and trimmed after every frame so memory stays flat o
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import (
     TYPE_CHECKING,
@@ -34,6 +33,7 @@ from sam2matting.backend.tracking.base import (
 )
 from sam2matting.backend.tracking.prompts import check_index, check_prompt
 from sam2matting.backend.tracking.sam2_frames import LazyFrames
+from sam2matting.backend.tracking.sam2_memory_dtype import memory_in_weight_dtype
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class SAM2Session(TrackerSession):
         check_prompt(prompt, self._frames.size)
         is_new = sam2_state.obj_index(self._state, obj_id) is None
         try:
-            with self._autocast():
+            with self._compute_dtypes():
                 if prompt.mask is not None:
                     mask = torch.tensor(np.asarray(prompt.mask, dtype=bool))
                     self._model.add_new_mask(self._state, index, obj_id, mask)
@@ -156,9 +156,9 @@ class SAM2Session(TrackerSession):
         )
         try:
             while True:
-                # autocast is entered around each step, not around the yield: a context held
+                # the dtype context is entered around each step, not around the yield: one held
                 # across a yield would leak into the caller's code between frames
-                with self._autocast():
+                with self._compute_dtypes():
                     step = next(frames, None)
                     if step is None:
                         return
@@ -236,7 +236,12 @@ class SAM2Session(TrackerSession):
                 "no object has a prompt yet" if not ids else f"objects {unprompted} have no prompt",
             )
 
-    def _autocast(self) -> ContextManager[object]:
+    def _compute_dtypes(self) -> ContextManager[object]:
+        """The dtypes sam2 runs in: bf16 autocast on CUDA; elsewhere the weights' float32.
+
+        sam2 stores mask memories as bf16 whatever the device: without autocast, memory attention
+        must get them in its weights' dtype (sam2_memory_dtype explains where they would meet).
+        """
         if self._device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return memory_in_weight_dtype(self._model)

@@ -61,3 +61,28 @@ def test_release_caches_frees_gpu_memory(cuda_model: SAM2VideoPredictor) -> None
     session.release_caches()
     assert torch.cuda.memory_allocated() < before
     assert [f.index for f in session.propagate(5, 7)] == [5, 6, 7]
+
+
+def test_objects_prompted_on_different_frames_run_under_autocast(
+    cuda_model: SAM2VideoPredictor,
+) -> None:
+    """On CUDA sam2's bf16 memories meet the weights under autocast: the CPU's cast stays off."""
+    seen = []
+
+    def record(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+        seen.append((torch.is_autocast_enabled("cuda"), len(module._forward_pre_hooks)))
+
+    shot = SyntheticShot(20)
+    session = SAM2Tracker(cuda_model, "sam2.1-tiny").open_session(shot)
+    session.add_prompt(2, 1, Prompt(mask=shot.mask(2)))
+    session.add_prompt(8, 2, Prompt(points=((30.0, 24.0),), labels=(1,)))
+    handle = cuda_model.memory_attention.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        frames = list(session.propagate(2, 12))
+    finally:
+        handle.remove()
+    assert [f.index for f in frames] == list(range(2, 13))
+    assert all(set(f.logits) == {1, 2} for f in frames)
+    assert all(torch.isfinite(f.logits[2]).all() for f in frames)
+    assert seen
+    assert all(s == (True, 1) for s in seen)  # autocast on, and no hook but this one
