@@ -7,6 +7,7 @@ Codes are stable strings on the wire (PROTOCOL.md lists them; a test keeps the t
 from __future__ import annotations
 
 import json
+import re
 from enum import Enum
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -140,9 +141,12 @@ class ProtocolError(Exception):
     def to_content(self) -> Dict[str, Any]:
         return {
             "code": self.code.value,
-            "message": self.message,
-            "hint": self.hint,
-            "details": {str(k)[:64]: _scalar(v) for k, v in list(self.details.items())[:32]},
+            # An error may echo what a peer sent (a field name, a value): keep it sendable.
+            "message": printable(self.message, 8192),
+            "hint": printable(self.hint, 2048),
+            "details": {
+                printable(str(k), 64): _scalar(v) for k, v in list(self.details.items())[:32]
+            },
         }
 
     @classmethod
@@ -164,4 +168,13 @@ def _scalar(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float)):
         return value
     text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text[:1024]
+    return printable(text, 1024)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def printable(text: str, limit: int) -> str:
+    """`text` with control characters (NUL included, which no string on the wire may carry)
+    written as escapes, cut to `limit` characters."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)[:limit]

@@ -16,6 +16,11 @@ from .errors import ErrorCode, ProtocolError
 _MISSING = object()
 
 
+def _key(name: str) -> str:
+    """A peer's field name as an error shows it: plain names as they are, others quoted."""
+    return name if re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", name) else ascii(name[:64])
+
+
 def invalid(path: str, why: str) -> ProtocolError:
     return ProtocolError(ErrorCode.INVALID_FIELD, f"{path}: {why}", details={"field": path})
 
@@ -173,7 +178,7 @@ class Record(Spec):
             raise invalid(path, f"expected an object, got {_kind(value)}")
         unknown = sorted(set(value) - set(self.fields))
         if unknown and not lenient:
-            raise invalid(f"{path}.{unknown[0]}", "unknown field")
+            raise invalid(f"{path}.{_key(unknown[0])}", "unknown field")
         out: Dict[str, Any] = {}
         for name, field in self.fields.items():
             sub = f"{path}.{name}"

@@ -174,7 +174,11 @@ class ServerEndpoint:
             self._warn("rejected message: %s", exc)
             # A ROUTER always prepends the sender's identity, even to garbage: answer it.
             exc.identities = exc.identities or [bytes(buffers[0])]
-            self._send_error_raw(exc, channel)
+            try:
+                self._send_error_raw(exc, channel)
+            except (ProtocolError, zmq.ZMQError, ValueError) as unsendable:
+                # Garbage must never stop the loop that serves everyone else: drop the answer.
+                self._warn("could not answer a rejected message: %s", unsendable)
             return None
         msg.channel = channel
         if not msg.msg_type.endswith("_request"):

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
+import uuid
 
 import zmq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sam2matting.protocol import messages
 from sam2matting.protocol.client import Client
 from sam2matting.protocol.envelope import DELIMITER, Session
 from sam2matting.protocol.errors import ProtocolError
@@ -105,6 +108,37 @@ def test_decoder_gives_a_message_or_a_typed_error(frames):
         assert msg.header["msg_type"] == msg.msg_type  # a full, valid message
         return
     assert error.code.value  # typed, with a stable code
+    # ... and sendable: the answer may echo what the peer sent (NUL, lone surrogates).
+    messages.validate_content("error", error.to_content())
+
+
+def test_an_error_echoing_a_hostile_field_name_is_still_answered():
+    """A field name with NUL and a lone surrogate is echoed in the error; once, that error
+    could not be sent (no string on the wire may hold NUL) and the serving loop died."""
+    ctx = zmq.Context()
+    with ToyServer(context=ctx) as server:
+        raw = ctx.socket(zmq.DEALER)
+        raw.setsockopt(zmq.LINGER, 0)
+        raw.connect(server.info.endpoint)
+        header = {
+            "msg_id": uuid.uuid4().hex,
+            "msg_type": "ping_request",
+            "protocol_version": "1.0",
+            "date": time.time(),
+            "client_id": "fuzz",
+        }
+        parts = [json.dumps(p).encode() for p in (header, {}, {}, {"\x00\ud800\x07": 1})]
+        raw.send_multipart([DELIMITER, Session(server.info.key).sign(parts), *parts])
+        assert raw.poll(5000), "no answer to the hostile message"
+        answer = raw.recv_multipart()
+        content = json.loads(answer[-1])
+        assert content["code"] == "invalid_field"
+        assert "\\x00" in content["message"]
+        client = Client(server.info, timeout_s=10, context=ctx)
+        assert client.ping()["jobs_running"] >= 0  # the loop still serves
+        client.close()
+        raw.close()
+    ctx.term()
 
 
 def test_live_server_survives_fuzz():
