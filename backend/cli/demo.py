@@ -176,7 +176,8 @@ def _finish(shot: DemoShot, result: DemoResult, times: Dict[str, float]) -> int:
     picked = pick_frames(shot.frames)
     plates, mattes = plates_and_mattes(shot, result.matte, picked)
     preview = shot.folder / "preview.png"
-    write_preview(preview, plates, mattes, [f"frame {f}" for f in picked])
+    write_preview(preview, plates, mattes, [f"frame {f}" for f in picked],
+                  [shot.truth_alpha(f) for f in picked])
     times["done"] = time.monotonic()
     print(report(shot, result, scores, preview, times))
     return exit_codes.OK
@@ -205,7 +206,7 @@ def report(
         f"  plates:   {shot.plate.text} (scene-linear, half float)",
         f"  truth:    {shot.truth.text}",
         f"  mattes:   {result.matte.text} (float alpha: A, obj1.A)",
-        f"  preview:  {preview} (rows: plate, matte, over a checkerboard)",
+        f"  preview:  {preview} (rows: plate, matte, over a checkerboard, a hard edge x4)",
     ]
     return "\n".join(lines)
 

@@ -8,6 +8,10 @@ The default wherever no SAM2Matting weights are installed. Per object and frame:
    pixels take the first solve's rounded answer, which also corrects the tracker's edge offset.
 3. The native-resolution stage re-solves the band in plate-resolution tiles (`native`), each
    solved at half resolution and carried to full resolution through the local colour model.
+4. The mask is held where the image gives no evidence against it (`evidence`, `hold`): pixels
+   whose colour matches their own side of the mask keep the mask's value, and the rest of the
+   zone is re-solved with them as constraints - solid cores and crisp edges where colours are
+   ambiguous, soft alpha where the image is soft (issue 11).
 
 Robustness: every tile system is positive definite (the prior), tiles are bounded in size, a
 failed or non-finite tile falls back to the coarse alpha (logged), and the output is clamped.
@@ -28,7 +32,9 @@ from sam2matting.backend.config import BackendConfig
 from sam2matting.backend.matting import band as bandlib
 from sam2matting.backend.matting.base import MattingEngine, MattingInput
 from sam2matting.backend.matting.closed_form import ClosedFormParams, ClosedFormSolver
+from sam2matting.backend.matting.evidence import EvidenceParams
 from sam2matting.backend.matting.guided import downsample
+from sam2matting.backend.matting.hold import hold_mask
 from sam2matting.backend.matting.native import NativeStage, TileLayout
 
 log = logging.getLogger(__name__)
@@ -51,6 +57,12 @@ class ClosedFormEngineParams:
     first_layout: TileLayout = field(default_factory=lambda: TileLayout(96, 16, 16))
     native_layout: TileLayout = field(default_factory=lambda: TileLayout(192, 32, 16))
     snap: float = 0.02  # band alpha within this of 0 or 1 becomes exactly 0 or 1
+    # pixels the image gives no reason to change keep the mask's value (None: no evidence)
+    evidence: EvidenceParams | None = field(default_factory=EvidenceParams)
+    hold_scale: float = 0.5  # the re-solve after the hold: 0.5 half resolution, 1.0 full
+    # its conjugate-gradient iterations: pinned pixels constrain the tiles well, and the
+    # solve starts from step 4's alpha
+    hold_iterations: int = 20
 
 
 class ClosedFormEngine(MattingEngine):
@@ -77,6 +89,10 @@ class ClosedFormEngine(MattingEngine):
                 Param("max_width", "float", defaults.max_width,
                       "farthest the unknown band reaches from the mask edge (plate pixels)",
                       minimum=4.0, maximum=128.0),
+                Param("hold_tolerance", "float", EvidenceParams().tau,
+                      "colour distance (RGB 0-1) within which a pixel matches its own side of "
+                      "the mask and keeps the mask's value; 0 turns the hold off",
+                      minimum=0.0, maximum=0.5),
             ],
         )
 
@@ -84,15 +100,21 @@ class ClosedFormEngine(MattingEngine):
     def create(
         cls, name: str, config: BackendConfig, device: torch.device, options: Mapping[str, Any]
     ) -> ClosedFormEngine:
-        width = options.get("max_width")
-        return cls.with_options(max_width=None if width is None else float(width))
+        width, tolerance = options.get("max_width"), options.get("hold_tolerance")
+        return cls.with_options(max_width=None if width is None else float(width),
+                                hold_tolerance=None if tolerance is None else float(tolerance))
 
     @classmethod
-    def with_options(cls, max_width: float | None = None) -> ClosedFormEngine:
+    def with_options(cls, max_width: float | None = None,
+                     hold_tolerance: float | None = None) -> ClosedFormEngine:
         """An engine with user-facing options applied (the capability's params)."""
         params = ClosedFormEngineParams()
         if max_width is not None:
             params = replace(params, band=replace(params.band, max_width=float(max_width)))
+        if hold_tolerance is not None:
+            tau = float(hold_tolerance)
+            evidence = None if tau <= 0 else replace(EvidenceParams(), tau=tau)
+            params = replace(params, evidence=evidence)
         return cls(params)
 
     def matte(self, inp: MattingInput) -> torch.Tensor:
@@ -118,14 +140,36 @@ class ClosedFormEngine(MattingEngine):
         alpha = second.refine(rgb, torch.from_numpy(coarse.astype(np.float32)),
                               torch.from_numpy(bandlib.trimap_from(band, known)))
         alpha = _snap(alpha, torch.from_numpy(band), self.params.snap)
+        pinned, hold_tiles = np.zeros((h, w), bool), 0
+        if self.params.evidence is not None:
+            zone = _upsample_nearest(first.zone.astype(np.float32), factor, (h, w)) > 0.5
+            alpha, pinned, hold_tiles = self._hold(rgb, mask, alpha, zone | band, params)
         self.stats = {
             "zone_fraction": first.zone_fraction,
             "band_fraction": float(band.mean()),
             "first_tiles": float(first.tiles),
             "native_tiles": float(second.last_tile_count),
             "failed_tiles": float(first.failures + solver.failures),
+            "pinned_fraction": float(pinned.mean()),
+            "hold_tiles": float(hold_tiles),
         }
         return alpha
+
+    def _hold(self, rgb: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor,
+              region: np.ndarray,
+              solve: ClosedFormParams) -> tuple[torch.Tensor, np.ndarray, int]:
+        """Step 5: the mask where the image gives no evidence against it, the rest re-solved
+        (alpha, pinned pixels, tiles re-solved)."""
+        assert self.params.evidence is not None
+        scale = self.params.hold_scale if solve.solve_scale != 1.0 else 1.0
+        stage = NativeStage(ClosedFormSolver(replace(solve, solve_scale=scale,
+                                                     cg_iterations=self.params.hold_iterations)),
+                            self.params.native_layout)
+        held, pinned = hold_mask(stage, rgb, mask, alpha, region, self.params.evidence)
+        if held is alpha:
+            return alpha, pinned, 0
+        snapped = _snap(held, torch.from_numpy(region & ~pinned), self.params.snap)
+        return snapped, pinned, stage.last_tile_count
 
     def _first_pass(self, rgb: torch.Tensor, mask: torch.Tensor, factor: int) -> _FirstPass:
         """Closed-form over the candidate zone at 1/factor resolution, and the band it implies."""
@@ -143,6 +187,7 @@ class ClosedFormEngine(MattingEngine):
             band=bandlib.band_from_alpha(alpha, zone, mask_np, band_params),
             # outside the band the first solve decides, which also fixes the mask's edge offset
             known=np.where(zone, alpha > 0.5, mask_np > 0.5).astype(np.float32),
+            zone=zone,
             zone_fraction=float(zone.mean()),
             tiles=stage.last_tile_count,
             failures=solver.failures,
@@ -154,6 +199,7 @@ class _FirstPass:
     alpha: np.ndarray  # (h, w) at the working resolution
     band: np.ndarray  # (h, w) bool: where the native stage re-solves
     known: np.ndarray  # (h, w) 0/1 values outside the band
+    zone: np.ndarray  # (h, w) bool: the candidate zone
     zone_fraction: float
     tiles: int
     failures: int

@@ -158,3 +158,72 @@ def test_foreground_estimation_removes_the_background_fringe() -> None:
     assert np.abs(fg[soft] - orange).mean() < 0.25 * raw_error
     hard = (alpha <= 0.001) | (alpha >= 0.999)
     assert np.array_equal(fg[hard], rgb[hard])  # untouched where alpha is 0 or 1
+
+
+@pytest.mark.usefixtures("isolated_config")
+def test_eval_synthetic_set_with_exact_masks_reports_hard_object_measures(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "eval"
+    code = main(["eval", "--synthetic", "hard", "--per-kind", "1", "--mask", "exact",
+                 "--worst", "1", "-o", str(out), "--engine", "closed_form"])
+    assert code == exit_codes.OK
+    printed = capsys.readouterr().out
+    assert "polygons-0" in printed
+    assert "polygons_blur-0" in printed
+    assert "worst SAD ratio" in printed
+    assert "min J/J mask" in printed
+    with (out / "results.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["mask_op"] for r in rows} == {"exact"}
+    for r in rows:
+        assert float(r["j_mask"]) == 1.0  # the exact mask is the truth at 0.5
+        assert 0.9 < float(r["j"]) <= 1.0
+        assert float(r["tile_artifacts"]) >= 0
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["mask_mode"] == "exact"
+    assert summary["summary"]["min_j_ratio"] > 0.9
+    sheet = cv2.imread(str(out / "contact_sheet.png"))
+    assert sheet is not None
+    assert sheet.shape[0] < 2 * 160  # --worst 1: one row
+
+
+@pytest.mark.usefixtures("isolated_config")
+def test_eval_needs_exactly_one_source(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval"]) == exit_codes.FAILURE
+    assert "FOLDER or --synthetic" in capsys.readouterr().err
+    assert main(["eval", "--synthetic", "hard", "--mask", "shrink:2"]) == exit_codes.FAILURE
+    assert "mask mode" in capsys.readouterr().err
+
+
+def test_mask_modes() -> None:
+    gt = np.zeros((40, 40), np.float32)
+    gt[10:30, 10:30] = 1.0
+    rng = evaluation.mask_rng(0, "x")
+    exact, op = evaluation.make_mask(gt, "exact", rng)
+    assert op == "exact"
+    assert np.array_equal(exact, gt)
+    grown, op = evaluation.make_mask(gt, "dilate:2", rng)
+    assert op == "dilate 2"
+    assert grown.sum() == 24 * 24
+    shrunk, op = evaluation.make_mask(gt, "erode:1", rng)
+    assert op == "erode 1"
+    assert shrunk.sum() == 18 * 18
+    tracker, op = evaluation.make_mask(gt, "tracker", evaluation.mask_rng(0, "x"))
+    again, _ = evaluation.simulate_mask(gt, evaluation.mask_rng(0, "x"))
+    assert np.array_equal(tracker, again)
+    for bad in ("dilate", "dilate:0", "grow:2"):
+        with pytest.raises(ValueError, match="mask mode"):
+            evaluation.make_mask(gt, bad, rng)
+
+
+def test_find_items_reads_a_davis_layout_one_mask_draw_per_clip(tmp_path: Path) -> None:
+    for clip in ("bike", "car"):
+        for sub, ext in (("JPEGImages", ".jpg"), ("Annotations", ".png")):
+            folder = tmp_path / sub / "480p" / clip
+            folder.mkdir(parents=True)
+            for i in range(4):
+                cv2.imwrite(str(folder / f"{i:05d}{ext}"), np.zeros((8, 8, 3), np.uint8))
+    items = evaluation.find_items(tmp_path, every=2)
+    assert [i.name for i in items] == ["bike/00000", "bike/00002", "car/00000", "car/00002"]
+    assert {i.clip for i in items} == {"bike", "car"}
+    assert items[0].alpha == tmp_path / "Annotations" / "480p" / "bike" / "00000.png"

@@ -21,7 +21,7 @@ def test_capabilities_list_every_engine_best_first(tmp_path: Path) -> None:
     assert closed.name == "closed_form"
     assert closed.available
     assert closed.fallback
-    assert [p.name for p in closed.params] == ["max_width"]
+    assert [p.name for p in closed.params] == ["max_width", "hold_tolerance"]
     for cap in caps[:2]:
         assert not cap.available
         entry = SAM2MATTING_HEADS[cap.name]

@@ -1,0 +1,208 @@
+"""Image evidence for departing from the tracker's mask: which pixels the mask should keep.
+
+The matting solve is free to change any pixel of its band, and where colours are ambiguous
+(a white car before a white building, a dark dog's tail on dark ground) it drifts to grey:
+hollow cores and 10-20 px soft rims. The rule here is the compositor's: where the image gives no
+evidence against the mask, the mask is the answer. Per pixel of the band:
+
+- **Colour pools.** Each side of the mask gets a pool of its own confident colours: pixels at
+  least `pool_depth` from the mask's edge (beyond the tracker's edge error) on which the first
+  solve agrees with the mask, excluding soft-textured alpha (below). Pools are local: per tile,
+  the side's pixels within `margin` of it (widened while too few), reduced by farthest-point
+  sampling to colours that cover the pool within `tau`.
+- **Own / other.** A pixel is explained by a side when its colour is within `tau` of that
+  side's pool. Explained by its own side (the mask's value), the image gives no reason to
+  change it.
+- **Soft texture.** Hair, fur and fine strands make the first solve's alpha vary from pixel to
+  pixel (high-frequency energy above `soft_energy`); mush from ambiguous colours is smooth.
+  Where the alpha is soft-textured, a colour near the own pool may be a mixture that only
+  looks pure (dense hair is mostly hair), so it is pinned only when the colour is ambiguous
+  too (explained by both sides).
+
+`pinned_map` returns the pixels to hold at the mask's value: explained by their own side and
+either not soft-textured or ambiguous. Everything runs on the arrays given (the engine passes
+half-resolution ones); distances are scaled by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class EvidenceParams:
+    """Settings in pixels of the arrays given (`scaled` converts from plate pixels)."""
+
+    tau: float = 0.06  # colour distance (RGB, 0-1) within which a pool explains a pixel
+    pool_depth: float = 4.0  # pool pixels lie at least this far from the mask's edge
+    soft_energy: float = 0.03  # mean |alpha - 3x3 mean| above which alpha is soft-textured
+    soft_radius: int = 2  # window (2r+1) of that mean
+    soft_grow: int = 3  # soft-textured regions are grown by this much
+    tile: int = 32  # pixels per side of the tiles pools are made for
+    margin: int = 24  # pool pixels are taken this far around a tile (doubled while too few)
+    max_colours: int = 64  # farthest-point samples per pool and tile at most
+    min_pool: int = 8  # fewer pool pixels than this within 4x the margin: no evidence
+    denoise: float = 1.0  # Gaussian sigma applied to colours before they are compared
+    thin_keep: float = 0.6  # in structures too thin for pool_depth, pools start this far in
+    agree: float = 0.5  # pool pixels: the first solve's alpha on the mask's side of this
+    flat: float = 0.02  # pool pixels: colour gradient below this per pixel (not in a blur ramp)
+    # soft-textured pixels whose colour both sides explain are pinned from this far from the
+    # mask's edge (beyond the tracker's edge error); None: never
+    ambiguous_depth: Optional[float] = 4.0
+    soft_tau: float = 0.0  # soft-textured pixels this close to their own pool are pinned too
+
+    def scaled(self, factor: float) -> EvidenceParams:
+        """The same evidence for arrays `factor` times the plate's resolution."""
+        return EvidenceParams(
+            tau=self.tau, pool_depth=self.pool_depth * factor, soft_energy=self.soft_energy,
+            soft_radius=self.soft_radius, soft_grow=self.soft_grow, tile=self.tile,
+            margin=self.margin, max_colours=self.max_colours, min_pool=self.min_pool,
+            denoise=self.denoise * factor, thin_keep=self.thin_keep, agree=self.agree,
+            flat=self.flat / factor,
+            ambiguous_depth=None if self.ambiguous_depth is None else self.ambiguous_depth * factor,
+            soft_tau=self.soft_tau,
+        )
+
+
+def soft_texture(alpha: np.ndarray, params: EvidenceParams) -> np.ndarray:
+    """Boolean (H, W): where alpha varies pixel to pixel (strands), grown by `soft_grow`."""
+    import cv2
+
+    a = alpha.astype(np.float32)
+    fine = np.abs(a - cv2.blur(a, (3, 3)))
+    k = 2 * params.soft_radius + 1
+    energy = cv2.blur(fine, (k, k))
+    g = 2 * params.soft_grow + 1
+    soft = cv2.dilate((energy > params.soft_energy).astype(np.uint8), np.ones((g, g), np.uint8))
+    return np.asarray(soft > 0)
+
+
+def side_pools(mask: np.ndarray, alpha: np.ndarray, soft: np.ndarray, depth: np.ndarray,
+               params: EvidenceParams,
+               gradient: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """(outside pool, inside pool) boolean maps: confident, not soft, beyond the edge error.
+
+    depth: each pixel's distance from the mask's edge (`band.edge_distances`, on its side).
+    In structures thinner than twice `pool_depth` (wires, stems, the gaps of a mesh) the pool
+    is the structure's middle: at least `thin_keep` of the largest depth nearby.
+    """
+    import cv2
+
+    inside = mask > 0.5
+    reach = int(np.ceil(2 * params.pool_depth))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    nearby = cv2.dilate(np.minimum(depth, 1e6).astype(np.float32), disk)
+    start = np.minimum(params.pool_depth, np.maximum(1.0, params.thin_keep * nearby))
+    firm = ~soft & (depth >= start)
+    if gradient is not None:  # a pure colour, not a mixture on a blur or defocus ramp
+        firm &= gradient < params.flat
+    outside_pool = ~inside & (alpha <= 1.0 - params.agree) & firm
+    return outside_pool, inside & (alpha >= params.agree) & firm
+
+
+def cover(colours: np.ndarray, most: int, tau: float) -> np.ndarray:
+    """Farthest-point samples (k, 3) of colours (n, 3) until every colour is within tau of one.
+
+    Colours are first merged on a grid of tau/2 (each cell keeps its mean), which bounds the
+    work by the number of distinct colours rather than pixels; deterministic; at most `most`.
+    """
+    cell = np.floor(colours / (tau / 2.0)).astype(np.int64)
+    cell -= cell.min(axis=0)
+    span = cell.max(axis=0) + 1
+    key = (cell[:, 0] * span[1] + cell[:, 1]) * span[2] + cell[:, 2]  # one int per grid cell
+    _, inverse = np.unique(key, return_inverse=True)
+    counts = np.bincount(inverse).astype(np.float32)
+    merged = np.stack([np.bincount(inverse, weights=colours[:, c]) for c in range(3)], axis=1)
+    merged = (merged / counts[:, None]).astype(np.float32)
+    picks = [int(np.argmax(counts))]  # start from the commonest colour
+    dist = np.linalg.norm(merged - merged[picks[0]], axis=1)
+    while len(picks) < most and float(dist.max()) > tau:
+        i = int(np.argmax(dist))
+        picks.append(i)
+        dist = np.minimum(dist, np.linalg.norm(merged - merged[i], axis=1))
+    return merged[picks]
+
+
+def pool_distances(rgb: np.ndarray, pools: Tuple[np.ndarray, np.ndarray], region: np.ndarray,
+                   params: EvidenceParams) -> Tuple[np.ndarray, np.ndarray]:
+    """Per pixel of `region`, colour distance to the (outside, inside) pools; inf elsewhere
+    and where a side has no pool nearby."""
+    h, w = region.shape
+    dist = [np.full((h, w), np.inf, np.float32), np.full((h, w), np.inf, np.float32)]
+    step = params.tile
+    for y0 in range(0, h, step):
+        for x0 in range(0, w, step):
+            tile = region[y0 : y0 + step, x0 : x0 + step]
+            if not tile.any():
+                continue
+            ys, xs = np.nonzero(tile)
+            ys, xs = ys + y0, xs + x0
+            colours = rgb[ys, xs].astype(np.float32)
+            for side in (0, 1):
+                samples = _local_pool(rgb, pools[side], (y0, x0), params)
+                if samples is None:
+                    continue
+                d = np.linalg.norm(colours[:, None, :] - samples[None], axis=2).min(axis=1)
+                dist[side][ys, xs] = d
+    return dist[0], dist[1]
+
+
+def _local_pool(rgb: np.ndarray, pool: np.ndarray, origin: Tuple[int, int],
+                params: EvidenceParams) -> Optional[np.ndarray]:
+    """Covering colours of the pool around one tile, or None where the pool is too thin."""
+    y0, x0 = origin
+    margin = params.margin
+    while margin <= 4 * params.margin:
+        win = (slice(max(y0 - margin, 0), y0 + params.tile + margin),
+               slice(max(x0 - margin, 0), x0 + params.tile + margin))
+        colours = rgb[win][pool[win]]
+        if len(colours) >= params.min_pool:
+            return cover(colours.astype(np.float32), params.max_colours, params.tau)
+        margin *= 2
+    return None
+
+
+def _denoised(rgb: np.ndarray, sigma: float) -> np.ndarray:
+    """Colours with sensor noise and grain smoothed away (they are compared to within tau)."""
+    import cv2
+
+    if sigma <= 0:
+        return rgb
+    out: np.ndarray = cv2.GaussianBlur(np.ascontiguousarray(rgb, np.float32), (0, 0), sigma)
+    return out
+
+
+def _gradient(rgb: np.ndarray) -> np.ndarray:
+    """Largest per-channel colour gradient (central differences), per pixel."""
+    import cv2
+
+    gx = np.abs(cv2.Sobel(rgb, cv2.CV_32F, 1, 0, ksize=1)) / 2.0
+    gy = np.abs(cv2.Sobel(rgb, cv2.CV_32F, 0, 1, ksize=1)) / 2.0
+    out: np.ndarray = np.maximum(gx, gy).max(axis=2)
+    return out
+
+
+def pinned_map(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray, region: np.ndarray,
+               params: EvidenceParams) -> np.ndarray:
+    """Boolean (H, W): pixels of `region` the image gives no reason to change from the mask.
+
+    rgb (H, W, 3) in [0, 1]; mask (H, W) 0/1; alpha (H, W): a first solve over the region.
+    """
+    from sam2matting.backend.matting.band import edge_distances
+
+    inside = mask > 0.5
+    d_in, d_out = edge_distances(mask)
+    depth = np.where(inside, d_in, d_out)
+    soft = soft_texture(alpha, params)
+    colours = _denoised(rgb, params.denoise)
+    pools = side_pools(mask, alpha, soft, depth, params, _gradient(colours))
+    d_outside, d_inside = pool_distances(colours, pools, region, params)
+    d_own = np.where(inside, d_inside, d_outside)
+    own = d_own <= params.tau
+    other = np.where(inside, d_outside, d_inside) <= params.tau
+    # ambiguous colours deep inside a side: the image cannot say, the mask does
+    deep = depth >= (np.inf if params.ambiguous_depth is None else params.ambiguous_depth)
+    return np.asarray(region & own & (~soft | (other & deep) | (d_own <= params.soft_tau)))
