@@ -55,6 +55,8 @@ def parse(argv: Any = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.parts is None:
         args.parts = "flow,sam2,gpu" if torch.cuda.is_available() or args.short else "flow,sam2"
+    if args.tiny and not args.short:  # a dry run of the GPU part: the same code, a few frames
+        args.gpu_frames, args.prompts, args.scale_frames = 8, 5, 40
     if args.short:
         args.reps, args.frames, args.sam2_input, args.load = 1, 3, 64, True
         args.gpu_device, args.tiny, args.models = "cpu", True, "tiny"

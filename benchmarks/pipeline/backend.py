@@ -141,6 +141,8 @@ class Server:
         return timing
 
     def close(self) -> None:
-        self.client.shutdown()
+        # server.stop(), not a shutdown request: the endpoint closes with linger 0, and the
+        # shutdown reply can be dropped before it leaves (the client then waits its timeout)
+        self.server.stop()
         self.thread.join(60)
         self.client.close()

@@ -175,7 +175,9 @@ def gpu_part(setup: GpuSetup) -> None:
         server = Server(setup.work / "gpu", str(setup.device), models, [setup.work])
         try:
             throughput(setup, server, config)
+            setup.results.save(plot=True)
             latency(setup, server)
+            setup.results.save(plot=True)
             memory(setup, server)
         finally:
             server.close()
