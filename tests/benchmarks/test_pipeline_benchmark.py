@@ -1,0 +1,44 @@
+"""`python -m benchmarks.pipeline --short` runs every part end to end (CI's proof that the
+benchmark works; no timing is asserted): the flow and SAM2 CPU parts, the competing load, and the
+GPU part's code on the CPU at toy sizes. Real parts: the server over loopback, EXR plates by
+path, SAM2.1 tiny and SAM2Matting heads with random weights loaded from official-layout files."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+MODES = ("bare", "in_process", "full")
+
+
+@pytest.mark.slow
+def test_short_run_measures_every_part_and_writes_json_and_png(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.pipeline", "--short", "--out", str(tmp_path)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=280, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads((tmp_path / "pipeline.json").read_text(encoding="utf-8"))["results"]
+    rows = result["rows"]
+    assert {r["part"] for r in rows} == {"flow", "sam2_cpu", "gpu"}
+    assert {r["loaded"] for r in rows if r["part"] == "flow"} == {False, True}
+    assert {r["engine"] for r in rows if r["part"] == "sam2_cpu"} == {
+        "sam2matting-tiny", "closed_form"
+    }
+    for row in rows:
+        for mode in MODES:
+            assert math.isfinite(row[f"{mode}_fps"]) and row[f"{mode}_fps"] > 0, (mode, row)
+    for entry in result["summary"]:
+        assert entry["full_over_bare"] > 0 and entry["full_over_in_process"] > 0
+    assert result["latency"]["summary"]["n"] == 2
+    assert [s["frame"] for s in result["memory"]["samples"]] == [2, 4]
+    assert "full/in-process" in run.stdout  # the ratios are printed
+    png = (tmp_path / "pipeline.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
