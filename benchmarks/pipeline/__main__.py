@@ -45,9 +45,12 @@ def parse(argv: Any = None) -> argparse.Namespace:
     parser.add_argument("--engines", default="sam2matting-tiny,closed_form", help="SAM2 part")
     parser.add_argument("--gpu-device", default="cuda")
     parser.add_argument("--models", default="tiny,base_plus", help="GPU part")
+    parser.add_argument("--sections", default="throughput,latency,memory",
+                        help="GPU part: which sections, in this order")  # fmt: skip
     parser.add_argument("--gpu-frames", type=int, default=40)
     parser.add_argument("--prompts", type=int, default=40, help="latency samples")
     parser.add_argument("--scale-frames", type=int, default=2000)
+    parser.add_argument("--memory-every", type=int, default=100, help="memory sample interval")
     parser.add_argument("--tiny", action="store_true", help="GPU part at toy sizes (dry run)")
     parser.add_argument("--deadline-s", type=float, default=3600.0,
                         help="start nothing new after this many seconds")  # fmt: skip
@@ -85,9 +88,9 @@ def run(args: argparse.Namespace) -> Results:
             gpu_part(GpuSetup(
                 work=Path(tmp), results=results, device=torch.device(args.gpu_device),
                 models=args.models.split(","), frames=args.gpu_frames, prompts=args.prompts,
-                scale_frames=args.scale_frames, every=2 if args.tiny else 100,
+                scale_frames=args.scale_frames, every=2 if args.tiny else args.memory_every,
                 deadline=started + args.deadline_s, tiny=args.tiny,
-            ))  # fmt: skip
+            ), args.sections.split(","))  # fmt: skip
     path = results.save(plot=True)
     print_summary(results)
     print(f"wrote {path} and {path.with_suffix('.png')}")

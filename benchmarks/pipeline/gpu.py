@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import psutil
@@ -168,17 +168,27 @@ def memory(setup: GpuSetup, server: Server) -> None:
     setup.results.put("memory", record)
 
 
-def gpu_part(setup: GpuSetup) -> None:
+SECTIONS = ("throughput", "latency", "memory")
+
+
+def gpu_part(setup: GpuSetup, sections: Sequence[str] = SECTIONS) -> None:
+    """The sections in the order given (a short loan runs each in its own time slice)."""
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise SystemExit(f"unknown GPU sections {sorted(unknown)}; choose from {SECTIONS}")
     models = random_models(setup.work / "models", setup.models, setup.input_size)
     config = BackendConfig(device=str(setup.device), models_dir=models)
     with input_size(setup.input_size):
         server = Server(setup.work / "gpu", str(setup.device), models, [setup.work])
         try:
-            throughput(setup, server, config)
-            setup.results.save(plot=True)
-            latency(setup, server)
-            setup.results.save(plot=True)
-            memory(setup, server)
+            for section in sections:
+                if section == "throughput":
+                    throughput(setup, server, config)
+                elif section == "latency":
+                    latency(setup, server)
+                else:
+                    memory(setup, server)
+                setup.results.save(plot=True)
         finally:
             server.close()
 

@@ -42,6 +42,9 @@ def _rates(ax: Any, summary: List[Dict[str, Any]]) -> None:
                         fontsize=7)  # fmt: skip
     ax.set_yticks(range(len(summary)), labels, fontsize=8)
     ax.invert_yaxis()
+    if not summary:  # a run of latency/memory alone has no rates to draw
+        ax.set_title("no throughput measured in this run", fontsize=10)
+        return
     ax.set_xscale("log")
     ax.set_xlabel("frames/s (median over repetitions; log scale)")
     ax.legend(fontsize=8, loc="lower right")
