@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
 
-from . import backend
+from . import backend, plate_files
 from .messages import UserError
 
 if TYPE_CHECKING:
@@ -59,14 +59,11 @@ def export(ctl: Controller) -> Optional[str]:
 
 
 def plate_pattern(ctl: Controller) -> str:
-    """The plate Read's file name, when input 1 is a Read (the artist may change it)."""
-    source = ctl.node.input(0)
-    if source is None:
-        return ""
-    try:
-        return str(source.get("file") or "")
-    except (KeyError, NameError, AttributeError):  # not a Read: no file knob
-        return ""
+    """The dialog's suggestion: input 1's Read files as this workstation resolves them (through
+    Dots, TCL expanded, filename filters applied: as `plate_files` finds the plate); '' when
+    input 1 is an operation, whose output the farm cannot read."""
+    read = plate_files.bare_read(ctl.node)
+    return "" if read is None else read.file_path(at_frame=False) or ""
 
 
 def bundle_command() -> List[str]:

@@ -80,8 +80,19 @@ def test_the_plate_is_offered_from_the_read_and_errors_reach_the_artist(journall
     configure(home, [sys.executable, str(script)])
     from sam2matting_nuke import farm_job
 
-    read_file = node.input(0)["file"].value()
-    assert farm_job.plate_pattern(controller(node)) == read_file
+    read = node.input(0)
+    read_file = read["file"].value()
+    offered = read_file.replace("####", "%04d")  # as nuke.filename gives it
+    assert farm_job.plate_pattern(controller(node)) == offered
+    dot = nuke.nodes.Dot()  # a Dot between: still the Read's files
+    dot.setInput(0, read)
+    node.setInput(0, dot)
+    assert farm_job.plate_pattern(controller(node)) == offered
+    grade = nuke.nodes.NoOp()  # an operation: nothing the farm could read
+    grade.setInput(0, read)
+    node.setInput(0, grade)
+    assert farm_job.plate_pattern(controller(node)) == ""
+    node.setInput(0, read)
     press_export(node, tmp_path / "job", "FAIL")
     assert "the farm job was not written" in nuke._fake.session().messages[-1]
     assert "has no frame number" in nuke._fake.session().messages[-1]
