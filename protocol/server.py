@@ -252,11 +252,15 @@ class ServerEndpoint:
                 err = ProtocolError(ErrorCode.INTERNAL, f"backend produced an invalid {item[1]}")
                 self._send_now((item[0], "error", err.to_content(), ()))
 
-    def close(self) -> None:
+    def close(self, linger_ms: int = 0) -> None:
+        """Close the sockets. `linger_ms`: how long replies already sent (a shutdown_reply)
+        may still be delivered to their peers; 0 drops them, which a busy machine showed."""
         with self._wake_lock:
             self._closed = True
             self._verifier.stop()
-            for sock in (*self._sockets, self._wake_pull, self._wake_push):
+            for sock in self._sockets:
+                sock.close(linger=linger_ms)
+            for sock in (self._wake_pull, self._wake_push):
                 sock.close(linger=0)
             if self._zap is not None:
                 self._zap.close()

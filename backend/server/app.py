@@ -41,6 +41,8 @@ from sam2matting.protocol.errors import ErrorCode, ProtocolError
 from sam2matting.protocol.server import ServerEndpoint
 
 log = logging.getLogger(__name__)
+# How long the last replies (shutdown_reply, a job's end) may still go out after the sockets close.
+CLOSE_LINGER_MS = 1000
 
 Reply = Tuple[str, Dict[str, Any], Sequence[Buffer]]
 
@@ -96,7 +98,7 @@ class BackendServer:
         self.writer.close()
         self.requests.close()  # bounded: a request stuck on a hung mount is left behind
         self.endpoint.poll(0)  # send what the worker and writer queued last
-        self.endpoint.close()
+        self.endpoint.close(linger_ms=CLOSE_LINGER_MS)
 
     # ------------------------------------------------------------ dispatch
 
