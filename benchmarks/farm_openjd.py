@@ -49,8 +49,9 @@ def _discs(size: Tuple[int, int]) -> Dict[int, Tuple[Tuple[float, float], Tuple[
     return {1: ((0.25 * w, 0.45 * h), (4.0, 1.0)), 2: ((0.7 * w, 0.3 * h), (-2.0, 3.0))}
 
 
-def _texture(rng: np.random.Generator, size: Tuple[int, int], cell: int, lo: float,
-             hi: float) -> np.ndarray:  # fmt: skip
+def _texture(
+    rng: np.random.Generator, size: Tuple[int, int], cell: int, lo: float, hi: float
+) -> np.ndarray:
     w, h = size
     base = rng.uniform(lo, hi, size=(h // cell + 2, w // cell + 2, 3)).astype(np.float32)
     return np.repeat(np.repeat(base, cell, 0), cell, 1)[:h, :w]
@@ -76,8 +77,9 @@ def make_shot(folder: Path, frames: int, size: Tuple[int, int]) -> Tuple[str, Pa
             alpha = np.clip(radius + 0.5 - np.hypot(xx - x - dx * i, yy - y - dy * i), 0, 1)
             rgb = alpha[..., None] * layers[obj] + (1 - alpha[..., None]) * rgb
         write_exr(path, {c: rgb[..., k] for k, c in enumerate("RGB")}, pixel_type="half")
-    settings = ShotSettings("bench", w, h, FIRST, FIRST + frames - 1, tracker="flow",
-                            engine="closed_form")  # fmt: skip
+    settings = ShotSettings(
+        "bench", w, h, FIRST, FIRST + frames - 1, tracker="flow", engine="closed_form"
+    )
     shot_file = folder / "bench.sam2shot.json"
     journal = ShotJournal.create(folder / f"journal-{os.getpid()}", settings)
     for obj, ((x, y), _) in discs.items():
@@ -112,22 +114,55 @@ def run_render(folder: Path, plate: str, shot_file: Path, frames: int) -> Dict[s
     out = folder / "render"
     _clear(out)
     load = os.getloadavg()[0]
-    result = timed([SAM2MATTING, "render", "--plate", plate, "--frames",
-                    f"{FIRST}-{FIRST + frames - 1}", "--shot", str(shot_file), "-o",
-                    str(out / "matte.####.exr"), "--device", "cpu"], folder / "render.log")
+    result = timed(
+        [
+            SAM2MATTING,
+            "render",
+            "--plate",
+            plate,
+            "--frames",
+            f"{FIRST}-{FIRST + frames - 1}",
+            "--shot",
+            str(shot_file),
+            "-o",
+            str(out / "matte.####.exr"),
+            "--device",
+            "cpu",
+        ],
+        folder / "render.log",
+    )
     return dict(result, load_before=load, load_after=os.getloadavg()[0])
 
 
-def run_farm(folder: Path, plate: str, shot_file: Path, frames: int, chunk: int,
-             workers: int) -> Dict[str, Any]:  # fmt: skip
+def run_farm(
+    folder: Path, plate: str, shot_file: Path, frames: int, chunk: int, workers: int
+) -> Dict[str, Any]:
     job = folder / "job"
     for sub in ("farm", "job"):
         _clear(folder / sub)
-    subprocess.run([SAM2MATTING, "farm", "bundle", "--shot", str(shot_file),  # noqa: S603
-                    "--plate", plate,
-                    "--frames", f"{FIRST}-{FIRST + frames - 1}", "--mattes",
-                    str(folder / "farm" / "matte.####.exr"), "-o", str(job), "--chunk-size",
-                    str(chunk), "--device", "cpu"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(  # noqa: S603 - our own CLI, arguments built here
+        [
+            SAM2MATTING,
+            "farm",
+            "bundle",
+            "--shot",
+            str(shot_file),
+            "--plate",
+            plate,
+            "--frames",
+            f"{FIRST}-{FIRST + frames - 1}",
+            "--mattes",
+            str(folder / "farm" / "matte.####.exr"),
+            "-o",
+            str(job),
+            "--chunk-size",
+            str(chunk),
+            "--device",
+            "cpu",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     tracks = [("Track", f"Object={o}") for o in (1, 2)]
     mattes = [("Matte", f"ChunkStart={s}") for s in range(FIRST, FIRST + frames, chunk)]
     load = os.getloadavg()[0]
@@ -138,23 +173,41 @@ def run_farm(folder: Path, plate: str, shot_file: Path, frames: int, chunk: int,
     matte_tasks = _pool(job, mattes, workers)
     total = time.monotonic() - started
     return {
-        "workers": workers, "wall_s": total, "track_s": track_wall,
-        "matte_s": total - track_wall, "critical_fraction": track_wall / total,
-        "tasks": track_tasks + matte_tasks, "load_before": load, "load_mid": load_mid,
+        "workers": workers,
+        "wall_s": total,
+        "track_s": track_wall,
+        "matte_s": total - track_wall,
+        "critical_fraction": track_wall / total,
+        "tasks": track_tasks + matte_tasks,
+        "load_before": load,
+        "load_mid": load_mid,
         "task_overhead_s": _overhead(track_tasks + matte_tasks),
         "load_after": os.getloadavg()[0],
         "max_abs_diff": _max_difference(folder, frames),
-    }  # fmt: skip
+    }
 
 
 def _pool(job: Path, tasks: Sequence[Tuple[str, str]], workers: int) -> List[Dict[str, Any]]:
     """Run OpenJD tasks, at most `workers` at once, each as a farm worker would."""
+
     def one(task: Tuple[str, str]) -> Dict[str, Any]:
         step, param = task
         log = job / f"{step}-{param.split('=')[1]}.log"
-        result = timed([OPENJD, "run", str(job / "template.json"), "-p",
-                        f"file://{job / 'openjd_parameters.json'}", "--step", step,
-                        "--no-run-dependencies", "--task-param", param], log)  # fmt: skip
+        result = timed(
+            [
+                OPENJD,
+                "run",
+                str(job / "template.json"),
+                "-p",
+                f"file://{job / 'openjd_parameters.json'}",
+                "--step",
+                step,
+                "--no-run-dependencies",
+                "--task-param",
+                param,
+            ],
+            log,
+        )
         work = sum(float(m.group(2)) for m in FRAME_LINE.finditer(log.read_text()))
         return dict(result, step=step, param=param, frame_work_s=work)
 
@@ -176,8 +229,13 @@ def modelled(farm: Dict[str, Any], workers: int) -> Dict[str, float]:
     tracks = [t["cpu_s"] for t in farm["tasks"] if t["step"] == "Track"]
     mattes = [t["cpu_s"] for t in farm["tasks"] if t["step"] == "Matte"]
     track, matte = schedule(tracks, workers), schedule(mattes, workers)
-    return {"workers": workers, "track_s": track, "matte_s": matte, "wall_s": track + matte,
-            "critical_fraction": track / (track + matte)}  # fmt: skip
+    return {
+        "workers": workers,
+        "track_s": track,
+        "matte_s": matte,
+        "wall_s": track + matte,
+        "critical_fraction": track / (track + matte),
+    }
 
 
 def _overhead(tasks: List[Dict[str, Any]]) -> float:
@@ -215,12 +273,19 @@ def plot(result: Dict[str, Any], title: str, path: Path) -> None:
 
     render, farms, model = result["render"], result["farm"], result["modelled"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
-    _bars(left, ["render"] + [f"OpenJD, {f['workers']} worker(s)" for f in farms],
-          [0.0] + [f["track_s"] for f in farms],
-          [render["wall_s"]] + [f["matte_s"] for f in farms])  # fmt: skip
+    _bars(
+        left,
+        ["render"] + [f"OpenJD, {f['workers']} worker(s)" for f in farms],
+        [0.0] + [f["track_s"] for f in farms],
+        [render["wall_s"]] + [f["matte_s"] for f in farms],
+    )
     left.set_title("measured here (2 shared cores)", fontsize=9)
-    _bars(right, [f"{m['workers']} worker(s)" for m in model], [m["track_s"] for m in model],
-          [m["matte_s"] for m in model])  # fmt: skip
+    _bars(
+        right,
+        [f"{m['workers']} worker(s)" for m in model],
+        [m["track_s"] for m in model],
+        [m["matte_s"] for m in model],
+    )
     right.set_title("from the tasks' CPU seconds, on dedicated 1-core workers", fontsize=9)
     handles, labels = left.get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8)
@@ -249,8 +314,9 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--work", type=Path, default=OUT_DIR / "farm_openjd_work")
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "img" / "farm_openjd.png")
-    parser.add_argument("--replot", action="store_true",
-                        help="only redraw the plot from the last results file")
+    parser.add_argument(
+        "--replot", action="store_true", help="only redraw the plot from the last results file"
+    )
     args = parser.parse_args()
     if args.replot:
         saved = json.loads((OUT_DIR / "farm_openjd.json").read_text())["results"]
@@ -260,39 +326,97 @@ def main() -> None:
     assert len(size) == 2
     plate, shot_file = make_shot(args.work, args.frames, (size[0], size[1]))
     render = run_render(args.work, plate, shot_file, args.frames)
-    farms = [run_farm(args.work, plate, shot_file, args.frames, args.chunk, int(n))
-             for n in args.workers.split(",")]  # fmt: skip
-    rows = [["render", "-", f"{render['wall_s']:.1f}", f"{render['cpu_s']:.0f}", "-", "-", "-",
-             "-", f"{render['load_before']:.1f}/{render['load_after']:.1f}"]]  # fmt: skip
+    farms = [
+        run_farm(args.work, plate, shot_file, args.frames, args.chunk, int(n))
+        for n in args.workers.split(",")
+    ]
+    rows = [
+        [
+            "render",
+            "-",
+            f"{render['wall_s']:.1f}",
+            f"{render['cpu_s']:.0f}",
+            "-",
+            "-",
+            "-",
+            "-",
+            f"{render['load_before']:.1f}/{render['load_after']:.1f}",
+        ]
+    ]
     for f in farms:
         cpu_s = sum(t["cpu_s"] for t in f["tasks"])
-        rows.append([f"OpenJD x{f['workers']}", f["workers"], f"{f['wall_s']:.1f}",
-                     f"{cpu_s:.0f}", f"{f['track_s']:.1f}", f"{f['critical_fraction']:.0%}",
-                     f"{f['max_abs_diff']:.1e}", f"{f['task_overhead_s']:.1f}",
-                     f"{f['load_before']:.1f}/{f['load_after']:.1f}"])  # fmt: skip
-    print_table(["run", "workers", "wall s", "CPU s", "Track s", "Track share", "max |diff|",
-                 "task overhead s", "load 1-min before/after"], rows)  # fmt: skip
+        rows.append(
+            [
+                f"OpenJD x{f['workers']}",
+                f["workers"],
+                f"{f['wall_s']:.1f}",
+                f"{cpu_s:.0f}",
+                f"{f['track_s']:.1f}",
+                f"{f['critical_fraction']:.0%}",
+                f"{f['max_abs_diff']:.1e}",
+                f"{f['task_overhead_s']:.1f}",
+                f"{f['load_before']:.1f}/{f['load_after']:.1f}",
+            ]
+        )
+    print_table(
+        [
+            "run",
+            "workers",
+            "wall s",
+            "CPU s",
+            "Track s",
+            "Track share",
+            "max |diff|",
+            "task overhead s",
+            "load 1-min before/after",
+        ],
+        rows,
+    )
     cpu = farms[0]
     model = [modelled(cpu, n) for n in (1, 2, 4, 8, 16)]
-    print(f"\nCPU seconds: render {render['cpu_s']:.0f}, the job's tasks "
-          f"{sum(t['cpu_s'] for t in cpu['tasks']):.0f} (1-worker run); on dedicated 1-core "
-          "workers (from each task's CPU seconds):")
-    print_table(["workers", "Track s", "Matte s", "wall s", "Track share"],
-                [[m["workers"], f"{m['track_s']:.0f}", f"{m['matte_s']:.0f}",
-                  f"{m['wall_s']:.0f}", f"{m['critical_fraction']:.0%}"] for m in model])
-    result = {"frames": args.frames, "size": args.size, "chunk": args.chunk, "objects": 2,
-              "render": render, "farm": farms, "modelled": model,
-              "cpu_count": os.cpu_count()}  # fmt: skip
+    print(
+        f"\nCPU seconds: render {render['cpu_s']:.0f}, the job's tasks "
+        f"{sum(t['cpu_s'] for t in cpu['tasks']):.0f} (1-worker run); on dedicated 1-core "
+        "workers (from each task's CPU seconds):"
+    )
+    print_table(
+        ["workers", "Track s", "Matte s", "wall s", "Track share"],
+        [
+            [
+                m["workers"],
+                f"{m['track_s']:.0f}",
+                f"{m['matte_s']:.0f}",
+                f"{m['wall_s']:.0f}",
+                f"{m['critical_fraction']:.0%}",
+            ]
+            for m in model
+        ],
+    )
+    result = {
+        "frames": args.frames,
+        "size": args.size,
+        "chunk": args.chunk,
+        "objects": 2,
+        "render": render,
+        "farm": farms,
+        "modelled": model,
+        "cpu_count": os.cpu_count(),
+    }
     print(f"results: {write_result('farm_openjd', result)}")
     plot(result, _title(result), args.plot)
     print(f"plot: {args.plot}")
-    print(json.dumps({"render_s": render["wall_s"],
-                      "farm_s": {f["workers"]: f["wall_s"] for f in farms}}))
+    print(
+        json.dumps(
+            {"render_s": render["wall_s"], "farm_s": {f["workers"]: f["wall_s"] for f in farms}}
+        )
+    )
 
 
 def _title(result: Dict[str, Any]) -> str:
-    return (f"{result['frames']} frames {result['size']}, 2 objects, flow + closed-form, "
-            f"chunks of {result['chunk']}")
+    return (
+        f"{result['frames']} frames {result['size']}, 2 objects, flow + closed-form, "
+        f"chunks of {result['chunk']}"
+    )
 
 
 if __name__ == "__main__":

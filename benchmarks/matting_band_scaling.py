@@ -32,9 +32,18 @@ from sam2matting.backend.matting.native import NativeStage, TileLayout
 SIZES = {"1080p": (1080, 1920), "2160p": (2160, 3840)}
 # circles (x, y, radius) in units of the frame width: a dozen objects, long edges
 CIRCLES = [
-    (0.12, 0.14, 0.07), (0.30, 0.30, 0.12), (0.42, 0.38, 0.08), (0.65, 0.35, 0.13),
-    (0.80, 0.18, 0.06), (0.90, 0.42, 0.05), (0.15, 0.45, 0.05), (0.55, 0.12, 0.04),
-    (0.25, 0.50, 0.03), (0.72, 0.50, 0.04), (0.47, 0.51, 0.035), (0.95, 0.08, 0.03),
+    (0.12, 0.14, 0.07),
+    (0.30, 0.30, 0.12),
+    (0.42, 0.38, 0.08),
+    (0.65, 0.35, 0.13),
+    (0.80, 0.18, 0.06),
+    (0.90, 0.42, 0.05),
+    (0.15, 0.45, 0.05),
+    (0.55, 0.12, 0.04),
+    (0.25, 0.50, 0.03),
+    (0.72, 0.50, 0.04),
+    (0.47, 0.51, 0.035),
+    (0.95, 0.08, 0.03),
 ]
 BAND = 12  # plate pixels on each side of the edge
 
@@ -80,8 +89,9 @@ def time_call(fn: Callable[[], Any], repeats: int, sync: Callable[[], None]) -> 
     return best
 
 
-def stage_times(solver: TileSolver, layout: TileLayout, device: torch.device,
-                repeats: int) -> Dict[str, Dict[str, float]]:
+def stage_times(
+    solver: TileSolver, layout: TileLayout, device: torch.device, repeats: int
+) -> Dict[str, Dict[str, float]]:
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     out: Dict[str, Dict[str, float]] = {}
     for name, (h, w) in SIZES.items():
@@ -91,8 +101,12 @@ def stage_times(solver: TileSolver, layout: TileLayout, device: torch.device,
         coarse = (trimap > 0.75).float()
         stage = NativeStage(solver, layout)
         seconds = time_call(partial(stage.refine, rgb_t, coarse, trimap), repeats, sync)
-        out[name] = {"seconds": seconds, "tiles": stage.last_tile_count,
-                     "band_pixels": int((trimap == 0.5).sum()), "pixels": h * w}
+        out[name] = {
+            "seconds": seconds,
+            "tiles": stage.last_tile_count,
+            "band_pixels": int((trimap == 0.5).sum()),
+            "pixels": h * w,
+        }
     return out
 
 
@@ -101,8 +115,10 @@ def engine_times(repeats: int) -> Dict[str, Dict[str, float]]:
     out: Dict[str, Dict[str, float]] = {}
     for name, (h, w) in SIZES.items():
         rgb, alpha = render(h, w)
-        inp = MattingInput(rgb=torch.from_numpy(rgb.transpose(2, 0, 1).copy()),
-                           mask=torch.from_numpy((alpha > 0.5).astype(np.float32)))
+        inp = MattingInput(
+            rgb=torch.from_numpy(rgb.transpose(2, 0, 1).copy()),
+            mask=torch.from_numpy((alpha > 0.5).astype(np.float32)),
+        )
         seconds = time_call(partial(engine.matte, inp), repeats, lambda: None)
         out[name] = {"seconds": seconds, "pixels": h * w, **engine.stats}
     return out
@@ -110,7 +126,8 @@ def engine_times(repeats: int) -> Dict[str, Dict[str, float]]:
 
 def machine() -> Dict[str, Any]:
     info: Dict[str, Any] = {
-        "python": platform.python_version(), "torch": torch.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
         "cpu": platform.processor() or platform.machine(),
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "torch_threads": torch.get_num_threads(),
@@ -133,26 +150,33 @@ def main(argv: List[str] | None = None) -> int:
     # the weight-free engine's native stage, as it runs after its first solve
     engine = ClosedFormEngine()
     cf = ClosedFormSolver(replace(engine.params.second, workers=args.threads))
-    results["stages"]["closed_form_cpu"] = stage_times(cf, engine.params.native_layout, cpu,
-                                                       args.repeats)
-    results["stages"]["guided_cpu"] = stage_times(GuidedFilterSolver(), TileLayout(128, 32, 64),
-                                                  cpu, args.repeats)
+    results["stages"]["closed_form_cpu"] = stage_times(
+        cf, engine.params.native_layout, cpu, args.repeats
+    )
+    results["stages"]["guided_cpu"] = stage_times(
+        GuidedFilterSolver(), TileLayout(128, 32, 64), cpu, args.repeats
+    )
     if torch.cuda.is_available():
         results["stages"]["guided_cuda"] = stage_times(
-            GuidedFilterSolver(), TileLayout(128, 32, 64), torch.device("cuda"), 5)
+            GuidedFilterSolver(), TileLayout(128, 32, 64), torch.device("cuda"), 5
+        )
     if not args.skip_engine:
         results["engine_closed_form_cpu"] = engine_times(1)
     print(f"{'stage':<20} {'1080p s':>9} {'2160p s':>9} {'ratio':>6} {'tiles':>11}")
     for name, t in results["stages"].items():
         ratio = t["2160p"]["seconds"] / t["1080p"]["seconds"]
         t["ratio"] = ratio
-        print(f"{name:<20} {t['1080p']['seconds']:9.3f} {t['2160p']['seconds']:9.3f} "
-              f"{ratio:6.2f} {t['1080p']['tiles']:>5}/{t['2160p']['tiles']:<5}")
+        print(
+            f"{name:<20} {t['1080p']['seconds']:9.3f} {t['2160p']['seconds']:9.3f} "
+            f"{ratio:6.2f} {t['1080p']['tiles']:>5}/{t['2160p']['tiles']:<5}"
+        )
     if "engine_closed_form_cpu" in results:
         e = results["engine_closed_form_cpu"]
         e["ratio"] = e["2160p"]["seconds"] / e["1080p"]["seconds"]
-        print(f"{'engine closed_form':<20} {e['1080p']['seconds']:9.3f} "
-              f"{e['2160p']['seconds']:9.3f} {e['ratio']:6.2f}")
+        print(
+            f"{'engine closed_form':<20} {e['1080p']['seconds']:9.3f} "
+            f"{e['2160p']['seconds']:9.3f} {e['ratio']:6.2f}"
+        )
     target = results["stages"]["closed_form_cpu"]["ratio"] <= 2.5
     results["target_ratio_le_2_5"] = target
     print(f"target (closed-form native stage ratio <= 2.5): {'met' if target else 'NOT met'}")

@@ -99,8 +99,14 @@ def run_size(model: Any, height: int, width: int, frames: int, warmup: int) -> D
     native = engine.native
     assert native is not None
     plates = [f.to(device) for f in shot.frames]
-    soft = [F.interpolate(F.interpolate(a[None, None].to(device), size=(512, 512), mode="area"),
-                          size=(height, width), mode="bilinear")[0, 0] for a in shot.alphas]
+    soft = [
+        F.interpolate(
+            F.interpolate(a[None, None].to(device), size=(512, 512), mode="area"),
+            size=(height, width),
+            mode="bilinear",
+        )[0, 0]
+        for a in shot.alphas
+    ]
     times: Dict[str, List[float]] = {"tracker": [], "heads": [], "native": [], "upload": []}
     run = iter(session.propagate(0, frames - 1))
     for i in range(frames):
@@ -131,19 +137,28 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("needs CUDA")
         return 1
     torch.manual_seed(0)
-    model = build_sam2_video_model(SAM2_TRACKERS["sam2.1-tiny"].config or "", None,
-                                   torch.device("cuda"))
-    results: Dict[str, Any] = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
-                               "python": platform.python_version(), "sizes": {}}
+    model = build_sam2_video_model(
+        SAM2_TRACKERS["sam2.1-tiny"].config or "", None, torch.device("cuda")
+    )
+    results: Dict[str, Any] = {
+        "gpu": torch.cuda.get_device_name(0),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "sizes": {},
+    }
     limits = {"1080p": 0.20, "2160p": 0.40}
-    print(f"{'size':<6} {'tracker':>8} {'heads':>7} {'native':>7} {'upload':>7} {'+%':>6} "
-          f"{'target':>7}")
+    print(
+        f"{'size':<6} {'tracker':>8} {'heads':>7} {'native':>7} {'upload':>7} {'+%':>6} "
+        f"{'target':>7}"
+    )
     for name, (h, w) in SIZES.items():
         r = run_size(model, h, w, args.frames, args.warmup)
         r["target_met"] = r["overhead"] <= limits[name]
         results["sizes"][name] = r
-        print(f"{name:<6} {r['tracker']:8.2f} {r['heads']:7.2f} {r['native']:7.2f} "
-              f"{r['upload']:7.2f} {100 * r['overhead']:6.1f} {100 * limits[name]:6.0f}%")
+        print(
+            f"{name:<6} {r['tracker']:8.2f} {r['heads']:7.2f} {r['native']:7.2f} "
+            f"{r['upload']:7.2f} {100 * r['overhead']:6.1f} {100 * limits[name]:6.0f}%"
+        )
     print(json.dumps({k: v for k, v in results.items() if k != "sizes"}))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")

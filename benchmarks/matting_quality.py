@@ -58,8 +58,11 @@ SET_MASKS: Dict[str, Tuple[str, ...]] = {
 def engine(variant: str, threads: int) -> ClosedFormEngine:
     """The weight-free engine as shipped ("default") or without the mask hold ("baseline")."""
     params = ClosedFormEngineParams()
-    params = replace(params, first=replace(params.first, workers=threads),
-                     second=replace(params.second, workers=threads))
+    params = replace(
+        params,
+        first=replace(params.first, workers=threads),
+        second=replace(params.second, workers=threads),
+    )
     if variant == "baseline":
         params = replace(params, evidence=None)
     elif variant != "default":
@@ -88,8 +91,7 @@ def score(set_name: str, mask: str, variant: str, threads: int, every: int) -> R
     matter = ImageMatter(engine(variant, threads), torch.device("cpu"))
     report = evaluation.EvalReport(engine=f"closed_form/{variant}", region="image", seed=0)
     rows: List[Tuple[float, np.ndarray]] = []
-    for result, arrays in evaluation.evaluate(items_for(set_name, every), matter,
-                                              mask_mode=mask):
+    for result, arrays in evaluation.evaluate(items_for(set_name, every), matter, mask_mode=mask):
         report.results.append(result)
         rows.append((result.badness(), contact_sheet.render_row(arrays, result)))
         rows = sorted(rows, key=lambda r: -r[0])[:3]
@@ -101,15 +103,18 @@ def before_after(runs: Sequence[Run]) -> str:
     by_variant = {r.variant: {x.name: x for x in r.report.results} for r in runs}
     names = [x.name for x in runs[0].report.results]
     head = f"{'image':<22} {'mask op':>9}" + "".join(
-        f" | {v[:8]:>8} SAD x  Grad x  J/Jm   solid  width" for v in by_variant)
+        f" | {v[:8]:>8} SAD x  Grad x  J/Jm   solid  width" for v in by_variant
+    )
     lines = [head, "-" * len(head)]
     for name in names:
         line = f"{name[:22]:<22} {by_variant[runs[0].variant][name].mask_op:>9}"
         for rows in by_variant.values():
             r = rows[name]
             j = r.hard["j"] / r.hard["j_mask"] if r.hard["j_mask"] else float("nan")
-            line += (f" | {'':>8} {r.ratio('sad'):5.3f} {r.ratio('grad'):6.3f} {j:6.3f} "
-                     f"{r.hard['interior']:6.3f} {r.hard['edge_width']:6.2f}")
+            line += (
+                f" | {'':>8} {r.ratio('sad'):5.3f} {r.ratio('grad'):6.3f} {j:6.3f} "
+                f"{r.hard['interior']:6.3f} {r.hard['edge_width']:6.2f}"
+            )
         lines.append(line)
     return "\n".join(lines)
 
@@ -129,8 +134,10 @@ def targets(runs: Sequence[Run], variant: str) -> Dict[str, Any]:
             out[f"{key}: worst SAD ratio <= 1.0"] = (worst, worst <= 1.0)
         if run.set_name == "davis" and run.mask == "exact":
             out[f"{key}: min J ratio >= 0.97"] = (s["min_j_ratio"], s["min_j_ratio"] >= 0.97)
-            out[f"{key}: min solid interior >= 0.99"] = (s["min_interior"],
-                                                        s["min_interior"] >= 0.99)
+            out[f"{key}: min solid interior >= 0.99"] = (
+                s["min_interior"],
+                s["min_interior"] >= 0.99,
+            )
             out[f"{key}: tile artifacts == 0"] = (s["tile_artifacts"], s["tile_artifacts"] == 0)
     return out
 
@@ -159,8 +166,13 @@ def timing(variants: Sequence[str], threads: int, repeats: int) -> Dict[str, Any
             start = time.perf_counter()
             m(rgb, mask)
             seconds[v].append(time.perf_counter() - start)
-    return {"seconds": seconds, "median": {v: statistics.median(s) for v, s in seconds.items()},
-            "load_before": load_before, "load_after": os.getloadavg(), "threads": threads}
+    return {
+        "seconds": seconds,
+        "median": {v: statistics.median(s) for v, s in seconds.items()},
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+        "threads": threads,
+    }
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -182,12 +194,17 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"\n== {set_name}, {mask} masks ==")
             print(before_after(group))
             for run in group:
-                print(f"{run.variant}: means x mask " + "  ".join(
-                    f"{k.upper()} {v:.3f}" for k, v in run.report.ratios().items())
-                    + f"; {evaluation_line(run)}")
-    results: Dict[str, Any] = {"runs": [{"set": r.set_name, "mask": r.mask,
-                                         "variant": r.variant, **r.report.to_dict()}
-                                        for r in runs]}
+                print(
+                    f"{run.variant}: means x mask "
+                    + "  ".join(f"{k.upper()} {v:.3f}" for k, v in run.report.ratios().items())
+                    + f"; {evaluation_line(run)}"
+                )
+    results: Dict[str, Any] = {
+        "runs": [
+            {"set": r.set_name, "mask": r.mask, "variant": r.variant, **r.report.to_dict()}
+            for r in runs
+        ]
+    }
     print("\n== targets ==")
     results["targets"] = {}
     for v in variants:
@@ -198,15 +215,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.no_timing:
         results["timing_1080p"] = timing(variants, args.threads, args.repeats)
         t = results["timing_1080p"]
-        print(f"\n1080p s/frame (median of {args.repeats}, interleaved): " + "  ".join(
-            f"{v} {s:.2f}" for v, s in t["median"].items())
-            + f"; load {t['load_before'][0]:.2f} -> {t['load_after'][0]:.2f}")
-    worst = sorted(((ratio, row) for r in runs if r.variant == variants[-1]
-                    for ratio, row in r.worst_rows), key=lambda x: -x[0])[:8]
+        print(
+            f"\n1080p s/frame (median of {args.repeats}, interleaved): "
+            + "  ".join(f"{v} {s:.2f}" for v, s in t["median"].items())
+            + f"; load {t['load_before'][0]:.2f} -> {t['load_after'][0]:.2f}"
+        )
+    worst = sorted(
+        ((ratio, row) for r in runs if r.variant == variants[-1] for ratio, row in r.worst_rows),
+        key=lambda x: -x[0],
+    )[:8]
     if worst:
         OUT_DIR.mkdir(parents=True, exist_ok=True)
-        contact_sheet.write_png(OUT_DIR / "matting_quality_worst.png",
-                                contact_sheet.compose([row for _, row in worst]))
+        contact_sheet.write_png(
+            OUT_DIR / "matting_quality_worst.png", contact_sheet.compose([row for _, row in worst])
+        )
     print(f"wrote {write_result('matting_quality', results)}")
     return 0
 

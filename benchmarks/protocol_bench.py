@@ -130,9 +130,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--frames", type=int, default=10)
     parser.add_argument(
-        "--mechanism", action="append", choices=("legacy", "plain", "curve"),
+        "--mechanism",
+        action="append",
+        choices=("legacy", "plain", "curve"),
         help="endpoint(s) to measure (default: all three)",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
     pixels = bytes(bytearray(range(256)) * (W * H * 3 * 2 // 256))
     mb = len(pixels) / 1e6
@@ -141,8 +143,14 @@ def main() -> None:
     for mechanism in args.mechanism or ["legacy", "plain", "curve"]:
         got = run(mechanism, args.seconds, args.frames, pixels)
         results[mechanism] = got
-        rows.append([mechanism, got["small_request_reply_per_s"], got["frame_send_ms_median"],
-                     got["frame_echo_ms_median"]])  # fmt: skip
+        rows.append(
+            [
+                mechanism,
+                got["small_request_reply_per_s"],
+                got["frame_send_ms_median"],
+                got["frame_echo_ms_median"],
+            ]
+        )
     zmq.Context.instance().term()
     print_table(
         ["endpoint", "ping req/reply per s", f"put_frames {mb:.0f} MB, ms", "echo back, ms"],

@@ -157,17 +157,27 @@ def main() -> None:
     print(f"flow tracker, {settings.preset}, working size {settings.working_size}, 854x480 plate")
     print_table(
         ["frames", "frames/s", "RSS start MB", "RSS peak MB", "session MB", "IoU (sampled)"],
-        [[s["frames"], s["frames_per_s"], s["rss_start_mb"], s["rss_peak_mb"],
-          s["session_bytes_first_last"][-1] / 2**20, s["synthetic_iou_sampled"]]],
-    )  # fmt: skip
+        [
+            [
+                s["frames"],
+                s["frames_per_s"],
+                s["rss_start_mb"],
+                s["rss_peak_mb"],
+                s["session_bytes_first_last"][-1] / 2**20,
+                s["synthetic_iou_sampled"],
+            ]
+        ],
+    )
     if (DAVIS / "davis").is_dir():
         result["davis"] = davis(settings)
         print("\nDAVIS 480p, mean IoU over frames 1..N-1")
         print_table(
             ["clip", "frames", "first mask only", "mask every 10", "hold every 10 (baseline)"],
-            [[r["clip"], r["frames"], r["first_mask"], r["mask_every_10"], r["hold_every_10"]]
-             for r in result["davis"]],
-        )  # fmt: skip
+            [
+                [r["clip"], r["frames"], r["first_mask"], r["mask_every_10"], r["hold_every_10"]]
+                for r in result["davis"]
+            ],
+        )
     else:
         print(f"\n(no DAVIS clips under {DAVIS}: IoU skipped)", file=sys.stderr)
     print(f"\nwritten: {write_result('tracking_flow_cpu', result)}")

@@ -97,10 +97,18 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     result = run(args)
     keys = [
-        "model", "device", "objects", "stagger", "offload_state_to_cpu", "frames",
-        "median_ms_per_frame", "frames_per_s", "session_mb_after_10", "session_mb_last",
+        "model",
+        "device",
+        "objects",
+        "stagger",
+        "offload_state_to_cpu",
+        "frames",
+        "median_ms_per_frame",
+        "frames_per_s",
+        "session_mb_after_10",
+        "session_mb_last",
         "peak_gpu_mb",
-    ]  # fmt: skip
+    ]
     print_table(keys, [[result[k] for k in keys]])
     name = f"tracking_sam2_{args.model}_{torch.device(args.device).type}"
     print(f"written: {write_result(name, result)}")

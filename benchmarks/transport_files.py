@@ -46,8 +46,14 @@ def silhouette(width: int, height: int) -> np.ndarray:
 
 def time_plate(client: Client, width: int, height: int, repeats: int) -> Dict[str, float]:
     pixels = np.random.default_rng(1).random((height, width, 3), np.float32).astype("<f2").tobytes()
-    image = {"buffer": 0, "encoding": "raw", "dtype": "float16", "shape": [height, width, 3],
-             "channels": ["R", "G", "B"], "colourspace": "scene_linear"}  # fmt: skip
+    image = {
+        "buffer": 0,
+        "encoding": "raw",
+        "dtype": "float16",
+        "shape": [height, width, 3],
+        "channels": ["R", "G", "B"],
+        "colourspace": "scene_linear",
+    }
     inline, by_path = [], []
     for i in range(repeats):
         t0 = time.perf_counter()
@@ -98,8 +104,15 @@ def bench_mattes(repeats: int) -> List[Dict[str, Any]]:
                     ms = time_matte(Path(tmp) / f"{name}-{threads}", w, h, comp, repeats)
                     size = (Path(tmp) / f"{name}-{threads}" / comp / "matte").glob("*.exr")
                     mb = statistics.median(p.stat().st_size for p in size) / 1e6
-                    rows.append({"size": name, "threads": threads, "compression": comp,
-                                 "write_ms": ms, "file_mb": mb})  # fmt: skip
+                    rows.append(
+                        {
+                            "size": name,
+                            "threads": threads,
+                            "compression": comp,
+                            "write_ms": ms,
+                            "file_mb": mb,
+                        }
+                    )
     return rows
 
 
@@ -113,8 +126,11 @@ def plot(rows: List[Dict[str, Any]], path: Path) -> None:
     for ax, size in zip(axes, SIZES):
         for threads in (1, 2):
             sel = [r for r in rows if r["size"] == size and r["threads"] == threads]
-            ax.bar([f"{r['compression']}\n{threads}t" for r in sel], [r["write_ms"] for r in sel],
-                   label=f"{threads} thread(s)")  # fmt: skip
+            ax.bar(
+                [f"{r['compression']}\n{threads}t" for r in sel],
+                [r["write_ms"] for r in sel],
+                label=f"{threads} thread(s)",
+            )
         ax.axhline(15, color="red", lw=1, ls="--", label="15 ms budget (2K)")
         ax.set_title(f"matte EXR write, {size}")
         ax.set_ylabel("ms per frame")
@@ -130,12 +146,15 @@ def main() -> None:
     args = parser.parse_args()
     plates = bench_plates(args.repeats)
     mattes = bench_mattes(args.repeats)
-    print_table(["plate", "inline put_frames ms", "by path ms"],
-                [[k, v["inline_ms"], v["path_ms"]] for k, v in plates.items()])  # fmt: skip
+    print_table(
+        ["plate", "inline put_frames ms", "by path ms"],
+        [[k, v["inline_ms"], v["path_ms"]] for k, v in plates.items()],
+    )
     print()
-    print_table(["size", "threads", "compression", "write ms", "file MB"],
-                [[r["size"], r["threads"], r["compression"], r["write_ms"], r["file_mb"]]
-                 for r in mattes])  # fmt: skip
+    print_table(
+        ["size", "threads", "compression", "write ms", "file MB"],
+        [[r["size"], r["threads"], r["compression"], r["write_ms"], r["file_mb"]] for r in mattes],
+    )
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     png = OUT_DIR / "transport_files.png"
     plot(mattes, png)

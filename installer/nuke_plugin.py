@@ -152,9 +152,20 @@ def vendored_pyzmq(folder: Path) -> Optional[str]:
 def foreign_wheel_args(python: Tuple[int, int], platform_tags: Sequence[str]) -> List[str]:
     """pip options that pick binary wheels for another Python and OS build (install/download)."""
     abi = f"cp{python[0]}{python[1]}" + ("m" if python < (3, 8) else "")
-    args = ["--only-binary=:all:", "--no-deps", "--implementation", "cp",
-            "--python-version", f"{python[0]}.{python[1]}",
-            "--abi", abi, "--abi", "abi3", "--abi", "none"]  # fmt: skip
+    args = [
+        "--only-binary=:all:",
+        "--no-deps",
+        "--implementation",
+        "cp",
+        "--python-version",
+        f"{python[0]}.{python[1]}",
+        "--abi",
+        abi,
+        "--abi",
+        "abi3",
+        "--abi",
+        "none",
+    ]
     for tag in platform_tags:
         args += ["--platform", tag]
     return args
@@ -168,8 +179,17 @@ def vendor_command(
     offline: Optional[Path],
 ) -> Command:
     """pip install --target for another Python and OS build: binary wheels only."""
-    argv = [str(pip_python), "-m", "pip", "install", "--quiet", "--target", str(target),
-            "--no-compile", *foreign_wheel_args(python, platform_tags)]  # fmt: skip
+    argv = [
+        str(pip_python),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--target",
+        str(target),
+        "--no-compile",
+        *foreign_wheel_args(python, platform_tags),
+    ]
     if offline is not None:
         argv += ["--no-index", "--find-links", str(offline)]
     return Command(

@@ -103,8 +103,11 @@ class ZapHandler:
         ok = self._accepts(mechanism, request[6:])
         if not ok:
             self.refused += 1
-            self._warn("refused a %s connection from %r: wrong credentials",
-                       mechanism.decode("ascii", "replace"), address)  # fmt: skip
+            self._warn(
+                "refused a %s connection from %r: wrong credentials",
+                mechanism.decode("ascii", "replace"),
+                address,
+            )
         status = (b"200", b"OK") if ok else (b"400", b"wrong credentials")
         return [_ZAP_VERSION, request_id, *status, b"sam2matting" if ok else b"", b""]
 

@@ -447,8 +447,13 @@ def check_buffers(content: Dict[str, Any], sizes: Sequence[int]) -> None:
 # other 1.1 additions merge beside it; PROTOCOL.md's version history lists them all.
 
 CANCEL_REASONS = (
-    "requested", "replaced", "object_removed", "shot_closed", "reconfigured", "shutdown",
-)  # fmt: skip
+    "requested",
+    "replaced",
+    "object_removed",
+    "shot_closed",
+    "reconfigured",
+    "shutdown",
+)
 
 WARNING = Record(
     {

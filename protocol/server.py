@@ -121,14 +121,20 @@ class ServerEndpoint:
             auth_port = _bind(self._auth, info, want)
         port = _bind(self._plain, info, info.port) if self._plain is not None else auth_port
         self.info = ConnectionInfo(
-            info.key, connect_ip(info.ip) if info.transport == "tcp" else info.ip, port,
-            info.transport, auth_mechanism=self._mechanism, auth_port=auth_port,
-        )  # fmt: skip
+            info.key,
+            connect_ip(info.ip) if info.transport == "tcp" else info.ip,
+            port,
+            info.transport,
+            auth_mechanism=self._mechanism,
+            auth_port=auth_port,
+        )
         log.info(
             "listening on %s (1.0 endpoint: %s; authenticated %s endpoint: %s)",
-            info.ip, f"port {port}" if self._plain is not None else "off",
-            self._mechanism or "-", auth_port or "off",
-        )  # fmt: skip
+            info.ip,
+            f"port {port}" if self._plain is not None else "off",
+            self._mechanism or "-",
+            auth_port or "off",
+        )
         return self.info
 
     # ------------------------------------------------------------ receiving

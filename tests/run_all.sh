@@ -11,6 +11,7 @@ python3 installer/install.py --env .venv --dev --no-models --no-nuke
 
 echo "== lint and types"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/mypy
 # The Nuke-side plugin, against the types-nuke stubs (mypy cannot target 3.7/3.9 any more).
 .venv/bin/mypy --python-version 3.10 host_plugin/sam2matting_nuke

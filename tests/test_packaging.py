@@ -45,9 +45,7 @@ def test_package_dir_maps_onto_the_namespace():
 def test_mypy_path_links_follow_package_dir():
     """mypy sees the import names through .ci/mypy_path's links: one per package-dir entry."""
     links = {
-        ".".join(p.relative_to(MYPY_PATH).parts): p
-        for p in MYPY_PATH.rglob("*")
-        if p.is_symlink()
+        ".".join(p.relative_to(MYPY_PATH).parts): p for p in MYPY_PATH.rglob("*") if p.is_symlink()
     }
     assert set(links) == set(MAPPING), (
         "re-create the links: for each pyproject package-dir entry NAME = FOLDER, "
@@ -63,10 +61,21 @@ def test_wheel_installs_nothing_generic(tmp_path):
     import subprocess
 
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(REPO_ROOT)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO_ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(tmp_path.glob("sam2matting-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
@@ -91,14 +100,16 @@ def test_one_minimum_python_per_side():
     backend = ".".join(map(str, MIN_ENV_PYTHON))
     statements = {
         "pyproject.toml": [
-            f"the backend extra needs Python {backend}+", 'requires-python = ">=3.7"',
-            'target-version = "py37"', "Nuke's Python 3.7-3.11",
+            f"the backend extra needs Python {backend}+",
+            'requires-python = ">=3.7"',
+            'target-version = "py37"',
+            "Nuke's Python 3.7-3.11",
         ],
         "docs/ARCHITECTURE.md": [f"backend (Python {backend}+", "Nuke (Python 3.7-3.11"],
         "docs/INSTALL.md": [f"(Python {backend}+ needed there"],
         "installer/install.py": [f"the backend itself needs {backend}+"],
         "tests/nuke_side.sh": ['PYTHONS=${SAM2MATTING_NUKE_PYTHONS:-"3.7 '],
-    }  # fmt: skip
+    }
     for name, expected in statements.items():
         text = (REPO_ROOT / name).read_text(encoding="utf-8")
         for statement in expected:

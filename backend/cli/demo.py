@@ -56,25 +56,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = _EPILOG
     parser.add_argument(
-        "--frames", type=int, default=DEFAULT_FRAMES, metavar="N",
+        "--frames",
+        type=int,
+        default=DEFAULT_FRAMES,
+        metavar="N",
         help=f"frames to generate and matte (default {DEFAULT_FRAMES})",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        metavar="DIR",
         help=f"output folder: plates, truth, mattes, preview.png (default {DEFAULT_OUT})",
-    )  # fmt: skip
+    )
     parser.add_argument("--tracker", help="tracker (default auto: SAM2.1 if installed, else flow)")
     parser.add_argument("--engine", help="matting engine (default auto: the best available)")
     parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated shot")
     parser.add_argument(
-        "--prompt", choices=("roto", "clicks"), default="roto",
+        "--prompt",
+        choices=("roto", "clicks"),
+        default="roto",
         help="first-frame prompt: a roto mask (default) or a box and a positive click",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--size", default=f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}", metavar="WxH",
+        "--size",
+        default=f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}",
+        metavar="WxH",
         help="frame size (default 1920x1080; smaller sizes are for quick checks)",
-    )  # fmt: skip
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,8 +152,11 @@ def _run_backend(shot: DemoShot, args: argparse.Namespace, private: Path) -> Dem
     from sam2matting.protocol.errors import ProtocolError
 
     options: List[str] = []
-    for flag, value in (("--tracker", args.tracker), ("--engine", args.engine),
-                        ("--device", args.device)):  # fmt: skip
+    for flag, value in (
+        ("--tracker", args.tracker),
+        ("--engine", args.engine),
+        ("--device", args.device),
+    ):
         if value:
             options += [flag, value]
     serve = ServeProcess(private, shot.folder / "backend.log", shot.folder, options)
@@ -155,8 +168,10 @@ def _run_backend(shot: DemoShot, args: argparse.Namespace, private: Path) -> Dem
         print(f"sam2matting demo: {exc}; the backend said:\n{serve.log_tail()}", file=sys.stderr)
         return exc.exit_code
     except ProtocolError as exc:
-        print(f"sam2matting demo: {exc.message}\n  hint: {exc.hint}\n  backend log: "
-              f"{serve.log_path}", file=sys.stderr)  # fmt: skip
+        print(
+            f"sam2matting demo: {exc.message}\n  hint: {exc.hint}\n  backend log: {serve.log_path}",
+            file=sys.stderr,
+        )
         return _exit_code(exc.code.value)
 
 
@@ -176,8 +191,13 @@ def _finish(shot: DemoShot, result: DemoResult, times: Dict[str, float]) -> int:
     picked = pick_frames(shot.frames)
     plates, mattes = plates_and_mattes(shot, result.matte, picked)
     preview = shot.folder / "preview.png"
-    write_preview(preview, plates, mattes, [f"frame {f}" for f in picked],
-                  [shot.truth_alpha(f) for f in picked])
+    write_preview(
+        preview,
+        plates,
+        mattes,
+        [f"frame {f}" for f in picked],
+        [shot.truth_alpha(f) for f in picked],
+    )
     times["done"] = time.monotonic()
     print(report(shot, result, scores, preview, times))
     return exit_codes.OK

@@ -51,13 +51,20 @@ class ServeProcess:
         self.connection_file = folder / "connection.json"
         self.log_path = log_path
         self.command = [
-            sys.executable, "-m", "sam2matting.backend.cli.main", "serve",
-            "--connection-file", str(self.connection_file),
-            "--cache-root", str(folder / "cache"),
-            "--allowed-root", str(allowed_root),
-            "--log-file", str(folder / "backend.log"),
+            sys.executable,
+            "-m",
+            "sam2matting.backend.cli.main",
+            "serve",
+            "--connection-file",
+            str(self.connection_file),
+            "--cache-root",
+            str(folder / "cache"),
+            "--allowed-root",
+            str(allowed_root),
+            "--log-file",
+            str(folder / "backend.log"),
             *options,
-        ]  # fmt: skip
+        ]
         self.process: Optional[subprocess.Popen[bytes]] = None
         self.client: Optional[Client] = None
         self._log_file: Optional[IO[bytes]] = None
@@ -66,9 +73,11 @@ class ServeProcess:
         self._log_file = open(self.log_path, "wb")  # closed in __exit__
         try:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                self.command, stdin=subprocess.DEVNULL, stdout=self._log_file,
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log_file,
                 stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            )
             self.client = self._wait_until_up(self.process)
         except BaseException:
             self.__exit__()

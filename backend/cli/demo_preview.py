@@ -51,8 +51,10 @@ def preview_image(
     (with the truth, plus the hard-edge zoom row)."""
     columns = [_column(p, m, label) for p, m, label in zip(plates, mattes, labels)]
     if truths is not None:
-        columns = [np.concatenate([c, _to_8bit(hard_edge_zoom(m, t))], axis=0)
-                   for c, m, t in zip(columns, mattes, truths)]
+        columns = [
+            np.concatenate([c, _to_8bit(hard_edge_zoom(m, t))], axis=0)
+            for c, m, t in zip(columns, mattes, truths)
+        ]
     image: np.ndarray = np.concatenate(columns, axis=1)
     return image
 
@@ -134,8 +136,13 @@ def hard_edge_zoom(matte: np.ndarray, truth: np.ndarray) -> np.ndarray:
     pad = ((half, half), (half, half))
     crop_m = np.pad(matte, pad)[y : y + side, x : x + side]
     crop_t = np.pad(truth, pad)[y : y + side, x : x + side]
-    zoom = cv2.resize(np.clip(crop_m, 0, 1).astype(np.float32), None, fx=ZOOM, fy=ZOOM,
-                      interpolation=cv2.INTER_NEAREST)
+    zoom = cv2.resize(
+        np.clip(crop_m, 0, 1).astype(np.float32),
+        None,
+        fx=ZOOM,
+        fy=ZOOM,
+        interpolation=cv2.INTER_NEAREST,
+    )
     tile[: zoom.shape[0], : zoom.shape[1]] = zoom[..., None]
     solid = object_metrics.interior_solid(crop_m, crop_t)
     width = object_metrics.edge_width(crop_m, crop_t, reach=6.0)
@@ -148,6 +155,14 @@ def _label(text: str) -> np.ndarray:
     import cv2
 
     strip = np.full((LABEL_HEIGHT, TILE_WIDTH, 3), 30, np.uint8)
-    cv2.putText(strip, text, (8, LABEL_HEIGHT - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.55,
-                (240, 240, 240), 1, cv2.LINE_AA)  # fmt: skip
+    cv2.putText(
+        strip,
+        text,
+        (8, LABEL_HEIGHT - 9),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.55,
+        (240, 240, 240),
+        1,
+        cv2.LINE_AA,
+    )
     return strip.astype(np.float32) / 255.0

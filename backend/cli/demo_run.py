@@ -74,11 +74,15 @@ def _open_shot(
     client: Client, shot: DemoShot, tracker: Optional[str], engine: Optional[str]
 ) -> Dict[str, Any]:
     content = {
-        "shot_id": SHOT_ID, "width": shot.width, "height": shot.height,
-        "first_frame": shot.frames[0], "last_frame": shot.frames[-1],
-        "colourspace": PLATE_COLOURSPACE, "tracker": tracker or "auto",
+        "shot_id": SHOT_ID,
+        "width": shot.width,
+        "height": shot.height,
+        "first_frame": shot.frames[0],
+        "last_frame": shot.frames[-1],
+        "colourspace": PLATE_COLOURSPACE,
+        "tracker": tracker or "auto",
         "engine": engine or "auto",
-    }  # fmt: skip
+    }
     state: Dict[str, Any] = client.request("open_shot_request", content).content
     print(f"backend: tracker {state['tracker']}, engine {state['engine']}", file=sys.stderr)
     return state
@@ -87,15 +91,23 @@ def _open_shot(
 def _prompt(client: Client, shot: DemoShot, kind: str) -> None:
     """A roto (the solid part of the true alpha, as a raw 8-bit mask) or a box and a click."""
     content: Dict[str, Any] = {
-        "shot_id": SHOT_ID, "frame": shot.frames[0],
-        "object": {"id": OBJECT_ID, "name": OBJECT_NAME}, "matte": "none",
-    }  # fmt: skip
+        "shot_id": SHOT_ID,
+        "frame": shot.frames[0],
+        "object": {"id": OBJECT_ID, "name": OBJECT_NAME},
+        "matte": "none",
+    }
     buffers = []
     if kind == "roto":
         mask = (shot.truth_alpha(shot.frames[0]) > 0.5).astype(np.uint8) * 255
-        content["mask"] = {"buffer": 0, "encoding": "raw", "dtype": "uint8",
-                           "shape": [shot.height, shot.width], "channels": ["A"],
-                           "colourspace": "raw", "origin": "top_left"}  # fmt: skip
+        content["mask"] = {
+            "buffer": 0,
+            "encoding": "raw",
+            "dtype": "uint8",
+            "shape": [shot.height, shot.width],
+            "channels": ["A"],
+            "colourspace": "raw",
+            "origin": "top_left",
+        }
         buffers.append(mask.tobytes())
     else:
         content.update(points=[list(shot.point)], labels=[1], box=list(shot.box))
@@ -108,8 +120,12 @@ def _propagate(
     matte.folder.mkdir(parents=True, exist_ok=True)
     for frame in shot.frames:
         matte.path(frame).unlink(missing_ok=True)  # a matte left by an earlier demo
-    request = {"shot_id": SHOT_ID, "start_frame": shot.frames[0], "direction": "forward",
-               "matte": "path" if shared else "exr"}  # fmt: skip
+    request = {
+        "shot_id": SHOT_ID,
+        "start_frame": shot.frames[0],
+        "direction": "forward",
+        "matte": "path" if shared else "exr",
+    }
 
     def copy_out(frame: int, event: Message) -> None:
         source = matte_source(event)

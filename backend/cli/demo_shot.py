@@ -65,8 +65,12 @@ def generate(
     prompt: Optional[Tuple[Tuple[float, float, float, float], Tuple[float, float]]] = None
     sequence = make_sequence(np.random.default_rng(seed), count, (height, width))
     for frame, shot_frame in zip(frames, sequence):
-        write_exr(plate.path(frame), _plate_channels(shot_frame.image), compression="piz",
-                  pixel_type="half")  # fmt: skip
+        write_exr(
+            plate.path(frame),
+            _plate_channels(shot_frame.image),
+            compression="piz",
+            pixel_type="half",
+        )
         write_exr(truth.path(frame), {"A": shot_frame.alpha}, compression="zip")
         if prompt is None:
             prompt = prompt_from_truth(shot_frame.alpha)

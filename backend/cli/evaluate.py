@@ -32,30 +32,66 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("folder", type=Path, nargs="?", default=None,
-                        help="dataset folder (input/ + gt/ or similar, or a DAVIS layout)")
-    parser.add_argument("--synthetic", choices=("dense", "hard"), default=None,
-                        help="score a procedural development set instead of a folder")
-    parser.add_argument("--per-kind", type=int, default=2,
-                        help="images per kind of a --synthetic set (default 2)")
-    parser.add_argument("--mask", default="tracker",
-                        help="mask given to the engine: tracker (simulated, default), exact, "
-                             "dilate:K or erode:K")
-    parser.add_argument("--every", type=int, default=1,
-                        help="score every N-th image (of each clip of a DAVIS folder)")
-    parser.add_argument("--worst", type=int, default=8,
-                        help="images on the contact sheet: the worst by SAD ratio (default 8)")
+    parser.add_argument(
+        "folder",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="dataset folder (input/ + gt/ or similar, or a DAVIS layout)",
+    )
+    parser.add_argument(
+        "--synthetic",
+        choices=("dense", "hard"),
+        default=None,
+        help="score a procedural development set instead of a folder",
+    )
+    parser.add_argument(
+        "--per-kind", type=int, default=2, help="images per kind of a --synthetic set (default 2)"
+    )
+    parser.add_argument(
+        "--mask",
+        default="tracker",
+        help="mask given to the engine: tracker (simulated, default), exact, dilate:K or erode:K",
+    )
+    parser.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="score every N-th image (of each clip of a DAVIS folder)",
+    )
+    parser.add_argument(
+        "--worst",
+        type=int,
+        default=8,
+        help="images on the contact sheet: the worst by SAD ratio (default 8)",
+    )
     parser.add_argument("--engine", default="auto", help="engine to score (default: auto)")
-    parser.add_argument("-o", "--out", type=Path, default=Path("out/eval"),
-                        help="folder for results.csv, results.json, contact_sheet.png")
+    parser.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        default=Path("out/eval"),
+        help="folder for results.csv, results.json, contact_sheet.png",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated masks")
     parser.add_argument("--limit", type=int, default=None, help="score the first N images only")
-    parser.add_argument("--max-side", type=int, default=None,
-                        help="downscale images (and ground truth) to this long side first")
-    parser.add_argument("--region", choices=("image", "trimap"), default="image",
-                        help="score the whole image (default) or the trimap's unknown region")
-    parser.add_argument("--sequence", action="store_true",
-                        help="the images are one clip in frame order: also report dtSSD")
+    parser.add_argument(
+        "--max-side",
+        type=int,
+        default=None,
+        help="downscale images (and ground truth) to this long side first",
+    )
+    parser.add_argument(
+        "--region",
+        choices=("image", "trimap"),
+        default="image",
+        help="score the whole image (default) or the trimap's unknown region",
+    )
+    parser.add_argument(
+        "--sequence",
+        action="store_true",
+        help="the images are one clip in frame order: also report dtSSD",
+    )
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: config)")
 
 
@@ -86,8 +122,9 @@ def _run(args: argparse.Namespace) -> int:
     sheet = WorstRows(args.worst)
     temporal = Temporal()
     clip = args.folder.resolve().name if args.sequence and args.folder else None
-    for result, arrays in evaluation.evaluate(items, matter, args.seed, args.region,
-                                              args.max_side, clip, args.mask):
+    for result, arrays in evaluation.evaluate(
+        items, matter, args.seed, args.region, args.max_side, clip, args.mask
+    ):
         report.results.append(result)
         sheet.add(result, arrays)
         temporal.add(arrays)
@@ -159,8 +196,9 @@ class Temporal:
         if prev is None or prev.gt.shape != frame.gt.shape:
             return
         for key, values in self.values.items():
-            values.append(metrics.dtssd([getattr(prev, key), getattr(frame, key)],
-                                        [prev.gt, frame.gt]))
+            values.append(
+                metrics.dtssd([getattr(prev, key), getattr(frame, key)], [prev.gt, frame.gt])
+            )
 
     def mean(self, key: str) -> float:
         values = self.values[key]
@@ -181,18 +219,39 @@ def write_outputs(out: Path, summary: Dict[str, Any], rows: Sequence[np.ndarray]
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     hard = ("j", "j_mask", "interior", "edge_width", "edge_width_truth", "tile_artifacts")
-    writer.writerow(["image", "width", "height", "mask_op", "seconds", "seconds_per_mp",
-                     *METRICS, *[f"mask_{m}" for m in METRICS], "sad_ratio", "grad_ratio",
-                     *hard])
+    writer.writerow(
+        [
+            "image",
+            "width",
+            "height",
+            "mask_op",
+            "seconds",
+            "seconds_per_mp",
+            *METRICS,
+            *[f"mask_{m}" for m in METRICS],
+            "sad_ratio",
+            "grad_ratio",
+            *hard,
+        ]
+    )
     for r in summary["images"]:
-        ratios = [r["engine"][m] / r["mask"][m] if r["mask"][m] else float("nan")
-                  for m in ("sad", "grad")]
-        writer.writerow([r["name"], r["width"], r["height"], r["mask_op"],
-                         f"{r['seconds']:.4f}", f"{r['seconds_per_mp']:.4f}",
-                         *[f"{r['engine'][m]:.6f}" for m in METRICS],
-                         *[f"{r['mask'][m]:.6f}" for m in METRICS],
-                         *[f"{x:.6f}" for x in ratios],
-                         *[f"{r['hard'].get(k, float('nan')):.6f}" for k in hard]])
+        ratios = [
+            r["engine"][m] / r["mask"][m] if r["mask"][m] else float("nan") for m in ("sad", "grad")
+        ]
+        writer.writerow(
+            [
+                r["name"],
+                r["width"],
+                r["height"],
+                r["mask_op"],
+                f"{r['seconds']:.4f}",
+                f"{r['seconds_per_mp']:.4f}",
+                *[f"{r['engine'][m]:.6f}" for m in METRICS],
+                *[f"{r['mask'][m]:.6f}" for m in METRICS],
+                *[f"{x:.6f}" for x in ratios],
+                *[f"{r['hard'].get(k, float('nan')):.6f}" for k in hard],
+            ]
+        )
     atomic_write_bytes(out / "results.csv", text.getvalue().encode("utf-8"))
     blob = json.dumps(summary, indent=2, sort_keys=True)
     atomic_write_bytes(out / "results.json", blob.encode("utf-8"))

@@ -34,73 +34,147 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     track = sub.add_parser("track", help="a Track task: track one object, store its priors")
     _job_arguments(track)
     _task_arguments(track)
-    track.add_argument("--object", type=int, required=True, metavar="ID",
-                       help="the object this task tracks")  # fmt: skip
+    track.add_argument(
+        "--object", type=int, required=True, metavar="ID", help="the object this task tracks"
+    )
     matte = sub.add_parser("matte", help="a Matte task: write the mattes of a chunk of frames")
     _job_arguments(matte)
     _task_arguments(matte)
-    matte.add_argument("-o", "--output", required=True, metavar="PATTERN",
-                       help="matte sequence to write, e.g. /shots/sh010/matte/matte.####.exr")
-    matte.add_argument("--chunk-start", type=int, metavar="FRAME",
-                       help="first frame of this task's chunk (default: the job's first)")
-    matte.add_argument("--chunk-size", type=int, metavar="N",
-                       help="frames in the chunk (default: to the job's last frame)")  # fmt: skip
+    matte.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="PATTERN",
+        help="matte sequence to write, e.g. /shots/sh010/matte/matte.####.exr",
+    )
+    matte.add_argument(
+        "--chunk-start",
+        type=int,
+        metavar="FRAME",
+        help="first frame of this task's chunk (default: the job's first)",
+    )
+    matte.add_argument(
+        "--chunk-size",
+        type=int,
+        metavar="N",
+        help="frames in the chunk (default: to the job's last frame)",
+    )
 
 
 def _job_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--shot", required=True, type=Path, metavar="FILE",
-                        help="shot file exported by the SAM2Matte node")
-    parser.add_argument("--plate", required=True, metavar="PATTERN",
-                        help="plate sequence, e.g. /shots/sh010/plate/plate.####.exr")
-    parser.add_argument("--frames", required=True, metavar="FIRST-LAST",
-                        help="the job's frames, e.g. 1001-1100")  # fmt: skip
+    parser.add_argument(
+        "--shot",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="shot file exported by the SAM2Matte node",
+    )
+    parser.add_argument(
+        "--plate",
+        required=True,
+        metavar="PATTERN",
+        help="plate sequence, e.g. /shots/sh010/plate/plate.####.exr",
+    )
+    parser.add_argument(
+        "--frames", required=True, metavar="FIRST-LAST", help="the job's frames, e.g. 1001-1100"
+    )
 
 
 def _task_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--priors", required=True, type=Path, metavar="DIR",
-                        help="the job's shared folder where Track keeps what Matte needs")
+    parser.add_argument(
+        "--priors",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="the job's shared folder where Track keeps what Matte needs",
+    )
     parser.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--models-dir", help="folder holding model files ('-': the config's)")
-    parser.add_argument("--config", type=Path,
-                        help="config file (default: ~/.sam2matting/config.json)")
-    parser.add_argument("--scratch", type=Path, metavar="DIR",
-                        help="folder for the task's private files, removed at its end "
-                        "(default: the system temp folder)")  # fmt: skip
+    parser.add_argument(
+        "--config", type=Path, help="config file (default: ~/.sam2matting/config.json)"
+    )
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        metavar="DIR",
+        help="folder for the task's private files, removed at its end "
+        "(default: the system temp folder)",
+    )
 
 
 def _bundle_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--bundle", required=True, type=Path, metavar="DIR",
-                        help="folder to write the job bundle to")
-    parser.add_argument("--mattes", required=True, metavar="PATTERN",
-                        help="matte sequence the job writes, e.g. /shots/sh010/matte.####.exr")
-    parser.add_argument("--priors", metavar="DIR",
-                        help="the job's shared folder for what Track keeps for Matte "
-                        "(default: <bundle>/priors)")
-    parser.add_argument("--chunk-size", type=int, default=10, metavar="N",
-                        help="frames per Matte task (default 10)")
-    parser.add_argument("--track-host", choices=TRACK_HOSTS, default="auto",
-                        help="Track hosts: gpu, cpu, or auto (gpu unless the shot tracks with "
-                        "flow)")
-    parser.add_argument("--matte-host", choices=("cpu", "gpu"), default="cpu",
-                        help="Matte hosts (default cpu)")
-    parser.add_argument("--gpu-memory", type=int, metavar="GIB",
-                        help="GPU memory a GPU task needs at least")
-    parser.add_argument("--matte-cpus", type=int, metavar="N",
-                        help="vCPUs each Matte task asks for")
-    parser.add_argument("--worker-env", metavar="DIR",
-                        help="the backend environment (venv) on the workers (default: this one)")
-    parser.add_argument("--worker-os", choices=("posix", "windows"), default="posix",
-                        help="how --worker-env names its python (default posix: bin/python)")
-    parser.add_argument("--worker-python", metavar="PATH",
-                        help="the backend's python on the workers, instead of --worker-env")
-    parser.add_argument("--worker-models", metavar="DIR",
-                        help="model folder on the workers (offline; default: their config's)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                        help="device the tasks run on (default auto)")
-    parser.add_argument("--opencue", action="store_true",
-                        help="also write opencue_job.xml (needs opencue-pyoutline)")
-    parser.add_argument("--opencue-show", metavar="SHOW",
-                        help="OpenCue show of that job (default: pyoutline's)")  # fmt: skip
+    parser.add_argument(
+        "-o",
+        "--bundle",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="folder to write the job bundle to",
+    )
+    parser.add_argument(
+        "--mattes",
+        required=True,
+        metavar="PATTERN",
+        help="matte sequence the job writes, e.g. /shots/sh010/matte.####.exr",
+    )
+    parser.add_argument(
+        "--priors",
+        metavar="DIR",
+        help="the job's shared folder for what Track keeps for Matte (default: <bundle>/priors)",
+    )
+    parser.add_argument(
+        "--chunk-size", type=int, default=10, metavar="N", help="frames per Matte task (default 10)"
+    )
+    parser.add_argument(
+        "--track-host",
+        choices=TRACK_HOSTS,
+        default="auto",
+        help="Track hosts: gpu, cpu, or auto (gpu unless the shot tracks with flow)",
+    )
+    parser.add_argument(
+        "--matte-host", choices=("cpu", "gpu"), default="cpu", help="Matte hosts (default cpu)"
+    )
+    parser.add_argument(
+        "--gpu-memory", type=int, metavar="GIB", help="GPU memory a GPU task needs at least"
+    )
+    parser.add_argument(
+        "--matte-cpus", type=int, metavar="N", help="vCPUs each Matte task asks for"
+    )
+    parser.add_argument(
+        "--worker-env",
+        metavar="DIR",
+        help="the backend environment (venv) on the workers (default: this one)",
+    )
+    parser.add_argument(
+        "--worker-os",
+        choices=("posix", "windows"),
+        default="posix",
+        help="how --worker-env names its python (default posix: bin/python)",
+    )
+    parser.add_argument(
+        "--worker-python",
+        metavar="PATH",
+        help="the backend's python on the workers, instead of --worker-env",
+    )
+    parser.add_argument(
+        "--worker-models",
+        metavar="DIR",
+        help="model folder on the workers (offline; default: their config's)",
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="device the tasks run on (default auto)",
+    )
+    parser.add_argument(
+        "--opencue",
+        action="store_true",
+        help="also write opencue_job.xml (needs opencue-pyoutline)",
+    )
+    parser.add_argument(
+        "--opencue-show", metavar="SHOW", help="OpenCue show of that job (default: pyoutline's)"
+    )
 
 
 _EPILOG = """\
@@ -145,10 +219,12 @@ def _bundle(args: argparse.Namespace) -> int:
     if args.opencue:
         status = _opencue(args, spec)
     chunks = -(-(spec.frames[1] - spec.frames[0] + 1) // spec.chunk_size)
-    print(f"farm bundle: {args.bundle}: job for shot {spec.shot_id}, frames "
-          f"{spec.frames[0]}-{spec.frames[1]}: Track {len(spec.objects)} task(s) on "
-          f"{spec.track_host} hosts, then Matte {chunks} task(s) of {spec.chunk_size} frames "
-          f"on {spec.matte_host} hosts; mattes {spec.mattes}")  # fmt: skip
+    print(
+        f"farm bundle: {args.bundle}: job for shot {spec.shot_id}, frames "
+        f"{spec.frames[0]}-{spec.frames[1]}: Track {len(spec.objects)} task(s) on "
+        f"{spec.track_host} hosts, then Matte {chunks} task(s) of {spec.chunk_size} frames "
+        f"on {spec.matte_host} hosts; mattes {spec.mattes}"
+    )
     return status
 
 
@@ -161,25 +237,36 @@ def bundle_spec(args: argparse.Namespace) -> Any:
     plate = sequence_pattern(args.plate, "plate pattern")
     mattes = sequence_pattern(args.mattes, "matte pattern")
     if plate.path(frames[0]).resolve() == mattes.path(frames[0]).resolve():
-        raise UsageError("the matte pattern names the plate's files",
-                         "Write the mattes to other files.")  # fmt: skip
+        raise UsageError(
+            "the matte pattern names the plate's files", "Write the mattes to other files."
+        )
     shot_id, tracker, objects = read_shot_file(args.shot, frames)
     bundle = args.bundle.resolve()
     python = args.worker_python or (
-        worker_python(args.worker_env, args.worker_os == "windows") if args.worker_env
+        worker_python(args.worker_env, args.worker_os == "windows")
+        if args.worker_env
         else sys.executable
-    )  # fmt: skip
+    )
     track_host = args.track_host
     if track_host == "auto":
         track_host = "cpu" if tracker == "flow" else "gpu"
     return BundleSpec(
-        shot_file=args.shot, shot_id=shot_id, objects=objects, frames=frames,
-        plate=_absolute(plate.text), mattes=_absolute(mattes.text),
+        shot_file=args.shot,
+        shot_id=shot_id,
+        objects=objects,
+        frames=frames,
+        plate=_absolute(plate.text),
+        mattes=_absolute(mattes.text),
         priors=_absolute(args.priors) if args.priors else PurePath(bundle / "priors"),
-        worker_python=python, worker_models=args.worker_models or "",
-        chunk_size=args.chunk_size, track_host=track_host, matte_host=args.matte_host,
-        device=args.device, gpu_memory_gib=args.gpu_memory, matte_cpus=args.matte_cpus,
-    )  # fmt: skip
+        worker_python=python,
+        worker_models=args.worker_models or "",
+        chunk_size=args.chunk_size,
+        track_host=track_host,
+        matte_host=args.matte_host,
+        device=args.device,
+        gpu_memory_gib=args.gpu_memory,
+        matte_cpus=args.matte_cpus,
+    )
 
 
 def read_shot_file(path: Path, frames: Tuple[int, int]) -> Tuple[str, str, Tuple[int, ...]]:
@@ -207,8 +294,10 @@ def read_shot_file(path: Path, frames: Tuple[int, int]) -> Tuple[str, str, Tuple
     except ProtocolError as exc:
         raise UsageError(f"cannot use the shot file: {exc.message}", exc.hint) from exc
     if not objects:
-        raise UsageError(f"the shot file {path} has no prompts",
-                         "Place points or a box on the object in Nuke, then export again.")
+        raise UsageError(
+            f"the shot file {path} has no prompts",
+            "Place points or a box on the object in Nuke, then export again.",
+        )
     check_within(frames, settings.first_frame, settings.last_frame)
     return settings.shot_id, settings.tracker, tuple(objects)
 
@@ -222,8 +311,10 @@ def _validate(template: Path, parameters: Path) -> int:
     try:
         from sam2matting.backend.render.farm_validate import validate_bundle
     except ImportError as exc:
-        print(f"farm bundle: not validated: {exc} (install the 'farm' extra: docs/INSTALL.md)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"farm bundle: not validated: {exc} (install the 'farm' extra: docs/INSTALL.md)",
+            file=sys.stderr,
+        )
         return exit_codes.OK
     values: Dict[str, str] = json.loads(parameters.read_text(encoding="utf-8"))
     problems: List[str] = validate_bundle(template, values)
@@ -236,8 +327,7 @@ def _opencue(args: argparse.Namespace, spec: Any) -> int:
     try:
         from sam2matting.backend.render.farm_opencue import write_opencue_job
     except ImportError as exc:
-        print(f"sam2matting farm bundle: --opencue needs opencue-pyoutline: {exc}",
-              file=sys.stderr)  # fmt: skip
+        print(f"sam2matting farm bundle: --opencue needs opencue-pyoutline: {exc}", file=sys.stderr)
         return exit_codes.SETUP
     path = write_opencue_job(spec, args.bundle, args.opencue_show)
     print(f"farm bundle: OpenCue job spec {path}")

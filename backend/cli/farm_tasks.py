@@ -56,17 +56,21 @@ def _track(job: Any, args: argparse.Namespace) -> int:
 
     obj = args.object
     name = job.shot.names.get(obj, f"obj{obj}")
-    print(f"farm track: shot {job.shot.settings.shot_id}, object {obj} ({name}), frames "
-          f"{job.frames[0]}-{job.frames[1]}, plate {job.plate.text}")  # fmt: skip
+    print(
+        f"farm track: shot {job.shot.settings.shot_id}, object {obj} ({name}), frames "
+        f"{job.frames[0]}-{job.frames[1]}, plate {job.plate.text}"
+    )
     print(f"openjd_status: tracking object {obj} ({name})", flush=True)
     progress = _Progress("prior stored")
     with scratch_folder(args.scratch) as scratch:
         config = _config(args, job, scratch)
         result = run_track(job, obj, config, scratch, progress)
-    print(f"farm track: object {obj} with tracker {result.tracker}, engine {result.engine}: "
-          f"{len(result.written)} priors stored ({_frames(result.written)}), "
-          f"{len(result.reused)} kept from an earlier run ({_frames(result.reused)}), "
-          f"in {job.priors.object_dir(obj)}")  # fmt: skip
+    print(
+        f"farm track: object {obj} with tracker {result.tracker}, engine {result.engine}: "
+        f"{len(result.written)} priors stored ({_frames(result.written)}), "
+        f"{len(result.reused)} kept from an earlier run ({_frames(result.reused)}), "
+        f"in {job.priors.object_dir(obj)}"
+    )
     if result.skipped:
         _list_skipped(result.skipped, "cannot be tracked (the Matte tasks will report them)")
     if result.skipped and not (result.written or result.reused):
@@ -80,20 +84,25 @@ def _matte(job: Any, args: argparse.Namespace) -> int:
 
     output = sequence_pattern(args.output, "output pattern")
     if job.plate.path(job.frames[0]).resolve() == output.path(job.frames[0]).resolve():
-        raise UsageError("the output pattern names the plate's files",
-                         "Write the mattes to other files.")  # fmt: skip
+        raise UsageError(
+            "the output pattern names the plate's files", "Write the mattes to other files."
+        )
     chunk = _chunk(job.frames, args.chunk_start, args.chunk_size)
-    print(f"farm matte: shot {job.shot.settings.shot_id}, frames {chunk[0]}-{chunk[1]} of "
-          f"{job.frames[0]}-{job.frames[1]}, objects {_objects(job)}, to {output.text}")
+    print(
+        f"farm matte: shot {job.shot.settings.shot_id}, frames {chunk[0]}-{chunk[1]} of "
+        f"{job.frames[0]}-{job.frames[1]}, objects {_objects(job)}, to {output.text}"
+    )
     print(f"openjd_status: matting frames {chunk[0]}-{chunk[1]}", flush=True)
     progress = _Progress("written")
     with scratch_folder(args.scratch) as scratch:
         config = _config(args, job, scratch, list(range(chunk[0], chunk[1] + 1)))
         result = run_matte(job, chunk, output, config, scratch, progress)
-    print(f"farm matte: frames {chunk[0]}-{chunk[1]} (tracker {result.tracker}, engine "
-          f"{result.engine}): {len(result.written)} written ({_frames(result.written)}), "
-          f"{len(result.finished)} already finished ({_frames(result.finished)}), "
-          f"{len(result.skipped)} not produced")  # fmt: skip
+    print(
+        f"farm matte: frames {chunk[0]}-{chunk[1]} (tracker {result.tracker}, engine "
+        f"{result.engine}): {len(result.written)} written ({_frames(result.written)}), "
+        f"{len(result.finished)} already finished ({_frames(result.finished)}), "
+        f"{len(result.skipped)} not produced"
+    )
     if result.skipped:
         _list_skipped(result.skipped, "not produced")
         return exit_codes.PARTIAL
@@ -106,8 +115,9 @@ def _chunk(frames: Tuple[int, int], start: Optional[int], size: Optional[int]) -
     if size is not None and size < 1:
         raise UsageError(f"--chunk-size must be at least 1, not {size}")
     if not frames[0] <= first <= frames[1]:
-        raise UsageError(f"--chunk-start {first} is outside the job's frames "
-                         f"{frames[0]}-{frames[1]}")  # fmt: skip
+        raise UsageError(
+            f"--chunk-start {first} is outside the job's frames {frames[0]}-{frames[1]}"
+        )
     return first, last
 
 

@@ -22,19 +22,34 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, help="image to matte (PNG, JPEG, TIFF or EXR)")
-    parser.add_argument("--mask", type=Path, required=True,
-                        help="8-bit PNG mask of the object, the image's size (white = object)")
+    parser.add_argument(
+        "--mask",
+        type=Path,
+        required=True,
+        help="8-bit PNG mask of the object, the image's size (white = object)",
+    )
     parser.add_argument("-o", "--output", type=Path, required=True, help="output EXR path")
-    parser.add_argument("--engine", default="auto",
-                        help="matting engine: auto, closed_form, refiner, sam2matting-tiny, "
-                        "sam2matting-base_plus (default: auto, the best weight-free engine)")
-    parser.add_argument("--premultiplied", action="store_true",
-                        help="also write R, G, B: alpha x estimated foreground colour")
-    parser.add_argument("--max-width", type=float, default=None,
-                        help="farthest the unknown band reaches from the mask edge, in pixels")
+    parser.add_argument(
+        "--engine",
+        default="auto",
+        help="matting engine: auto, closed_form, refiner, sam2matting-tiny, "
+        "sam2matting-base_plus (default: auto, the best weight-free engine)",
+    )
+    parser.add_argument(
+        "--premultiplied",
+        action="store_true",
+        help="also write R, G, B: alpha x estimated foreground colour",
+    )
+    parser.add_argument(
+        "--max-width",
+        type=float,
+        default=None,
+        help="farthest the unknown band reaches from the mask edge, in pixels",
+    )
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: config)")
-    parser.add_argument("--compression", default=None,
-                        help="EXR compression (default: the backend config's, zip)")
+    parser.add_argument(
+        "--compression", default=None, help="EXR compression (default: the backend config's, zip)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,8 +83,13 @@ def _run(args: argparse.Namespace) -> int:
     matte = load_matter(args.engine, config, device, options)
     start = time.perf_counter()
     alpha = np.clip(np.nan_to_num(matte(rgb, mask)), 0.0, 1.0).astype(np.float32)
-    log.info("matted %s (%dx%d) in %.2f s", args.image, rgb.shape[1], rgb.shape[0],
-             time.perf_counter() - start)
+    log.info(
+        "matted %s (%dx%d) in %.2f s",
+        args.image,
+        rgb.shape[1],
+        rgb.shape[0],
+        time.perf_counter() - start,
+    )
     channels = {"A": alpha}
     if args.premultiplied:
         from sam2matting.backend.matting.foreground import estimate_foreground, premultiply
@@ -78,8 +98,9 @@ def _run(args: argparse.Namespace) -> int:
         channels.update({"R": fg[..., 0], "G": fg[..., 1], "B": fg[..., 2]})
     args.output.parent.mkdir(parents=True, exist_ok=True)
     write_exr(args.output, channels, compression=args.compression or config.exr_compression)
-    print(f"wrote {args.output} ({rgb.shape[1]}x{rgb.shape[0]}, channels "
-          f"{''.join(sorted(channels))})")
+    print(
+        f"wrote {args.output} ({rgb.shape[1]}x{rgb.shape[0]}, channels {''.join(sorted(channels))})"
+    )
     return exit_codes.OK
 
 
@@ -89,7 +110,7 @@ def read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
 
     plane = load_alpha(path)
     if plane.shape != tuple(shape):
-        raise ValueError(f"mask {path} is {plane.shape[1]}x{plane.shape[0]}, the image is "
-                         f"{shape[1]}x{shape[0]}")
+        raise ValueError(
+            f"mask {path} is {plane.shape[1]}x{plane.shape[0]}, the image is {shape[1]}x{shape[0]}"
+        )
     return (plane > 0.5).astype(np.float32)
-

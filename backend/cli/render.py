@@ -84,8 +84,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "temp folder); removed when the render ends",
     )
     parser.add_argument("--models-dir", type=Path, help="folder holding model files")
-    parser.add_argument("--config", type=Path,
-                        help="config file (default: ~/.sam2matting/config.json)")  # fmt: skip
+    parser.add_argument(
+        "--config", type=Path, help="config file (default: ~/.sam2matting/config.json)"
+    )
 
 
 _EPILOG = """\
@@ -161,8 +162,7 @@ def _failed(job: RenderJob, exc: ProtocolError) -> int:
     missing: Set[int] = set(job.remaining) - set(job.written)
     if missing:
         print(
-            f"  not written: {describe(sorted(missing))} (re-run the same command to "
-            "resume)",
+            f"  not written: {describe(sorted(missing))} (re-run the same command to resume)",
             file=sys.stderr,
         )
     if exc.code.value in SETUP_ERRORS:

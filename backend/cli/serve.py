@@ -28,21 +28,26 @@ log = logging.getLogger("sam2matting.serve")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--connection-file", type=Path, default=None,
+        "--connection-file",
+        type=Path,
+        default=None,
         help="where to write the endpoint and key (default: $SAM2MATTING_CONNECTION_FILE or "
         "~/.sam2matting/connection.json); an existing file's key is reused",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--ip", default=None,
+        "--ip",
+        default=None,
         help="interface to bind (default: 127.0.0.1; ::1 for IPv6 loopback). Anything beyond "
         "loopback (an interface address, 0.0.0.0, '*', '::') lets other machines connect: "
         "see docs/SECURITY.md",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--legacy-transport", choices=("auto", "on", "off"), default="auto",
+        "--legacy-transport",
+        choices=("auto", "on", "off"),
+        default="auto",
         help="also accept protocol 1.0 clients on the unauthenticated endpoint (auto: only "
         "when bound to loopback)",
-    )  # fmt: skip
+    )
     parser.add_argument("--port", type=int, default=None, help="TCP port (default: any free one)")
     parser.add_argument("--cache-root", type=Path, help="folder for shot caches")
     parser.add_argument("--models-dir", type=Path, help="folder holding model files")
@@ -50,9 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", help="default matting engine (auto picks the best)")
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     parser.add_argument(
-        "--allowed-root", type=Path, action="append", default=None,
+        "--allowed-root",
+        type=Path,
+        action="append",
+        default=None,
         help="folder the backend may read plates from by path (repeatable)",
-    )  # fmt: skip
+    )
     parser.add_argument("--log-file", type=Path, help="log file (default: <log dir>/backend.log)")
     parser.add_argument(
         "--config", type=Path, help="config file (default: ~/.sam2matting/config.json)"
@@ -61,10 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
     pairs = {
-        "cache_root": args.cache_root, "models_dir": args.models_dir,
-        "default_tracker": args.tracker, "default_engine": args.engine,
-        "device": args.device, "allowed_roots": args.allowed_root,
-    }  # fmt: skip
+        "cache_root": args.cache_root,
+        "models_dir": args.models_dir,
+        "default_tracker": args.tracker,
+        "default_engine": args.engine,
+        "device": args.device,
+        "allowed_roots": args.allowed_root,
+    }
     return {k: v for k, v in pairs.items() if v is not None}
 
 

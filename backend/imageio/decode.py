@@ -37,12 +37,20 @@ _CV2_NAMES = {1: ["Y"], 2: ["Y", "A"], 3: ["B", "G", "R"], 4: ["B", "G", "R", "A
 _EXR_CHANNELS = frozenset({"R", "G", "B", "A", "Y", "r", "g", "b", "a", "y"})
 # Channel-name spellings (after the last '.', lower case) -> role. Nuke says rgba.red, EXR says R.
 _ROLES = {
-    "r": "R", "red": "R",
-    "g": "G", "green": "G",
-    "b": "B", "blue": "B",
-    "a": "A", "alpha": "A",
-    "y": "Y", "l": "Y", "luminance": "Y", "gray": "Y", "grey": "Y",
-}  # fmt: skip
+    "r": "R",
+    "red": "R",
+    "g": "G",
+    "green": "G",
+    "b": "B",
+    "blue": "B",
+    "a": "A",
+    "alpha": "A",
+    "y": "Y",
+    "l": "Y",
+    "luminance": "Y",
+    "gray": "Y",
+    "grey": "Y",
+}
 
 
 @dataclass
@@ -107,9 +115,10 @@ def check_expected_size(
         raise ProtocolError(
             ErrorCode.FRAME_SIZE_MISMATCH,
             f"{name} is {size[0]}x{size[1]}, but the shot is {expected[0]}x{expected[1]}",
-            details=dict(details, size=f"{size[0]}x{size[1]}",
-                         shot_size=f"{expected[0]}x{expected[1]}"),
-        )  # fmt: skip
+            details=dict(
+                details, size=f"{size[0]}x{size[1]}", shot_size=f"{expected[0]}x{expected[1]}"
+            ),
+        )
 
 
 def image_size(data: Union[bytes, Path], encoding: Optional[str] = None) -> Tuple[int, int]:

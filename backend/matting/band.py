@@ -84,8 +84,9 @@ def candidate_zone(mask: np.ndarray, params: BandParams) -> np.ndarray:
     return zone
 
 
-def band_from_alpha(alpha: np.ndarray, zone: np.ndarray, mask: np.ndarray,
-                    params: BandParams) -> np.ndarray:
+def band_from_alpha(
+    alpha: np.ndarray, zone: np.ndarray, mask: np.ndarray, params: BandParams
+) -> np.ndarray:
     """Boolean (H, W): zone pixels where `alpha` is fractional, grown by the margin."""
     import cv2
 

@@ -75,8 +75,12 @@ class ClosedFormSolver(TileSolver):
         unknown_s = downsample(((trimap - 0.5).abs() < 0.25).float().cpu(), scale) > 0
         known_s = downsample((trimap > 0.5).float().cpu(), scale) > 0.5
         tiles = [
-            (rgb_s[i].permute(1, 2, 0).double().numpy(), unknown_s[i, 0].numpy(),
-             known_s[i, 0].numpy(), coarse_s[i, 0].double().numpy())
+            (
+                rgb_s[i].permute(1, 2, 0).double().numpy(),
+                unknown_s[i, 0].numpy(),
+                known_s[i, 0].numpy(),
+                coarse_s[i, 0].double().numpy(),
+            )
             for i in range(rgb.shape[0])
         ]
         solved = self._map(tiles)
@@ -151,7 +155,9 @@ def solve_tile(
     from pymatting import cf_laplacian
 
     laplacian = cf_laplacian(
-        np.ascontiguousarray(image), epsilon=params.epsilon, radius=params.radius,
+        np.ascontiguousarray(image),
+        epsilon=params.epsilon,
+        radius=params.radius,
         is_known=~unknown,
     )
     u = unknown.ravel()
@@ -162,8 +168,12 @@ def solve_tile(
     if params.method == "cg":
         inverse_diagonal = scipy.sparse.diags(1.0 / system.diagonal())
         values, _info = scipy.sparse.linalg.cg(
-            system.tocsr(), rhs, x0=np.clip(coarse.ravel()[u], 0.0, 1.0),
-            rtol=params.cg_tolerance, maxiter=params.cg_iterations, M=inverse_diagonal,
+            system.tocsr(),
+            rhs,
+            x0=np.clip(coarse.ravel()[u], 0.0, 1.0),
+            rtol=params.cg_tolerance,
+            maxiter=params.cg_iterations,
+            M=inverse_diagonal,
         )
         return np.asarray(values)
     # a symmetric fill-reducing ordering: the system is symmetric positive definite

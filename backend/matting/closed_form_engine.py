@@ -50,8 +50,9 @@ class ClosedFormEngineParams:
         default_factory=lambda: ClosedFormParams(prior_weight=0.1, solve_scale=1.0)
     )
     second: ClosedFormParams = field(
-        default_factory=lambda: ClosedFormParams(prior_weight=0.01, solve_scale=0.5,
-                                                 cg_iterations=50)
+        default_factory=lambda: ClosedFormParams(
+            prior_weight=0.01, solve_scale=0.5, cg_iterations=50
+        )
     )
     # tiles of the first solve are at half resolution: 96 px there is 192 plate pixels
     first_layout: TileLayout = field(default_factory=lambda: TileLayout(96, 16, 16))
@@ -82,17 +83,28 @@ class ClosedFormEngine(MattingEngine):
             name=name or cls.name,
             label="Closed-form matting (weight-free)",
             available=_pymatting_importable(),
-            reason=None if _pymatting_importable() else "pymatting is not installed: "
-            "pip install pymatting",
+            reason=None
+            if _pymatting_importable()
+            else "pymatting is not installed: pip install pymatting",
             fallback=True,
             params=[
-                Param("max_width", "float", defaults.max_width,
-                      "farthest the unknown band reaches from the mask edge (plate pixels)",
-                      minimum=4.0, maximum=128.0),
-                Param("hold_tolerance", "float", EvidenceParams().tau,
-                      "colour distance (RGB 0-1) within which a pixel matches its own side of "
-                      "the mask and keeps the mask's value; 0 turns the hold off",
-                      minimum=0.0, maximum=0.5),
+                Param(
+                    "max_width",
+                    "float",
+                    defaults.max_width,
+                    "farthest the unknown band reaches from the mask edge (plate pixels)",
+                    minimum=4.0,
+                    maximum=128.0,
+                ),
+                Param(
+                    "hold_tolerance",
+                    "float",
+                    EvidenceParams().tau,
+                    "colour distance (RGB 0-1) within which a pixel matches its own side of "
+                    "the mask and keeps the mask's value; 0 turns the hold off",
+                    minimum=0.0,
+                    maximum=0.5,
+                ),
             ],
         )
 
@@ -101,12 +113,15 @@ class ClosedFormEngine(MattingEngine):
         cls, name: str, config: BackendConfig, device: torch.device, options: Mapping[str, Any]
     ) -> ClosedFormEngine:
         width, tolerance = options.get("max_width"), options.get("hold_tolerance")
-        return cls.with_options(max_width=None if width is None else float(width),
-                                hold_tolerance=None if tolerance is None else float(tolerance))
+        return cls.with_options(
+            max_width=None if width is None else float(width),
+            hold_tolerance=None if tolerance is None else float(tolerance),
+        )
 
     @classmethod
-    def with_options(cls, max_width: float | None = None,
-                     hold_tolerance: float | None = None) -> ClosedFormEngine:
+    def with_options(
+        cls, max_width: float | None = None, hold_tolerance: float | None = None
+    ) -> ClosedFormEngine:
         """An engine with user-facing options applied (the capability's params)."""
         params = ClosedFormEngineParams()
         if max_width is not None:
@@ -137,8 +152,11 @@ class ClosedFormEngine(MattingEngine):
             params = replace(params, solve_scale=1.0)
         solver = ClosedFormSolver(params)
         second = NativeStage(solver, self.params.native_layout)
-        alpha = second.refine(rgb, torch.from_numpy(coarse.astype(np.float32)),
-                              torch.from_numpy(bandlib.trimap_from(band, known)))
+        alpha = second.refine(
+            rgb,
+            torch.from_numpy(coarse.astype(np.float32)),
+            torch.from_numpy(bandlib.trimap_from(band, known)),
+        )
         alpha = _snap(alpha, torch.from_numpy(band), self.params.snap)
         pinned, hold_tiles = np.zeros((h, w), bool), 0
         if self.params.evidence is not None:
@@ -155,16 +173,24 @@ class ClosedFormEngine(MattingEngine):
         }
         return alpha
 
-    def _hold(self, rgb: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor,
-              region: np.ndarray,
-              solve: ClosedFormParams) -> tuple[torch.Tensor, np.ndarray, int]:
+    def _hold(
+        self,
+        rgb: torch.Tensor,
+        mask: torch.Tensor,
+        alpha: torch.Tensor,
+        region: np.ndarray,
+        solve: ClosedFormParams,
+    ) -> tuple[torch.Tensor, np.ndarray, int]:
         """Step 5: the mask where the image gives no evidence against it, the rest re-solved
         (alpha, pinned pixels, tiles re-solved)."""
         assert self.params.evidence is not None
         scale = self.params.hold_scale if solve.solve_scale != 1.0 else 1.0
-        stage = NativeStage(ClosedFormSolver(replace(solve, solve_scale=scale,
-                                                     cg_iterations=self.params.hold_iterations)),
-                            self.params.native_layout)
+        stage = NativeStage(
+            ClosedFormSolver(
+                replace(solve, solve_scale=scale, cg_iterations=self.params.hold_iterations)
+            ),
+            self.params.native_layout,
+        )
         held, pinned = hold_mask(stage, rgb, mask, alpha, region, self.params.evidence)
         if held is alpha:
             return alpha, pinned, 0
@@ -226,8 +252,9 @@ def _upsample_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     h, w = size
     factor_h, factor_w = -(-h // x.shape[0]), -(-w // x.shape[1])
     t = torch.from_numpy(x.astype(np.float32))[None, None]
-    up = F.interpolate(t, size=(x.shape[0] * factor_h, x.shape[1] * factor_w),
-                       mode="bilinear", align_corners=False)
+    up = F.interpolate(
+        t, size=(x.shape[0] * factor_h, x.shape[1] * factor_w), mode="bilinear", align_corners=False
+    )
     return up[0, 0, :h, :w].numpy()
 
 

@@ -50,13 +50,25 @@ def render_row(item: Evaluated, result: ImageResult, height: int = ROW_HEIGHT) -
     spacer = np.ones((height, GAP, 3), np.float32)
     body = np.concatenate([x for t in fitted for x in (t, spacer)][:-1], axis=1)
     label = np.full((LABEL_HEIGHT, body.shape[1], 3), 255, np.uint8)  # putText needs 8-bit
-    text = (f"{result.name}  SAD {result.engine['sad']:.2f} (mask {result.mask['sad']:.2f}, "
-            f"x{result.ratio('sad'):.2f})  Grad x{result.ratio('grad'):.2f}  {result.mask_op}")
+    text = (
+        f"{result.name}  SAD {result.engine['sad']:.2f} (mask {result.mask['sad']:.2f}, "
+        f"x{result.ratio('sad'):.2f})  Grad x{result.ratio('grad'):.2f}  {result.mask_op}"
+    )
     if result.hard:
-        text += (f"  J {result.hard['j']:.3f}  solid {result.hard['interior']:.3f}  "
-                 f"width {result.hard['edge_width']:.1f}")
-    cv2.putText(label, text, (4, LABEL_HEIGHT - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                (0, 0, 0), 1, cv2.LINE_AA)
+        text += (
+            f"  J {result.hard['j']:.3f}  solid {result.hard['interior']:.3f}  "
+            f"width {result.hard['edge_width']:.1f}"
+        )
+    cv2.putText(
+        label,
+        text,
+        (4, LABEL_HEIGHT - 7),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.45,
+        (0, 0, 0),
+        1,
+        cv2.LINE_AA,
+    )
     return np.concatenate([label.astype(np.float32) / 255.0, body], axis=0)
 
 
@@ -84,4 +96,3 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
     if not ok:
         raise OSError(f"could not encode {path} as PNG")
     atomic_write_bytes(Path(path), buf.tobytes())
-

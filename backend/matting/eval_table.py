@@ -14,20 +14,24 @@ import numpy as np
 
 from sam2matting.backend.matting.evaluation import METRICS, EvalReport, ImageResult
 
-_HEAD = (f"{'image':<20} {'size':>9} {'mask op':>9} {'SAD':>7} {'mask':>7} {'ratio':>6} "
-         f"{'Grad':>7} {'mask':>7} {'ratio':>6} {'J':>6} {'J mask':>6} {'solid':>6} "
-         f"{'width':>6} {'truth':>6} {'tiles':>5} {'s':>6}")
+_HEAD = (
+    f"{'image':<20} {'size':>9} {'mask op':>9} {'SAD':>7} {'mask':>7} {'ratio':>6} "
+    f"{'Grad':>7} {'mask':>7} {'ratio':>6} {'J':>6} {'J mask':>6} {'solid':>6} "
+    f"{'width':>6} {'truth':>6} {'tiles':>5} {'s':>6}"
+)
 
 
 def _row(r: ImageResult) -> str:
     h = r.hard
-    return (f"{r.name[:20]:<20} {r.width:>4}x{r.height:<4} {r.mask_op:>9} "
-            f"{r.engine['sad']:7.3f} {r.mask['sad']:7.3f} {r.ratio('sad'):6.3f} "
-            f"{r.engine['grad']:7.3f} {r.mask['grad']:7.3f} {r.ratio('grad'):6.3f} "
-            f"{h.get('j', np.nan):6.3f} {h.get('j_mask', np.nan):6.3f} "
-            f"{h.get('interior', np.nan):6.3f} {h.get('edge_width', np.nan):6.2f} "
-            f"{h.get('edge_width_truth', np.nan):6.2f} {h.get('tile_artifacts', np.nan):5.0f} "
-            f"{r.seconds:6.2f}")
+    return (
+        f"{r.name[:20]:<20} {r.width:>4}x{r.height:<4} {r.mask_op:>9} "
+        f"{r.engine['sad']:7.3f} {r.mask['sad']:7.3f} {r.ratio('sad'):6.3f} "
+        f"{r.engine['grad']:7.3f} {r.mask['grad']:7.3f} {r.ratio('grad'):6.3f} "
+        f"{h.get('j', np.nan):6.3f} {h.get('j_mask', np.nan):6.3f} "
+        f"{h.get('interior', np.nan):6.3f} {h.get('edge_width', np.nan):6.2f} "
+        f"{h.get('edge_width_truth', np.nan):6.2f} {h.get('tile_artifacts', np.nan):5.0f} "
+        f"{r.seconds:6.2f}"
+    )
 
 
 def format_table(report: EvalReport) -> str:
@@ -38,11 +42,15 @@ def format_table(report: EvalReport) -> str:
     if not eng:
         return "\n".join(lines)
     lines.append("-" * len(_HEAD))
-    lines.append("mean engine: " + "  ".join(f"{m.upper()} {eng[m]:.3f}" for m in METRICS)
-                 + f"   s/MP {report.seconds_per_mp():.2f}")
+    lines.append(
+        "mean engine: "
+        + "  ".join(f"{m.upper()} {eng[m]:.3f}" for m in METRICS)
+        + f"   s/MP {report.seconds_per_mp():.2f}"
+    )
     lines.append("mean mask:   " + "  ".join(f"{m.upper()} {base[m]:.3f}" for m in METRICS))
-    lines.append("engine / mask (means): "
-                 + "  ".join(f"{m.upper()} {ratio[m]:.3f}" for m in METRICS))
+    lines.append(
+        "engine / mask (means): " + "  ".join(f"{m.upper()} {ratio[m]:.3f}" for m in METRICS)
+    )
     lines.append(format_worst(report))
     return "\n".join(lines)
 

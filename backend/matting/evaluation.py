@@ -138,9 +138,7 @@ class EvalReport:
             "region": self.region,
             "seed": self.seed,
             "mask_protocol": MASK_PROTOCOL,
-            "images": [
-                {**asdict(r), "seconds_per_mp": r.seconds_per_mp} for r in self.results
-            ],
+            "images": [{**asdict(r), "seconds_per_mp": r.seconds_per_mp} for r in self.results],
             "mean_engine": self.means("engine"),
             "mean_mask": self.means("mask"),
             "ratio_engine_to_mask": self.ratios(),
@@ -175,8 +173,7 @@ def simulate_mask(alpha: np.ndarray, rng: np.random.Generator) -> Tuple[np.ndarr
     return out.astype(np.float32), f"{'dilate' if dilate else 'erode'} {k}"
 
 
-def make_mask(alpha: np.ndarray, mode: str,
-              rng: np.random.Generator) -> Tuple[np.ndarray, str]:
+def make_mask(alpha: np.ndarray, mode: str, rng: np.random.Generator) -> Tuple[np.ndarray, str]:
     """(mask float32 0/1, description) for one of `MASK_MODES` (module docstring)."""
     import cv2
 
@@ -187,8 +184,7 @@ def make_mask(alpha: np.ndarray, mode: str,
         return binary.astype(np.float32), "exact"
     kind, _, size = mode.partition(":")
     if kind not in ("dilate", "erode") or not size.isdigit() or int(size) < 1:
-        raise ValueError(f"mask mode must be one of {', '.join(MASK_MODES)} (K >= 1), "
-                         f"not {mode!r}")
+        raise ValueError(f"mask mode must be one of {', '.join(MASK_MODES)} (K >= 1), not {mode!r}")
     k = int(size)
     kernel = np.ones((2 * k + 1, 2 * k + 1), np.uint8)
     if kind == "dilate":
@@ -237,8 +233,10 @@ def _davis_items(folder: Path, every: int) -> List[EvalItem]:
     for clip_dir in sorted(p for p in clips_root.iterdir() if p.is_dir()):
         truth = annotations / clip_dir.relative_to(images)
         frames = [p for p in _image_files(clip_dir) if (truth / f"{p.stem}.png").is_file()]
-        items.extend(EvalItem(f"{clip_dir.name}/{p.stem}", p, truth / f"{p.stem}.png",
-                              clip=clip_dir.name) for p in frames[:: max(1, every)])
+        items.extend(
+            EvalItem(f"{clip_dir.name}/{p.stem}", p, truth / f"{p.stem}.png", clip=clip_dir.name)
+            for p in frames[:: max(1, every)]
+        )
     if not items:
         raise FileNotFoundError(f"{folder}: no DAVIS clip has frames with annotations")
     return items
@@ -276,8 +274,9 @@ def load_alpha(path: Path) -> np.ndarray:
     return np.asarray(np.clip(plane, 0.0, 1.0), dtype=np.float32)
 
 
-def resize_max_side(rgb: np.ndarray, alpha: np.ndarray,
-                    max_side: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
+def resize_max_side(
+    rgb: np.ndarray, alpha: np.ndarray, max_side: Optional[int]
+) -> Tuple[np.ndarray, np.ndarray]:
     """Downscale (area) so the long side is at most max_side; ground truth alike."""
     import cv2
 
@@ -286,8 +285,10 @@ def resize_max_side(rgb: np.ndarray, alpha: np.ndarray,
         return rgb, alpha
     s = max_side / max(h, w)
     size = (max(1, round(w * s)), max(1, round(h * s)))
-    return (cv2.resize(rgb, size, interpolation=cv2.INTER_AREA),
-            cv2.resize(alpha, size, interpolation=cv2.INTER_AREA))
+    return (
+        cv2.resize(rgb, size, interpolation=cv2.INTER_AREA),
+        cv2.resize(alpha, size, interpolation=cv2.INTER_AREA),
+    )
 
 
 @dataclass
@@ -326,13 +327,22 @@ def evaluate(
         seconds = time.perf_counter() - start
         where = _region(item, gt.shape, region)
         row = ImageResult(
-            name=item.name, width=gt.shape[1], height=gt.shape[0], seconds=seconds,
+            name=item.name,
+            width=gt.shape[1],
+            height=gt.shape[0],
+            seconds=seconds,
             engine=metrics.all_metrics(alpha, gt, where),
-            mask=metrics.all_metrics(mask, gt, where), mask_op=op,
+            mask=metrics.all_metrics(mask, gt, where),
+            mask_op=op,
             hard=object_metrics.object_metrics(alpha, gt, mask, rgb),
         )
-        log.info("%s: SAD %.2f (mask %.2f) in %.2f s", item.name, row.engine["sad"],
-                 row.mask["sad"], seconds)
+        log.info(
+            "%s: SAD %.2f (mask %.2f) in %.2f s",
+            item.name,
+            row.engine["sad"],
+            row.mask["sad"],
+            seconds,
+        )
         yield row, Evaluated(item.name, rgb, mask, alpha.astype(np.float32), gt)
 
 

@@ -57,10 +57,18 @@ class EvidenceParams:
     def scaled(self, factor: float) -> EvidenceParams:
         """The same evidence for arrays `factor` times the plate's resolution."""
         return EvidenceParams(
-            tau=self.tau, pool_depth=self.pool_depth * factor, soft_energy=self.soft_energy,
-            soft_radius=self.soft_radius, soft_grow=self.soft_grow, tile=self.tile,
-            margin=self.margin, max_colours=self.max_colours, min_pool=self.min_pool,
-            denoise=self.denoise * factor, thin_keep=self.thin_keep, agree=self.agree,
+            tau=self.tau,
+            pool_depth=self.pool_depth * factor,
+            soft_energy=self.soft_energy,
+            soft_radius=self.soft_radius,
+            soft_grow=self.soft_grow,
+            tile=self.tile,
+            margin=self.margin,
+            max_colours=self.max_colours,
+            min_pool=self.min_pool,
+            denoise=self.denoise * factor,
+            thin_keep=self.thin_keep,
+            agree=self.agree,
             flat=self.flat / factor,
             ambiguous_depth=None if self.ambiguous_depth is None else self.ambiguous_depth * factor,
             soft_tau=self.soft_tau,
@@ -80,9 +88,14 @@ def soft_texture(alpha: np.ndarray, params: EvidenceParams) -> np.ndarray:
     return np.asarray(soft > 0)
 
 
-def side_pools(mask: np.ndarray, alpha: np.ndarray, soft: np.ndarray, depth: np.ndarray,
-               params: EvidenceParams,
-               gradient: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+def side_pools(
+    mask: np.ndarray,
+    alpha: np.ndarray,
+    soft: np.ndarray,
+    depth: np.ndarray,
+    params: EvidenceParams,
+    gradient: Optional[np.ndarray] = None,
+) -> Tuple[np.ndarray, np.ndarray]:
     """(outside pool, inside pool) boolean maps: confident, not soft, beyond the edge error.
 
     depth: each pixel's distance from the mask's edge (`band.edge_distances`, on its side).
@@ -126,8 +139,12 @@ def cover(colours: np.ndarray, most: int, tau: float) -> np.ndarray:
     return merged[picks]
 
 
-def pool_distances(rgb: np.ndarray, pools: Tuple[np.ndarray, np.ndarray], region: np.ndarray,
-                   params: EvidenceParams) -> Tuple[np.ndarray, np.ndarray]:
+def pool_distances(
+    rgb: np.ndarray,
+    pools: Tuple[np.ndarray, np.ndarray],
+    region: np.ndarray,
+    params: EvidenceParams,
+) -> Tuple[np.ndarray, np.ndarray]:
     """Per pixel of `region`, colour distance to the (outside, inside) pools; inf elsewhere
     and where a side has no pool nearby."""
     h, w = region.shape
@@ -150,14 +167,17 @@ def pool_distances(rgb: np.ndarray, pools: Tuple[np.ndarray, np.ndarray], region
     return dist[0], dist[1]
 
 
-def _local_pool(rgb: np.ndarray, pool: np.ndarray, origin: Tuple[int, int],
-                params: EvidenceParams) -> Optional[np.ndarray]:
+def _local_pool(
+    rgb: np.ndarray, pool: np.ndarray, origin: Tuple[int, int], params: EvidenceParams
+) -> Optional[np.ndarray]:
     """Covering colours of the pool around one tile, or None where the pool is too thin."""
     y0, x0 = origin
     margin = params.margin
     while margin <= 4 * params.margin:
-        win = (slice(max(y0 - margin, 0), y0 + params.tile + margin),
-               slice(max(x0 - margin, 0), x0 + params.tile + margin))
+        win = (
+            slice(max(y0 - margin, 0), y0 + params.tile + margin),
+            slice(max(x0 - margin, 0), x0 + params.tile + margin),
+        )
         colours = rgb[win][pool[win]]
         if len(colours) >= params.min_pool:
             return cover(colours.astype(np.float32), params.max_colours, params.tau)
@@ -185,8 +205,9 @@ def _gradient(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
-def pinned_map(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray, region: np.ndarray,
-               params: EvidenceParams) -> np.ndarray:
+def pinned_map(
+    rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray, region: np.ndarray, params: EvidenceParams
+) -> np.ndarray:
     """Boolean (H, W): pixels of `region` the image gives no reason to change from the mask.
 
     rgb (H, W, 3) in [0, 1]; mask (H, W) 0/1; alpha (H, W): a first solve over the region.

@@ -21,9 +21,7 @@ def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean over the (2r+1)^2 window of each pixel of (N, C, H, W), ignoring pixels off the edge."""
     if radius <= 0:
         return x
-    return F.avg_pool2d(
-        x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False
-    )
+    return F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
 
 
 def linear_coefficients(

@@ -40,8 +40,7 @@ def hold_mask(
     """
     m = mask.detach().float().cpu().numpy()
     a = alpha.detach().float().cpu().numpy()
-    pinned = pinned_map(rgb.detach().float().permute(1, 2, 0).cpu().numpy(), m, a, region,
-                        params)
+    pinned = pinned_map(rgb.detach().float().permute(1, 2, 0).cpu().numpy(), m, a, region, params)
     changed = pinned & (np.abs(a - m) > CHANGE)
     if not changed.any():
         return alpha, pinned

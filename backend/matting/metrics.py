@@ -78,8 +78,9 @@ def gradient_magnitude(alpha: np.ndarray, sigma: float = GRAD_SIGMA) -> np.ndarr
     return np.asarray(np.hypot(gx, gy))
 
 
-def grad(pred: np.ndarray, gt: np.ndarray, region: Optional[np.ndarray] = None,
-         sigma: float = GRAD_SIGMA) -> float:
+def grad(
+    pred: np.ndarray, gt: np.ndarray, region: Optional[np.ndarray] = None, sigma: float = GRAD_SIGMA
+) -> float:
     """Gradient error / 1000."""
     a, g = _check(pred, gt)
     diff = (gradient_magnitude(a, sigma) - gradient_magnitude(g, sigma)) ** 2
@@ -112,8 +113,9 @@ def connectivity_levels(pred: np.ndarray, gt: np.ndarray, step: float = CONN_STE
     return level
 
 
-def conn(pred: np.ndarray, gt: np.ndarray, region: Optional[np.ndarray] = None,
-         step: float = CONN_STEP) -> float:
+def conn(
+    pred: np.ndarray, gt: np.ndarray, region: Optional[np.ndarray] = None, step: float = CONN_STEP
+) -> float:
     """Connectivity error / 1000 (Rhemann et al. 2009, with the reference code's 0.15 cut)."""
     a, g = _check(pred, gt)
     level = connectivity_levels(a, g, step)
@@ -136,8 +138,9 @@ def dtssd(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray]) -> float:
     return float(np.mean(values) * 100.0)
 
 
-def all_metrics(pred: np.ndarray, gt: np.ndarray,
-                region: Optional[np.ndarray] = None) -> dict[str, float]:
+def all_metrics(
+    pred: np.ndarray, gt: np.ndarray, region: Optional[np.ndarray] = None
+) -> dict[str, float]:
     """SAD, MSE, Grad and Conn of one image, with the module's scaling."""
     return {
         "sad": sad(pred, gt, region),

@@ -89,9 +89,7 @@ class NativeStage:
         self.layout = layout or TileLayout()
         self.last_tile_count = 0  # tiles solved by the latest call (for benchmarks and tests)
 
-    def refine(
-        self, rgb: torch.Tensor, coarse: torch.Tensor, trimap: torch.Tensor
-    ) -> torch.Tensor:
+    def refine(self, rgb: torch.Tensor, coarse: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
         """(H, W) alpha: the solver's answer in the unknown band, `coarse` elsewhere.
 
         rgb: (3, H, W) float32 in [0, 1]; coarse: (H, W) alpha prior; trimap: (H, W) with

@@ -47,8 +47,9 @@ def _depth_inside(truth: np.ndarray) -> np.ndarray:
     return depth
 
 
-def interior_solid(alpha: np.ndarray, truth: np.ndarray, depth: float = INTERIOR_DEPTH,
-                   level: float = SOLID) -> float:
+def interior_solid(
+    alpha: np.ndarray, truth: np.ndarray, depth: float = INTERIOR_DEPTH, level: float = SOLID
+) -> float:
     """Fraction of the truth's interior (>= depth px inside) with alpha >= level."""
     interior = _depth_inside(truth) >= depth
     if not interior.any():
@@ -80,8 +81,14 @@ def edge_width(alpha: np.ndarray, truth: np.ndarray, reach: float = EDGE_REACH) 
     return float(transition.sum() / length)
 
 
-def tile_artifacts(alpha: np.ndarray, rgb: np.ndarray, mask: Optional[np.ndarray] = None,
-                   step: float = STEP, flat: float = FLAT, min_run: int = MIN_RUN) -> int:
+def tile_artifacts(
+    alpha: np.ndarray,
+    rgb: np.ndarray,
+    mask: Optional[np.ndarray] = None,
+    step: float = STEP,
+    flat: float = FLAT,
+    min_run: int = MIN_RUN,
+) -> int:
     """Straight axis-aligned alpha steps with no image (or mask) step under them, as runs."""
     a = np.asarray(alpha, np.float32)
     image = np.asarray(rgb, np.float32)
@@ -91,8 +98,15 @@ def tile_artifacts(alpha: np.ndarray, rgb: np.ndarray, mask: Optional[np.ndarray
     )
 
 
-def _seams(a: np.ndarray, image: np.ndarray, ref: Optional[np.ndarray], step: float,
-           flat: float, min_run: int, axis: int) -> int:
+def _seams(
+    a: np.ndarray,
+    image: np.ndarray,
+    ref: Optional[np.ndarray],
+    step: float,
+    flat: float,
+    min_run: int,
+    axis: int,
+) -> int:
     """Runs of unsupported steps across `axis` (1: vertical seams, 0: horizontal ones)."""
     import cv2
 
@@ -111,14 +125,14 @@ def _seams(a: np.ndarray, image: np.ndarray, ref: Optional[np.ndarray], step: fl
         seam &= cv2.dilate(mask_step, np.ones((5, 5), np.uint8)) == 0
     # a seam across axis 1 runs along axis 0: keep runs of min_run pixels in that direction
     kernel = np.ones((min_run, 1) if axis == 1 else (1, min_run), np.uint8)
-    runs = cv2.erode(seam.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT,
-                     borderValue=0)
+    runs = cv2.erode(seam.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     count, _ = cv2.connectedComponents(runs)
     return int(count - 1)
 
 
-def object_metrics(alpha: np.ndarray, truth: np.ndarray, mask: np.ndarray,
-                   rgb: np.ndarray) -> Dict[str, float]:
+def object_metrics(
+    alpha: np.ndarray, truth: np.ndarray, mask: np.ndarray, rgb: np.ndarray
+) -> Dict[str, float]:
     """The hard-object measures of one matte, with the mask's own values beside them."""
     return {
         "j": j_index(alpha, truth),

@@ -24,6 +24,7 @@ from sam2matting.backend.tracking.base import SAM2Features
 
 log = logging.getLogger(__name__)
 
+
 def image_features(model: Any, rgb: torch.Tensor) -> SAM2Features:
     """Backbone features of one (3, H, W) image, as a SAM2.1 session computes them."""
     from sam2matting.backend.tracking.sam2_frames import preprocess
@@ -45,8 +46,9 @@ def mask_logits(mask: torch.Tensor, size: int) -> torch.Tensor:
 class ImageMatter:
     """Mattes (rgb (H, W, 3), mask (H, W)) numpy arrays with one loaded engine."""
 
-    def __init__(self, engine: MattingEngine, device: torch.device,
-                 tracker_model: Optional[Any] = None) -> None:
+    def __init__(
+        self, engine: MattingEngine, device: torch.device, tracker_model: Optional[Any] = None
+    ) -> None:
         self.engine = engine
         self.device = device
         self.tracker_model = tracker_model
@@ -85,8 +87,11 @@ def _resolve(name: str, config: BackendConfig) -> str:
     """The engine for `name`; outside a shot "auto" skips engines that need tracker features."""
     if name != registry.AUTO:
         return registry.resolve_engine(name, config)
-    caps = [c for c in registry.engine_capabilities(config)
-            if c.available and not registry.engine_needs_features(c.name)]
+    caps = [
+        c
+        for c in registry.engine_capabilities(config)
+        if c.available and not registry.engine_needs_features(c.name)
+    ]
     best = [c for c in caps if not c.fallback] or caps
     if not best:
         return registry.resolve_engine(name, config)  # raises with the reason
@@ -100,6 +105,7 @@ def _tracker_model(name: str, config: BackendConfig, device: torch.device) -> An
 
     entry = SAM2MATTING_HEADS[name]
     tracker = load_sam2_tracker(entry.name, Path(config.models_dir), device, model_file=entry)
-    log.info("computing image features with the %s tracker bundled in %s", entry.tracker,
-             entry.filename)
+    log.info(
+        "computing image features with the %s tracker bundled in %s", entry.tracker, entry.filename
+    )
     return tracker.model

@@ -19,8 +19,14 @@ from sam2matting.protocol.errors import ErrorCode, ProtocolError
 
 log = logging.getLogger(__name__)
 
-ENCODINGS = {".exr": "exr", ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff",
-             ".tiff": "tiff"}  # fmt: skip
+ENCODINGS = {
+    ".exr": "exr",
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+}
 # Errors that belong to one frame's file; anything else stops the command.
 FRAME_ERRORS = (ErrorCode.BAD_IMAGE, ErrorCode.FRAME_SIZE_MISMATCH)
 PUT_TIMEOUT_S = 120.0  # decoding one inline 4K EXR takes a fraction of that
@@ -70,8 +76,12 @@ def _put_frame(
         encoding = ENCODINGS.get(path.suffix.lower())
         if encoding is None:
             raise ProtocolError(ErrorCode.BAD_IMAGE, f"{path}: unknown image type {path.suffix}")
-        entry["image"] = {"buffer": 0, "encoding": encoding, "colourspace": colourspace,
-                          "origin": "top_left"}  # fmt: skip
+        entry["image"] = {
+            "buffer": 0,
+            "encoding": encoding,
+            "colourspace": colourspace,
+            "origin": "top_left",
+        }
         buffers.append(path.read_bytes())
     content = {"shot_id": shot_id, "frames": [entry]}
     client.request("put_frames_request", content, buffers, timeout_s=PUT_TIMEOUT_S)

@@ -75,8 +75,12 @@ def write_bundle(spec: BundleSpec, folder: Path) -> Dict[str, Path]:
     if spec.shot_file.resolve() != shot_copy.resolve():
         shutil.copyfile(spec.shot_file, shot_copy)
     values = parameter_values(spec, shot_copy.resolve())
-    files = {"template": folder / TEMPLATE, "parameter_values": folder / PARAMETER_VALUES,
-             "openjd_parameters": folder / OPENJD_PARAMETERS, "shot_file": shot_copy}  # fmt: skip
+    files = {
+        "template": folder / TEMPLATE,
+        "parameter_values": folder / PARAMETER_VALUES,
+        "openjd_parameters": folder / OPENJD_PARAMETERS,
+        "shot_file": shot_copy,
+    }
     _write_json(files["template"], job_template(spec, values))
     listed = [{"name": k, "value": str(v)} for k, v in values.items()]
     _write_json(files["parameter_values"], {"parameterValues": listed})
@@ -129,21 +133,45 @@ def _parameter_definitions(values: Dict[str, Any]) -> List[Dict[str, Any]]:
         "BackendPython": "Python of the SAM2Matting backend environment on the workers",
         "ModelsDir": "Model folder on the workers ('-': their own config's)",
     }
-    ints = {"FirstFrame": "First frame to write", "LastFrame": "Last frame to write",
-            "ChunkSize": "Frames per Matte task"}  # fmt: skip
+    ints = {
+        "FirstFrame": "First frame to write",
+        "LastFrame": "Last frame to write",
+        "ChunkSize": "Frames per Matte task",
+    }
     out: List[Dict[str, Any]] = []
     for name, (kind, flow, text) in paths.items():
         # no defaults: OpenJD takes them relative to the template's folder, never above it
-        out.append({"name": name, "type": "PATH", "objectType": kind, "dataFlow": flow,
-                    "description": text})  # fmt: skip
+        out.append(
+            {
+                "name": name,
+                "type": "PATH",
+                "objectType": kind,
+                "dataFlow": flow,
+                "description": text,
+            }
+        )
     for name, text in strings.items():
-        out.append({"name": name, "type": "STRING", "minLength": 1, "description": text,
-                    "default": values[name]})  # fmt: skip
+        out.append(
+            {
+                "name": name,
+                "type": "STRING",
+                "minLength": 1,
+                "description": text,
+                "default": values[name],
+            }
+        )
     for name, text in ints.items():
         out.append({"name": name, "type": "INT", "description": text, "default": values[name]})
     out[-1]["minValue"] = 1  # ChunkSize
-    out.append({"name": "Device", "type": "STRING", "allowedValues": list(DEVICES),
-                "default": values["Device"], "description": "Device the tasks run on"})
+    out.append(
+        {
+            "name": "Device",
+            "type": "STRING",
+            "allowedValues": list(DEVICES),
+            "default": values["Device"],
+            "description": "Device the tasks run on",
+        }
+    )
     return out
 
 
@@ -162,26 +190,52 @@ def task_args(step: str, values: Mapping[str, str]) -> List[str]:
     (track) or Output, ChunkStart, ChunkSize (matte): format strings or plain values.
     """
     args = [
-        "-m", MODULE, "farm", step, "--shot", values["ShotFile"], "--plate", values["Plate"],
-        "--frames", values["Frames"], "--priors", values["PriorsDir"],
-        "--device", values["Device"], "--models-dir", values["ModelsDir"],
-    ]  # fmt: skip
+        "-m",
+        MODULE,
+        "farm",
+        step,
+        "--shot",
+        values["ShotFile"],
+        "--plate",
+        values["Plate"],
+        "--frames",
+        values["Frames"],
+        "--priors",
+        values["PriorsDir"],
+        "--device",
+        values["Device"],
+        "--models-dir",
+        values["ModelsDir"],
+    ]
     if values.get("Scratch"):
         args += ["--scratch", values["Scratch"]]
     if step == "track":
         return [*args, "--object", values["Object"]]
-    return [*args, "-o", values["Output"], "--chunk-start", values["ChunkStart"],
-            "--chunk-size", values["ChunkSize"]]  # fmt: skip
+    return [
+        *args,
+        "-o",
+        values["Output"],
+        "--chunk-start",
+        values["ChunkStart"],
+        "--chunk-size",
+        values["ChunkSize"],
+    ]
 
 
 # What an OpenJD task's arguments name: the job's parameters and the task's own.
 OPENJD_VALUES = {
-    "ShotFile": "{{Param.ShotFile}}", "Plate": PLATE, "Frames": FRAMES,
-    "PriorsDir": "{{Param.PriorsDir}}", "Device": "{{Param.Device}}",
-    "ModelsDir": "{{Param.ModelsDir}}", "Scratch": "{{Session.WorkingDirectory}}",
-    "Object": "{{Task.Param.Object}}", "Output": "{{Param.OutputDir}}/{{Param.OutputName}}",
-    "ChunkStart": "{{Task.Param.ChunkStart}}", "ChunkSize": "{{Param.ChunkSize}}",
-}  # fmt: skip
+    "ShotFile": "{{Param.ShotFile}}",
+    "Plate": PLATE,
+    "Frames": FRAMES,
+    "PriorsDir": "{{Param.PriorsDir}}",
+    "Device": "{{Param.Device}}",
+    "ModelsDir": "{{Param.ModelsDir}}",
+    "Scratch": "{{Session.WorkingDirectory}}",
+    "Object": "{{Task.Param.Object}}",
+    "Output": "{{Param.OutputDir}}/{{Param.OutputName}}",
+    "ChunkStart": "{{Task.Param.ChunkStart}}",
+    "ChunkSize": "{{Param.ChunkSize}}",
+}
 
 
 def _track_step(spec: BundleSpec) -> Dict[str, Any]:
@@ -189,14 +243,20 @@ def _track_step(spec: BundleSpec) -> Dict[str, Any]:
         "name": "Track",
         "description": "One object per task: SAM2 (or flow) tracking through the frames, "
         "keeping the mask and the engine's tracker-side alpha per frame",
-        "parameterSpace": {"taskParameterDefinitions": [
-            {"name": "Object", "type": "INT", "range": "{{Param.Objects}}"},
-        ]},
-        "script": {"actions": {"onRun": {
-            "command": "{{Param.BackendPython}}",
-            "args": task_args("track", OPENJD_VALUES),
-        }}},
-    }  # fmt: skip
+        "parameterSpace": {
+            "taskParameterDefinitions": [
+                {"name": "Object", "type": "INT", "range": "{{Param.Objects}}"},
+            ]
+        },
+        "script": {
+            "actions": {
+                "onRun": {
+                    "command": "{{Param.BackendPython}}",
+                    "args": task_args("track", OPENJD_VALUES),
+                }
+            }
+        },
+    }
     _host_requirements(step, spec.track_host, spec.gpu_memory_gib, None)
     return step
 
@@ -207,14 +267,20 @@ def _matte_step(spec: BundleSpec) -> Dict[str, Any]:
         "description": "One chunk of frames per task, in parallel: the native-resolution "
         "stage and the float EXR with every object's layer",
         "dependencies": [{"dependsOn": "Track"}],
-        "parameterSpace": {"taskParameterDefinitions": [
-            {"name": "ChunkStart", "type": "INT", "range": f"{FRAMES}:{{{{Param.ChunkSize}}}}"},
-        ]},
-        "script": {"actions": {"onRun": {
-            "command": "{{Param.BackendPython}}",
-            "args": task_args("matte", OPENJD_VALUES),
-        }}},
-    }  # fmt: skip
+        "parameterSpace": {
+            "taskParameterDefinitions": [
+                {"name": "ChunkStart", "type": "INT", "range": f"{FRAMES}:{{{{Param.ChunkSize}}}}"},
+            ]
+        },
+        "script": {
+            "actions": {
+                "onRun": {
+                    "command": "{{Param.BackendPython}}",
+                    "args": task_args("matte", OPENJD_VALUES),
+                }
+            }
+        },
+    }
     _host_requirements(step, spec.matte_host, spec.gpu_memory_gib, spec.matte_cpus)
     return step
 

@@ -83,4 +83,3 @@ class FarmJob:
     def key(self, tracker: str, engine: str) -> TrackKey:
         identity = self.shot.identity
         return TrackKey(identity.digest, identity.revision, tracker, engine)
-

@@ -43,9 +43,13 @@ class MatteResult:
 
 
 def run_matte(
-    job: FarmJob, chunk: Tuple[int, int], output: SequencePattern, config: BackendConfig,
-    scratch: Path, task_log: Optional[TaskLog] = None,
-) -> MatteResult:  # fmt: skip
+    job: FarmJob,
+    chunk: Tuple[int, int],
+    output: SequencePattern,
+    config: BackendConfig,
+    scratch: Path,
+    task_log: Optional[TaskLog] = None,
+) -> MatteResult:
     """Write the chunk's outputs that are not finished.
 
     Raises:
@@ -55,8 +59,9 @@ def run_matte(
     """
     key, manifests = _tracked(job)
     s = job.shot.settings
-    outputs = OutputSequence(output, job.shot.identity, (s.first_frame, s.last_frame),
-                             scratch / "staging")  # fmt: skip
+    outputs = OutputSequence(
+        output, job.shot.identity, (s.first_frame, s.last_frame), scratch / "staging"
+    )
     result = MatteResult(key.tracker, key.engine)
     todo = _todo(job, chunk, outputs, manifests, result)
     if task_log is not None:
@@ -92,8 +97,10 @@ def _tracked(job: FarmJob) -> Tuple[TrackKey, Dict[int, TrackManifest]]:
                 "Run the Track step of this job again.",
             )
     if len(keys) > 1 or len(options) > 1:
-        used = ", ".join(f"object {o}: {m.key.tracker} + {m.key.engine} {m.engine_params}"
-                         for o, m in sorted(manifests.items()))  # fmt: skip
+        used = ", ".join(
+            f"object {o}: {m.key.tracker} + {m.key.engine} {m.engine_params}"
+            for o, m in sorted(manifests.items())
+        )
         raise FarmError(
             f"the objects were tracked with different models ({used})",
             "Give every Track worker the same models (the job's models folder), then run the "
@@ -103,9 +110,12 @@ def _tracked(job: FarmJob) -> Tuple[TrackKey, Dict[int, TrackManifest]]:
 
 
 def _todo(
-    job: FarmJob, chunk: Tuple[int, int], outputs: OutputSequence,
-    manifests: Dict[int, TrackManifest], result: MatteResult,
-) -> List[int]:  # fmt: skip
+    job: FarmJob,
+    chunk: Tuple[int, int],
+    outputs: OutputSequence,
+    manifests: Dict[int, TrackManifest],
+    result: MatteResult,
+) -> List[int]:
     """The chunk's frames still to write; finished and unproducible ones go to `result`."""
     tracked: Set[int] = set.intersection(*(set(from_ranges(m.frames)) for m in manifests.values()))
     todo = []
@@ -115,16 +125,22 @@ def _todo(
         elif frame in tracked:
             todo.append(frame)
         else:
-            why = next((m.skipped[frame] for m in manifests.values() if frame in m.skipped),
-                       "no Track task tracked it (the job's frames changed?)")  # fmt: skip
+            why = next(
+                (m.skipped[frame] for m in manifests.values() if frame in m.skipped),
+                "no Track task tracked it (the job's frames changed?)",
+            )
             result.skipped[frame] = why
     return todo
 
 
 def _matte_frame(
-    job: FarmJob, frame: int, key: TrackKey, engine: MattingEngine, store: FrameStore,
+    job: FarmJob,
+    frame: int,
+    key: TrackKey,
+    engine: MattingEngine,
+    store: FrameStore,
     models: ModelPool,
-) -> Dict[int, np.ndarray]:  # fmt: skip
+) -> Dict[int, np.ndarray]:
     """Every object's alpha on one frame (zero where the tracker lost the object)."""
     priors: Dict[int, MattePrior] = {}
     lost: List[int] = []

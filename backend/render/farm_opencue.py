@@ -35,13 +35,24 @@ def write_opencue_job(spec: BundleSpec, folder: Path, show: Optional[str] = None
     job = outline.Outline(f"{spec.shot_id}-sam2matting", shot=spec.shot_id, frame_range=frames)
     for key, value in TASK_ENVIRONMENT.items():
         job.set_env(key, value, pre=True)
-    matte = Shell("matte", command=_command(spec, "matte", values), range=frames,
-                  chunk=spec.chunk_size, service=SERVICE,
-                  **_resources(spec, spec.matte_host, spec.matte_cpus))  # fmt: skip
+    matte = Shell(
+        "matte",
+        command=_command(spec, "matte", values),
+        range=frames,
+        chunk=spec.chunk_size,
+        service=SERVICE,
+        **_resources(spec, spec.matte_host, spec.matte_cpus),
+    )
     for obj in spec.objects:
         command = _command(spec, "track", dict(values, Object=str(obj)))
-        track = Shell(f"track-obj{obj}", command=command, range=str(first), chunk=1,
-                      service=SERVICE, **_resources(spec, spec.track_host, None))  # fmt: skip
+        track = Shell(
+            f"track-obj{obj}",
+            command=command,
+            range=str(first),
+            chunk=1,
+            service=SERVICE,
+            **_resources(spec, spec.track_host, None),
+        )
         job.add_layer(track)
         matte.depend_all(track)
     job.add_layer(matte)
@@ -54,12 +65,17 @@ def write_opencue_job(spec: BundleSpec, folder: Path, show: Optional[str] = None
 
 def _values(spec: BundleSpec, folder: Path) -> Dict[str, str]:
     return {
-        "ShotFile": str((folder / spec.shot_file.name).resolve()), "Plate": str(spec.plate),
-        "Frames": f"{spec.frames[0]}-{spec.frames[1]}", "PriorsDir": str(spec.priors),
-        "Device": spec.device, "ModelsDir": spec.worker_models or "-", "Scratch": "",
-        "Output": str(spec.mattes), "ChunkStart": "#FRAME_START#",
+        "ShotFile": str((folder / spec.shot_file.name).resolve()),
+        "Plate": str(spec.plate),
+        "Frames": f"{spec.frames[0]}-{spec.frames[1]}",
+        "PriorsDir": str(spec.priors),
+        "Device": spec.device,
+        "ModelsDir": spec.worker_models or "-",
+        "Scratch": "",
+        "Output": str(spec.mattes),
+        "ChunkStart": "#FRAME_START#",
         "ChunkSize": str(spec.chunk_size),
-    }  # fmt: skip
+    }
 
 
 def _command(spec: BundleSpec, step: str, values: Dict[str, str]) -> str:

@@ -177,8 +177,9 @@ class PriorStore:
                 "Run the job's Track step first (the Matte step depends on it).",
             ) from exc
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise FarmError(f"cannot read {path}: {exc}",
-                            "Run the job's Track step for that object again.") from exc  # fmt: skip
+            raise FarmError(
+                f"cannot read {path}: {exc}", "Run the job's Track step for that object again."
+            ) from exc
 
     def clear_manifest(self, obj: int) -> None:
         """A Track task starting over: until it finishes, Matte must not trust old results."""

@@ -36,8 +36,12 @@ log = logging.getLogger(__name__)
 # Errors replaying the shot file's prompts: the file asks for something the tracker refuses.
 PROMPT_ERRORS = (ErrorCode.INVALID_FIELD, ErrorCode.NO_PROMPT)
 # Errors about one plate file (gone since the plan, damaged, of another size).
-PLATE_ERRORS = (ErrorCode.BAD_IMAGE, ErrorCode.FRAME_SIZE_MISMATCH, ErrorCode.FRAME_MISSING,
-                ErrorCode.PATH_NOT_ALLOWED)  # fmt: skip
+PLATE_ERRORS = (
+    ErrorCode.BAD_IMAGE,
+    ErrorCode.FRAME_SIZE_MISMATCH,
+    ErrorCode.FRAME_MISSING,
+    ErrorCode.PATH_NOT_ALLOWED,
+)
 
 
 @dataclass
@@ -51,9 +55,12 @@ class TrackResult:
 
 
 def run_track(
-    job: FarmJob, obj: int, config: BackendConfig, scratch: Path,
+    job: FarmJob,
+    obj: int,
+    config: BackendConfig,
+    scratch: Path,
     task_log: Optional[TaskLog] = None,
-) -> TrackResult:  # fmt: skip
+) -> TrackResult:
     """Track one object and store its priors; the manifest is written last.
 
     Raises:
@@ -63,8 +70,11 @@ def run_track(
     """
     if obj not in job.shot.objects:
         listing = ", ".join(f"{o} ({job.shot.names[o]})" for o in job.shot.objects)
-        raise FarmError(f"the shot file has no prompted object {obj}",
-                        f"Its objects with prompts are: {listing}.", bad_input=True)  # fmt: skip
+        raise FarmError(
+            f"the shot file has no prompted object {obj}",
+            f"Its objects with prompts are: {listing}.",
+            bad_input=True,
+        )
     plan = job.plan()
     passes = [p for p in plan.passes if obj in p.objects]
     job.priors.clear_manifest(obj)  # until this run finishes, Matte must not trust old results
@@ -84,11 +94,22 @@ def run_track(
             _store_plate(shot, job, obj, todo)
             _replay_prompts(shot, obj)
         for track_pass in todo:
-            log.info("object %d: tracking from frame %d (%s) over %d-%d", obj, track_pass.start,
-                     track_pass.direction, track_pass.first, track_pass.last)  # fmt: skip
+            log.info(
+                "object %d: tracking from frame %d (%s) over %d-%d",
+                obj,
+                track_pass.start,
+                track_pass.direction,
+                track_pass.first,
+                track_pass.last,
+            )
             _run_pass(job, shot, obj, track_pass, key, result, task_log)
-    manifest = TrackManifest(obj, key, to_ranges(sorted(plan.produced)), dict(plan.skipped),
-                             dict(shot.choice.engine_params))  # fmt: skip
+    manifest = TrackManifest(
+        obj,
+        key,
+        to_ranges(sorted(plan.produced)),
+        dict(plan.skipped),
+        dict(shot.choice.engine_params),
+    )
     job.priors.write_manifest(manifest)
     shot.release()
     return result
@@ -104,8 +125,7 @@ def _open_shot(job: FarmJob, obj: int, config: BackendConfig, cache_root: Path) 
 
 def _pass_done(job: FarmJob, obj: int, track_pass: TrackPass, key: TrackKey) -> bool:
     return all(
-        job.priors.prior_start(obj, frame, key) == track_pass.start
-        for frame in track_pass.frames()
+        job.priors.prior_start(obj, frame, key) == track_pass.start for frame in track_pass.frames()
     )
 
 
@@ -141,17 +161,25 @@ def plate_errors(job: FarmJob) -> Iterator[None]:
             raise
         frame = exc.details.get("frame")
         where = f"{job.plate.path(frame)}" if isinstance(frame, int) else job.plate.text
-        raise FarmError(f"the plate cannot be read: {exc.message}",
-                        f"Fix or replace {where}, then re-run this task.") from exc  # fmt: skip
+        raise FarmError(
+            f"the plate cannot be read: {exc.message}",
+            f"Fix or replace {where}, then re-run this task.",
+        ) from exc
 
 
 def _run_pass(
-    job: FarmJob, shot: Shot, obj: int, track_pass: TrackPass, key: TrackKey,
-    result: TrackResult, task_log: Optional[TaskLog],
-) -> None:  # fmt: skip
+    job: FarmJob,
+    shot: Shot,
+    obj: int,
+    track_pass: TrackPass,
+    key: TrackKey,
+    result: TrackResult,
+    task_log: Optional[TaskLog],
+) -> None:
     """Track one pass (as the server's propagation job does) and store every frame's prior."""
-    segments = jobs.plan(shot, track_pass.start, track_pass.direction, track_pass.first,
-                         track_pass.last)  # fmt: skip
+    segments = jobs.plan(
+        shot, track_pass.start, track_pass.direction, track_pass.first, track_pass.last
+    )
     for segment in segments:
         frames = segment.frames()
         started = time.monotonic()
@@ -161,8 +189,9 @@ def _run_pass(
             tracked = next(tracked_frames, None)
             got = None if tracked is None else shot.frame_of(tracked.index)
             if tracked is None or got != expected:
-                raise ProtocolError(ErrorCode.INTERNAL,
-                                    f"tracker produced frame {got}, expected {expected}")
+                raise ProtocolError(
+                    ErrorCode.INTERNAL, f"tracker produced frame {got}, expected {expected}"
+                )
             _, priors = shot.track_phase(tracked, [obj])
             job.priors.write_prior(obj, expected, priors.get(obj), key, track_pass.start)
             result.written.append(expected)

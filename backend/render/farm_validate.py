@@ -44,7 +44,9 @@ def _job(template: Path, values: Dict[str, str]) -> Job:
     data = json.loads(template.read_text(encoding="utf-8"))
     decoded = decode_job_template(template=data, supported_extensions=[])
     parameters = preprocess_job_parameters(
-        job_template=decoded, job_parameter_values=values,
-        job_template_dir=template.parent, current_working_dir=template.parent,
-    )  # fmt: skip
+        job_template=decoded,
+        job_parameter_values=values,
+        job_template_dir=template.parent,
+        current_working_dir=template.parent,
+    )
     return create_job(job_template=decoded, job_parameter_values=parameters)

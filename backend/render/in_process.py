@@ -70,9 +70,11 @@ class InProcessBackend:
 
 
 def backend_overrides(
-    cache_root: Path, plate_roots: Tuple[Path, ...], device: Optional[str],
+    cache_root: Path,
+    plate_roots: Tuple[Path, ...],
+    device: Optional[str],
     models_dir: Optional[Path],
-) -> Dict[str, Any]:  # fmt: skip
+) -> Dict[str, Any]:
     """A render's backend settings: a private cache, the plate's folders, the user's choices
     (None: the config's)."""
     values: Dict[str, Any] = {

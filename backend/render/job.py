@@ -46,9 +46,11 @@ class RenderJob:
         self.plate = plate
         self.output = output
         self.outputs = OutputSequence(
-            output, shot.identity, (shot.settings.first_frame, shot.settings.last_frame),
+            output,
+            shot.identity,
+            (shot.settings.first_frame, shot.settings.last_frame),
             scratch / "staging",
-        )  # fmt: skip
+        )
         self.count = frames[1] - frames[0] + 1
         asked = range(frames[0], frames[1] + 1)
         self.remaining = [f for f in asked if not self.outputs.finished(f)]
@@ -105,13 +107,18 @@ class RenderJob:
         --tracker or --engine naming another one starts from that one's defaults)."""
         s = self.shot.settings
         content = {
-            "shot_id": s.shot_id, "width": s.width, "height": s.height,
-            "pixel_aspect": s.pixel_aspect, "first_frame": s.first_frame,
-            "last_frame": s.last_frame, "colourspace": s.colourspace,
-            "tracker": tracker or s.tracker, "engine": engine or s.engine,
+            "shot_id": s.shot_id,
+            "width": s.width,
+            "height": s.height,
+            "pixel_aspect": s.pixel_aspect,
+            "first_frame": s.first_frame,
+            "last_frame": s.last_frame,
+            "colourspace": s.colourspace,
+            "tracker": tracker or s.tracker,
+            "engine": engine or s.engine,
             "tracker_params": _options(s.params, "tracker", tracker, s.tracker),
             "engine_params": _options(s.params, "engine", engine, s.engine),
-        }  # fmt: skip
+        }
         state = client.request("open_shot_request", content).content
         self.tracker, self.engine = state["tracker"], state["engine"]
         log.info("shot %s open: tracker %s, engine %s", s.shot_id, self.tracker, self.engine)
@@ -137,8 +144,9 @@ class RenderJob:
     def _run_passes(self, client: Client, plan: RenderPlan, shared: bool) -> bool:
         """Run every pass; False when a plate frame failed mid-way (re-plan and go on)."""
         self._targets = set(plan.produced)
-        self._progress = ProgressBar(sum(len(p.frames()) for p in plan.passes),
-                                     "tracking and matting")  # fmt: skip
+        self._progress = ProgressBar(
+            sum(len(p.frames()) for p in plan.passes), "tracking and matting"
+        )
         with self._progress:
             for track_pass in plan.passes:
                 try:
@@ -157,11 +165,14 @@ class RenderJob:
 
     def _run_pass(self, client: Client, track_pass: TrackPass, shared: bool) -> None:
         request = {
-            "shot_id": self.shot.settings.shot_id, "start_frame": track_pass.start,
-            "direction": track_pass.direction, "first_frame": track_pass.first,
-            "last_frame": track_pass.last, "objects": list(track_pass.objects),
+            "shot_id": self.shot.settings.shot_id,
+            "start_frame": track_pass.start,
+            "direction": track_pass.direction,
+            "first_frame": track_pass.first,
+            "last_frame": track_pass.last,
+            "objects": list(track_pass.objects),
             "matte": "path" if shared else "exr",
-        }  # fmt: skip
+        }
 
         def on_frame(frame: int, event: Message) -> None:
             self._matted.setdefault(frame, set()).update(track_pass.objects)

@@ -100,8 +100,11 @@ class ProgressBar:
 
     def text(self) -> str:
         """The current state as one line, without the terminal bar."""
-        parts = [f"{self.label}: {self.done}/{self.total} {self.unit}" if self.total
-                 else f"{self.label}: {self.done} {self.unit}"]  # fmt: skip
+        parts = [
+            f"{self.label}: {self.done}/{self.total} {self.unit}"
+            if self.total
+            else f"{self.label}: {self.done} {self.unit}"
+        ]
         if self.done:
             parts.append(f"{self.rate():.2f} {self.unit}/s")
             left = self._seconds_left()

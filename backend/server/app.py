@@ -235,8 +235,13 @@ class BackendServer:
         inside = any(resolved != r and resolved.is_relative_to(r) for r in roots)
         if inside and _usable_shot_folder(resolved):
             return resolved
-        log.info("shot %s: not keeping it in %s (outside the cache and allowed roots, or a "
-                 "folder holding other files); using %s", shot_id, requested, default)  # fmt: skip
+        log.info(
+            "shot %s: not keeping it in %s (outside the cache and allowed roots, or a "
+            "folder holding other files); using %s",
+            shot_id,
+            requested,
+            default,
+        )
         return default
 
     def close_shot(self, shot_id: str, delete_cache: bool) -> None:
@@ -285,9 +290,14 @@ class BackendServer:
             content, buffers = self.matte_delivery(msg.content.get("matte", "path"), path)
             fps = job.done / max(job.elapsed(), 1e-6)
             content.update(
-                job_id=job.job_id, shot_id=job.shot.shot_id, frame=frame, done=job.done,
-                total=job.total, objects=sorted(alphas), frames_per_second=fps,
-            )  # fmt: skip
+                job_id=job.job_id,
+                shot_id=job.shot.shot_id,
+                frame=frame,
+                done=job.done,
+                total=job.total,
+                objects=sorted(alphas),
+                frames_per_second=fps,
+            )
             self.endpoint.send(msg, "progress", content, buffers)
 
         self.writer.submit(write)
@@ -301,9 +311,11 @@ class BackendServer:
                 self.endpoint.send_error(msg, failure)
                 return
             content: Dict[str, Any] = {
-                "job_id": job.job_id, "shot_id": job.shot.shot_id,
-                "frames_done": job.done, "elapsed_s": job.elapsed(),
-            }  # fmt: skip
+                "job_id": job.job_id,
+                "shot_id": job.shot.shot_id,
+                "frames_done": job.done,
+                "elapsed_s": job.elapsed(),
+            }
             if kind == "cancelled":
                 content.update(reason=job.cancel_reason, replaced_by=job.replaced_by)
             self.endpoint.send(msg, kind, content)
@@ -318,8 +330,13 @@ class BackendServer:
             data = path.read_bytes()
             objects = sorted(read_header(data, -1).objects)
             channels = ["A", *(object_channel(o) for o in objects)]
-            desc = {"buffer": 0, "encoding": "exr", "channels": channels,
-                    "colourspace": "raw", "origin": "top_left"}  # fmt: skip
+            desc = {
+                "buffer": 0,
+                "encoding": "exr",
+                "channels": channels,
+                "colourspace": "raw",
+                "origin": "top_left",
+            }
             return {"matte_path": None, "matte": desc}, [data]
         if how == "none":
             return {"matte_path": None, "matte": None}, []

@@ -33,11 +33,18 @@ PROBE_PREFIX = "sam2matting-probe"
 
 
 def ping(server: BackendServer, msg: Message) -> None:
-    server.reply(msg, ("ping_reply", {
-        "server_time": time.time(),
-        "uptime_s": time.time() - server.started,
-        "jobs_running": server.worker.running(),
-    }, ()))  # fmt: skip
+    server.reply(
+        msg,
+        (
+            "ping_reply",
+            {
+                "server_time": time.time(),
+                "uptime_s": time.time() - server.started,
+                "jobs_running": server.worker.running(),
+            },
+            (),
+        ),
+    )
 
 
 def describe(server: BackendServer, msg: Message) -> None:
@@ -80,12 +87,17 @@ def _probe_matches(probe: Optional[Dict[str, str]]) -> bool:
 def open_shot(server: BackendServer, msg: Message) -> None:
     c = msg.content
     settings = ShotSettings(
-        shot_id=c["shot_id"], width=c["width"], height=c["height"],
-        first_frame=c["first_frame"], last_frame=c["last_frame"],
-        pixel_aspect=c["pixel_aspect"], colourspace=c["colourspace"],
-        tracker=c["tracker"], engine=c["engine"],
+        shot_id=c["shot_id"],
+        width=c["width"],
+        height=c["height"],
+        first_frame=c["first_frame"],
+        last_frame=c["last_frame"],
+        pixel_aspect=c["pixel_aspect"],
+        colourspace=c["colourspace"],
+        tracker=c["tracker"],
+        engine=c["engine"],
         params={"tracker": c["tracker_params"], "engine": c["engine_params"]},
-    )  # fmt: skip
+    )
 
     def work() -> None:
         shot, restored = server.open_shot(settings, c.get("cache_dir"))
@@ -119,9 +131,10 @@ def put_frames(server: BackendServer, msg: Message) -> None:
         if replaced:  # the tracker memory holds the old pixels (the worker owns it)
             server.worker.submit(shot.release, shot.shot_id)
         content = {
-            "shot_id": shot.shot_id, "stored": [frame for frame, _, _ in prepared],
+            "shot_id": shot.shot_id,
+            "stored": [frame for frame, _, _ in prepared],
             "invalidated": frame_ranges({f for frames in stale.values() for f in frames}),
-        }  # fmt: skip
+        }
         server.reply(msg, ("put_frames_reply", content, ()))
 
     server.offload(msg, store, sum(memoryview(b).nbytes for b in msg.buffers))
@@ -146,9 +159,12 @@ def add_prompt(server: BackendServer, msg: Message) -> None:
             path, stale = shot.add_prompt(c["frame"], obj["id"], obj["name"], prompt)
             content, buffers = server.matte_delivery(c["matte"], path)
             content.update(
-                shot_id=shot.shot_id, frame=c["frame"], object_id=obj["id"],
-                revision=shot.journal.revision, invalidated=frame_ranges(stale),
-            )  # fmt: skip
+                shot_id=shot.shot_id,
+                frame=c["frame"],
+                object_id=obj["id"],
+                revision=shot.journal.revision,
+                invalidated=frame_ranges(stale),
+            )
             return "add_prompt_reply", content, buffers
 
         server.on_worker(msg, shot, work, changes=True)
@@ -176,16 +192,19 @@ def _mask(settings: ShotSettings, desc: Dict[str, Any], msg: Message) -> np.ndar
         raise _mask_size(plane.shape[1], plane.shape[0], settings)
     if np.isnan(plane).any():
         raise ProtocolError(
-            ErrorCode.INVALID_FIELD, "the mask prompt contains NaN values",
-            hint="Send a mask with values between 0 and 1.", details={"field": "content.mask"},
-        )  # fmt: skip
+            ErrorCode.INVALID_FIELD,
+            "the mask prompt contains NaN values",
+            hint="Send a mask with values between 0 and 1.",
+            details={"field": "content.mask"},
+        )
     mask = np.asarray(plane > 0.5)
     if not mask.any():
         raise ProtocolError(
-            ErrorCode.NO_PROMPT, "the mask prompt is empty (no pixel above 0.5)",
+            ErrorCode.NO_PROMPT,
+            "the mask prompt is empty (no pixel above 0.5)",
             hint="Draw the roto over the object, or prompt with points or a box instead.",
             details={"field": "content.mask"},
-        )  # fmt: skip
+        )
     return mask
 
 
@@ -234,9 +253,12 @@ def remove_prompt(server: BackendServer, msg: Message) -> None:
     def work() -> Reply:
         stale = shot.remove_prompt(c["frame"], c["object_id"])
         content = {
-            "shot_id": shot.shot_id, "object_id": c["object_id"], "frame": c["frame"],
-            "revision": shot.journal.revision, "invalidated": frame_ranges(stale),
-        }  # fmt: skip
+            "shot_id": shot.shot_id,
+            "object_id": c["object_id"],
+            "frame": c["frame"],
+            "revision": shot.journal.revision,
+            "invalidated": frame_ranges(stale),
+        }
         return "remove_prompt_reply", content, ()
 
     server.on_worker(msg, shot, work, changes=True)
@@ -251,10 +273,22 @@ def propagate(server: BackendServer, msg: Message) -> None:
             shot, c["start_frame"], c["direction"], c["first_frame"], c["last_frame"]
         )
         job = jobs.PropagationJob(shot, segments, c["objects"], msg, server.job_frame)
-        server.start_job(job, lambda: server.reply(msg, ("propagate_reply", {
-            "job_id": job.job_id, "shot_id": shot.shot_id,
-            "frames_planned": job.total, "unchanged": job.unchanged(),
-        }, ())))  # fmt: skip
+        server.start_job(
+            job,
+            lambda: server.reply(
+                msg,
+                (
+                    "propagate_reply",
+                    {
+                        "job_id": job.job_id,
+                        "shot_id": shot.shot_id,
+                        "frames_planned": job.total,
+                        "unchanged": job.unchanged(),
+                    },
+                    (),
+                ),
+            ),
+        )
 
     server.offload(msg, work)
 
@@ -274,9 +308,11 @@ def get_matte(server: BackendServer, msg: Message) -> None:
     def work() -> None:  # on the pool: reads the file
         if not shot.cache.has(frame):
             raise ProtocolError(
-                ErrorCode.FRAME_MISSING, f"no matte for frame {frame} yet",
-                hint="Track over this frame first.", details={"frame": frame},
-            )  # fmt: skip
+                ErrorCode.FRAME_MISSING,
+                f"no matte for frame {frame} yet",
+                hint="Track over this frame first.",
+                details={"frame": frame},
+            )
         try:
             objects = shot.cache.read_objects(frame)  # a full read: damage shows here
             content, buffers = server.matte_delivery(msg.content["matte"], shot.cache.path(frame))

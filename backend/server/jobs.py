@@ -102,9 +102,10 @@ class PropagationJob:
         unknown = [o for o in self.objects if o not in shot.journal.objects]
         if unknown:
             raise ProtocolError(
-                ErrorCode.UNKNOWN_OBJECT, f"shot {shot.shot_id} has no object {unknown[0]}",
+                ErrorCode.UNKNOWN_OBJECT,
+                f"shot {shot.shot_id} has no object {unknown[0]}",
                 details={"object_id": unknown[0]},
-            )  # fmt: skip
+            )
         self.on_frame = on_frame
         self.revision = shot.journal.revision
         self.total = len({f for seg in self.segments for f in seg.frames()})

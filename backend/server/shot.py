@@ -166,8 +166,9 @@ class Shot:
         Called whenever a change failed after the tracker took it (tracker = journal again).
         """
         if self._session is not None:
-            log.warning("shot %s: tracker state dropped; it is rebuilt from the journal",
-                        self.shot_id)  # fmt: skip
+            log.warning(
+                "shot %s: tracker state dropped; it is rebuilt from the journal", self.shot_id
+            )
             self.release()
 
     def tracker_agrees(self) -> bool:
@@ -271,9 +272,10 @@ class Shot:
         """Forget an object: journal and cache in one transaction, then the tracker."""
         if obj_id not in self.journal.objects:
             raise ProtocolError(
-                ErrorCode.UNKNOWN_OBJECT, f"shot {self.shot_id} has no object {obj_id}",
+                ErrorCode.UNKNOWN_OBJECT,
+                f"shot {self.shot_id} has no object {obj_id}",
                 details={"object_id": obj_id},
-            )  # fmt: skip
+            )
         self._retrying(lambda: self._commit_removal(obj_id))
         # Committed. The tracker is derived state: update it, or rebuild it from the journal.
         if self._session is not None:
@@ -354,9 +356,12 @@ class Shot:
             "revision": str(revision),  # the prompts' revision, the same for a job's frames
         }
         return files.write(
-            frame, alphas, {i: names.get(i, f"obj{i}") for i in alphas}, meta,
+            frame,
+            alphas,
+            {i: names.get(i, f"obj{i}") for i in alphas},
+            meta,
             revisions=dict.fromkeys(alphas, revision),
-        )  # fmt: skip
+        )
 
     def _empty(self) -> np.ndarray:
         return np.zeros((self.settings.height, self.settings.width), np.float32)
@@ -377,11 +382,13 @@ class Shot:
             for obj in self.journal.objects:
                 self.journal.invalidate(obj, [frame])
         aside = self.cache.quarantine(frame)
-        self.warnings.append({
-            "code": ErrorCode.DAMAGED_STATE.value,
-            "message": f"the matte of frame {frame} was damaged and was set aside; track again",
-            "path": str(aside) if aside else None,
-        })  # fmt: skip
+        self.warnings.append(
+            {
+                "code": ErrorCode.DAMAGED_STATE.value,
+                "message": f"the matte of frame {frame} was damaged and was set aside; track again",
+                "path": str(aside) if aside else None,
+            }
+        )
 
     def release_caches(self) -> None:
         """After CUDA OOM: free what can be rebuilt (tracker session, decoded frames)."""
@@ -395,10 +402,15 @@ def plate_store(settings: ShotSettings, root: Path, config: BackendConfig) -> Fr
     the engines see them (the farm's Matte step reads its plate through one too)."""
     s = settings
     return FrameStore(
-        root, s.first_frame, s.last_frame, s.width, s.height,
-        colourspace=s.colourspace, allowed_roots=config.allowed_roots,
+        root,
+        s.first_frame,
+        s.last_frame,
+        s.width,
+        s.height,
+        colourspace=s.colourspace,
+        allowed_roots=config.allowed_roots,
         ocio_config=config.ocio_config or None,
-    )  # fmt: skip
+    )
 
 
 def _check_same_shot(existing: ShotSettings, wanted: ShotSettings) -> None:

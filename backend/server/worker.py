@@ -87,9 +87,10 @@ class GpuWorker:
         """Cancel one job, or every job of a shot (only those tracking object `tracking`)."""
         with self._lock:
             hit = [
-                j for j in self._jobs.values()
+                j
+                for j in self._jobs.values()
                 if j.job_id == job_id or (shot_id is not None and j.shot.shot_id == shot_id)
-            ]  # fmt: skip
+            ]
             if tracking is not None:
                 hit = [j for j in hit if tracking in j.objects]
             for job in hit:

@@ -311,9 +311,13 @@ class FrameStore:
             if len(shape) >= 2:  # before any conversion: the bytes were counted, not the size
                 self._check_size(frame, int(shape[1]), int(shape[0]))
             decoded = decode_raw(
-                data, descriptor.get("dtype") or "", shape,
-                descriptor.get("channels"), origin, self.max_pixels,
-            )  # fmt: skip
+                data,
+                descriptor.get("dtype") or "",
+                shape,
+                descriptor.get("channels"),
+                origin,
+                self.max_pixels,
+            )
             # Rows are in top-left order now, so the stored EXR needs no origin flag.
             entry = FrameEntry(file=plate_file(frame, self._padding, "exr"), encoding="exr")
             return decoded, _raw_as_exr(decoded), entry

@@ -157,9 +157,12 @@ class ShotJournal:
         """The tracker's Prompt for a journal record, with its mask loaded."""
         mask = None if record.mask is None else read_mask(self.root / PROMPTS_DIR / record.mask)
         return Prompt(
-            points=record.points, labels=record.labels, box=record.box, mask=mask,
+            points=record.points,
+            labels=record.labels,
+            box=record.box,
+            mask=mask,
             clear_old=record.clear_old,
-        )  # fmt: skip
+        )
 
     def valid_frames(self, obj_id: int) -> List[int]:
         """Frames whose matte of this object is valid, ascending."""
@@ -210,12 +213,16 @@ class ShotJournal:
                 self._created.append(self.root / PROMPTS_DIR / mask_name)  # gone if undone
                 write_mask(self.root / PROMPTS_DIR / mask_name, prompt.mask)
             record = PromptRecord(
-                seq=seq, frame=frame, object_id=obj_id,
+                seq=seq,
+                frame=frame,
+                object_id=obj_id,
                 points=tuple((float(x), float(y)) for x, y in prompt.points),
                 labels=tuple(int(v) for v in prompt.labels),
                 box=None if prompt.box is None else as_box(prompt.box),
-                mask=mask_name, clear_old=prompt.clear_old, timestamp=now_utc(),
-            )  # fmt: skip
+                mask=mask_name,
+                clear_old=prompt.clear_old,
+                timestamp=now_utc(),
+            )
             dropped = []
             if prompt.clear_old:
                 dropped = [p for p in self._prompts if (p.object_id, p.frame) == (obj_id, frame)]
@@ -309,9 +316,12 @@ class ShotJournal:
         """Write the portable shot file (no machine paths, masks inlined, no cache state)."""
         with self._lock:
             data = shot_file.to_shot_file(
-                self.settings, self.revision, self._objects, self._prompts,
+                self.settings,
+                self.revision,
+                self._objects,
+                self._prompts,
                 self.root / PROMPTS_DIR,
-            )  # fmt: skip
+            )
         SHOT_FILE.check(data, "shot_file")  # what every reader will check
         atomic_write_bytes(Path(path), json.dumps(data, indent=1).encode("utf-8"))
 
@@ -365,19 +375,29 @@ class ShotJournal:
                     self._depth -= 1
                 return
             saved = (
-                self.settings, self.revision, self._next_seq, dict(self._objects),
+                self.settings,
+                self.revision,
+                self._next_seq,
+                dict(self._objects),
                 list(self._prompts),
                 {o: {r: set(f) for r, f in spans.items()} for o, spans in self._valid.items()},
                 {o: set(f) for o, f in self._stale.items()},
-            )  # fmt: skip
+            )
             self._depth = 1
             try:
                 yield
                 self.revision += 1
                 self._save()
             except BaseException:
-                (self.settings, self.revision, self._next_seq, self._objects, self._prompts,
-                 self._valid, self._stale) = saved  # fmt: skip
+                (
+                    self.settings,
+                    self.revision,
+                    self._next_seq,
+                    self._objects,
+                    self._prompts,
+                    self._valid,
+                    self._stale,
+                ) = saved
                 for path in self._created:
                     path.unlink(missing_ok=True)
                 raise

@@ -274,9 +274,13 @@ class MatteCache:
         else:
             meta.pop(REVISIONS_KEY, None)
         write_exr(
-            self.path(frame), channels, compression=self.compression, metadata=meta,
-            data_window=box, display_window=Window.of_size(width, height),
-        )  # fmt: skip
+            self.path(frame),
+            channels,
+            compression=self.compression,
+            metadata=meta,
+            data_window=box,
+            display_window=Window.of_size(width, height),
+        )
 
     def _invalidate_frame(self, frame: int, drop: Optional[Set[int]]) -> bool:
         path = self.path(frame)

@@ -24,7 +24,6 @@ from sam2matting.protocol.errors import ErrorCode, ProtocolError
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class FrameEntry:
     """Where one frame's pixels are and how to read them."""
@@ -115,12 +114,14 @@ class PlateIndex:
             target = aside / path.name
             path.replace(target)
         log.error("%s; %d files moved to %s, the plate starts empty", why, len(files), aside)
-        self.warnings.append({
-            "code": ErrorCode.DAMAGED_STATE.value,
-            "message": f"{why}: the {len(files)} stored plate files were moved aside and "
-            "must be sent again",
-            "path": str(aside),
-        })  # fmt: skip
+        self.warnings.append(
+            {
+                "code": ErrorCode.DAMAGED_STATE.value,
+                "message": f"{why}: the {len(files)} stored plate files were moved aside and "
+                "must be sent again",
+                "path": str(aside),
+            }
+        )
 
     def _stored_files(self) -> List[Path]:
         return [p for p in self.path.parent.glob("plate.*") if p.is_file()]
@@ -153,11 +154,14 @@ class PlateIndex:
                 entries[int(key)] = FrameEntry.from_json(value)
             except (ValueError, TypeError) as err:
                 log.warning("%s: ignoring frame %s: %s", self.path, key, err)
-                self.warnings.append({
-                    "code": ErrorCode.DAMAGED_STATE.value,
-                    "message": f"plate/refs.json: frame {key} is unreadable ({err}); send it again",
-                    "path": str(self.path),
-                })  # fmt: skip
+                self.warnings.append(
+                    {
+                        "code": ErrorCode.DAMAGED_STATE.value,
+                        "message": f"plate/refs.json: frame {key} is unreadable ({err}); "
+                        "send it again",
+                        "path": str(self.path),
+                    }
+                )
         return entries
 
     def _remove_orphans(self, entries: Mapping[int, FrameEntry]) -> None:

@@ -170,8 +170,11 @@ def _repair(
     log.warning(
         "shot %s: cache repaired to agree with the journal (%d damaged files set aside, "
         "%d stale object frames, %d files with removed objects)",
-        journal.settings.shot_id, len(damaged), len(stale), len(orphans),
-    )  # fmt: skip
+        journal.settings.shot_id,
+        len(damaged),
+        len(stale),
+        len(orphans),
+    )
 
 
 def _damaged_masks(journal: ShotJournal) -> List[Warning]:
@@ -183,12 +186,14 @@ def _damaged_masks(journal: ShotJournal) -> List[Warning]:
         try:
             read_mask(path)
         except ProtocolError:
-            warnings.append(_warning(
-                f"the mask of prompt {record.seq} (object {record.object_id}, frame "
-                f"{record.frame}) is damaged; the prompt is used without its mask until you "
-                "give it again",
-                str(path),
-            ))  # fmt: skip
+            warnings.append(
+                _warning(
+                    f"the mask of prompt {record.seq} (object {record.object_id}, frame "
+                    f"{record.frame}) is damaged; the prompt is used without its mask until you "
+                    "give it again",
+                    str(path),
+                )
+            )
     return warnings
 
 

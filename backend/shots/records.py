@@ -18,9 +18,17 @@ from sam2matting.protocol.errors import ErrorCode, ProtocolError
 from sam2matting.protocol.shot_file import check_version
 
 __all__ = [
-    "JOURNAL_FORMAT", "SCHEMA_VERSION", "SHOT_FILE_FORMAT", "PromptRecord", "ShotSettings",
-    "as_box", "check_version", "now_utc", "parse", "read_json",
-]  # fmt: skip
+    "JOURNAL_FORMAT",
+    "SCHEMA_VERSION",
+    "SHOT_FILE_FORMAT",
+    "PromptRecord",
+    "ShotSettings",
+    "as_box",
+    "check_version",
+    "now_utc",
+    "parse",
+    "read_json",
+]
 
 T = TypeVar("T")
 

@@ -35,8 +35,11 @@ SHORT_SIZES = {"96p": (128, 96), "120p": (160, 120)}
 
 def parse(argv: Any = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--parts", default=None,
-                        help="flow,sam2,gpu (default: flow,sam2, and gpu with CUDA or --short)")
+    parser.add_argument(
+        "--parts",
+        default=None,
+        help="flow,sam2,gpu (default: flow,sam2, and gpu with CUDA or --short)",
+    )
     parser.add_argument("--short", action="store_true", help="CI: toy sizes, 3 frames, 1 rep")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--frames", type=int, default=12, help="frames per CPU run")
@@ -45,15 +48,19 @@ def parse(argv: Any = None) -> argparse.Namespace:
     parser.add_argument("--engines", default="sam2matting-tiny,closed_form", help="SAM2 part")
     parser.add_argument("--gpu-device", default="cuda")
     parser.add_argument("--models", default="tiny,base_plus", help="GPU part")
-    parser.add_argument("--sections", default="throughput,latency,memory",
-                        help="GPU part: which sections, in this order")  # fmt: skip
+    parser.add_argument(
+        "--sections",
+        default="throughput,latency,memory",
+        help="GPU part: which sections, in this order",
+    )
     parser.add_argument("--gpu-frames", type=int, default=40)
     parser.add_argument("--prompts", type=int, default=40, help="latency samples")
     parser.add_argument("--scale-frames", type=int, default=2000)
     parser.add_argument("--memory-every", type=int, default=100, help="memory sample interval")
     parser.add_argument("--tiny", action="store_true", help="GPU part at toy sizes (dry run)")
-    parser.add_argument("--deadline-s", type=float, default=3600.0,
-                        help="start nothing new after this many seconds")  # fmt: skip
+    parser.add_argument(
+        "--deadline-s", type=float, default=3600.0, help="start nothing new after this many seconds"
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
     if args.parts is None:
@@ -69,28 +76,42 @@ def parse(argv: Any = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> Results:
     started = time.perf_counter()
-    settings: Dict[str, Any] = {k: str(v) if isinstance(v, Path) else v
-                                for k, v in vars(args).items()}  # fmt: skip
+    settings: Dict[str, Any] = {
+        k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+    }
     results = Results(args.out, settings)
     parts: List[str] = args.parts.split(",")
     with tempfile.TemporaryDirectory(prefix="sam2matting-bench-") as tmp:
         cpu = CpuSetup(
-            work=Path(tmp), results=results, reps=args.reps, frames=args.frames,
+            work=Path(tmp),
+            results=results,
+            reps=args.reps,
+            frames=args.frames,
             sizes=SHORT_SIZES if args.short else FLOW_SIZES,
             sam2_size=next(iter(SHORT_SIZES if args.short else FLOW_SIZES)),
-            sam2_input=args.sam2_input, load=args.load,
-        )  # fmt: skip
+            sam2_input=args.sam2_input,
+            load=args.load,
+        )
         if "flow" in parts:
             flow_part(cpu)
         if "sam2" in parts:
             sam2_part(cpu, args.engines.split(","))
         if "gpu" in parts:
-            gpu_part(GpuSetup(
-                work=Path(tmp), results=results, device=torch.device(args.gpu_device),
-                models=args.models.split(","), frames=args.gpu_frames, prompts=args.prompts,
-                scale_frames=args.scale_frames, every=2 if args.tiny else args.memory_every,
-                deadline=started + args.deadline_s, tiny=args.tiny,
-            ), args.sections.split(","))  # fmt: skip
+            gpu_part(
+                GpuSetup(
+                    work=Path(tmp),
+                    results=results,
+                    device=torch.device(args.gpu_device),
+                    models=args.models.split(","),
+                    frames=args.gpu_frames,
+                    prompts=args.prompts,
+                    scale_frames=args.scale_frames,
+                    every=2 if args.tiny else args.memory_every,
+                    deadline=started + args.deadline_s,
+                    tiny=args.tiny,
+                ),
+                args.sections.split(","),
+            )
     path = results.save(plot=True)
     print_summary(results)
     print(f"wrote {path} and {path.with_suffix('.png')}")

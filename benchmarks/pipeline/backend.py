@@ -81,10 +81,14 @@ class Server:
 
     def __init__(self, work: Path, device: str, models_dir: Path, roots: Sequence[Path]) -> None:
         config = BackendConfig(
-            models_dir=models_dir, cache_root=work / "cache", log_dir=work / "logs",
-            device=device, default_tracker="flow", default_engine="closed_form",
+            models_dir=models_dir,
+            cache_root=work / "cache",
+            log_dir=work / "logs",
+            device=device,
+            default_tracker="flow",
+            default_engine="closed_form",
             allowed_roots=tuple(roots),
-        )  # fmt: skip
+        )
         self.server = BackendServer(config, ConnectionInfo(new_key()))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -93,28 +97,46 @@ class Server:
     def open(self, shot: str, plate: Plate, frames: int, tracker: str, engine: str) -> None:
         """Open a shot of `frames` frames and reference the plate's files (by path)."""
         w, h = plate.size
-        self.client.request("open_shot_request", {
-            "shot_id": shot, "width": w, "height": h, "first_frame": FIRST,
-            "last_frame": FIRST + frames - 1, "tracker": tracker, "engine": engine,
-        })  # fmt: skip
+        self.client.request(
+            "open_shot_request",
+            {
+                "shot_id": shot,
+                "width": w,
+                "height": h,
+                "first_frame": FIRST,
+                "last_frame": FIRST + frames - 1,
+                "tracker": tracker,
+                "engine": engine,
+            },
+        )
         for start in range(0, frames, 64):
-            entries = [{"frame": FIRST + i, "path": str(plate.path(i))}
-                       for i in range(start, min(frames, start + 64))]  # fmt: skip
+            entries = [
+                {"frame": FIRST + i, "path": str(plate.path(i))}
+                for i in range(start, min(frames, start + 64))
+            ]
             self.client.request("put_frames_request", {"shot_id": shot, "frames": entries})
 
     def prompt(
         self, shot: str, frame: int, plate: Plate, *, mask: bool, matte: str = "path"
     ) -> float:
         """Prompt object 1 on `frame` (the plate's mask or its box); seconds until the reply."""
-        content: Dict[str, Any] = {"shot_id": shot, "frame": frame, "matte": matte,
-                                   "object": {"id": 1, "name": "subject"}}  # fmt: skip
+        content: Dict[str, Any] = {
+            "shot_id": shot,
+            "frame": frame,
+            "matte": matte,
+            "object": {"id": 1, "name": "subject"},
+        }
         buffers: List[bytes] = []
         if mask:
             h, w = plate.mask.shape
             content["mask"] = {
-                "buffer": 0, "encoding": "raw", "dtype": "uint8", "shape": [h, w, 1],
-                "channels": ["A"], "origin": "top_left",
-            }  # fmt: skip
+                "buffer": 0,
+                "encoding": "raw",
+                "dtype": "uint8",
+                "shape": [h, w, 1],
+                "channels": ["A"],
+                "origin": "top_left",
+            }
             buffers.append((plate.mask.astype(np.uint8) * 255).tobytes())
         else:
             content["box"] = list(plate.box)
@@ -125,8 +147,9 @@ class Server:
     def propagate(self, shot: str, last: Optional[int] = None, **watch: Any) -> Timing:
         """Propagate forward from the first frame; `watch["every"]` frames, call
         `watch["sample"](done)` (memory samples); `watch["until"]`: a deadline (cancel then)."""
-        job = self.client.propagate(shot_id=shot, start_frame=FIRST, direction="forward",
-                                    last_frame=last)  # fmt: skip
+        job = self.client.propagate(
+            shot_id=shot, start_frame=FIRST, direction="forward", last_frame=last
+        )
         timing = Timing()
         for event in job.events(idle_timeout_s=600):
             timing.stamps.append(time.perf_counter())

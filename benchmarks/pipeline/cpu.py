@@ -78,8 +78,9 @@ def run_modes(row: Dict[str, Any], modes: Dict[str, Callable[[], float]], rep: i
     row["load_after"] = os.getloadavg()[0]
 
 
-def _full(server: Server, shot: str, plate: Plate, n: int, tracker: str, engine: str,
-          mask: bool) -> float:  # fmt: skip
+def _full(
+    server: Server, shot: str, plate: Plate, n: int, tracker: str, engine: str, mask: bool
+) -> float:
     server.open(shot, plate, n, tracker, engine)
     server.prompt(shot, FIRST, plate, mask=mask)
     return server.propagate(shot).fps
@@ -103,12 +104,18 @@ def flow_part(setup: CpuSetup) -> None:
                     shot = f"flow-{name}-{rep}-{int(loaded)}"
                     modes = {
                         "bare": partial(measure.bare_session, tracker, frames, prompt, CPU),
-                        "in_process": partial(measure.in_process, tracker, engine, frames, prompt,
-                                              CPU),
+                        "in_process": partial(
+                            measure.in_process, tracker, engine, frames, prompt, CPU
+                        ),
                         "full": partial(_full, server, shot, plate, n, "flow", "closed_form", True),
                     }
-                    row: Dict[str, Any] = {"part": "flow", "config": f"flow+closed_form {name}",
-                                           "size": name, "rep": rep, "loaded": loaded}  # fmt: skip
+                    row: Dict[str, Any] = {
+                        "part": "flow",
+                        "config": f"flow+closed_form {name}",
+                        "size": name,
+                        "rep": rep,
+                        "loaded": loaded,
+                    }
                     with competing_load(loaded):
                         run_modes(row, modes, rep)
                     setup.results.add(row)
@@ -137,18 +144,23 @@ def sam2_part(setup: CpuSetup, engines: List[str]) -> None:
                 for name, engine in loaded.items():
                     shot = f"sam2-{name}-{rep}"
                     modes = {
-                        "bare": partial(measure.bare_sam2, sam2_config, jpegs, plate.box, CPU,
-                                        setup.sam2_input),
+                        "bare": partial(
+                            measure.bare_sam2, sam2_config, jpegs, plate.box, CPU, setup.sam2_input
+                        ),
                         "session": partial(measure.bare_session, tracker, frames, prompt, CPU),
-                        "in_process": partial(measure.in_process, tracker, engine, frames, prompt,
-                                              CPU),
+                        "in_process": partial(
+                            measure.in_process, tracker, engine, frames, prompt, CPU
+                        ),
                         "full": partial(_full, server, shot, plate, n, "sam2.1-tiny", name, False),
                     }
                     row: Dict[str, Any] = {
-                        "part": "sam2_cpu", "config": f"sam2.1-tiny@{setup.sam2_input} + {name} "
-                        f"{setup.sam2_size}", "size": setup.sam2_size, "rep": rep,
-                        "loaded": False, "engine": name,
-                    }  # fmt: skip
+                        "part": "sam2_cpu",
+                        "config": f"sam2.1-tiny@{setup.sam2_input} + {name} {setup.sam2_size}",
+                        "size": setup.sam2_size,
+                        "rep": rep,
+                        "loaded": False,
+                        "engine": name,
+                    }
                     run_modes(row, modes, rep)
                     setup.results.add(row)
         finally:

@@ -99,15 +99,22 @@ def throughput(setup: GpuSetup, server: Server, config: BackendConfig) -> None:
             measure.warm_up(tracker, engine, frames, prompt, setup.device)
             shot = f"gpu-{model}-{size_name}"
             modes = {
-                "bare": partial(measure.bare_sam2, sam2_config, jpegs, plate.box, setup.device,
-                                setup.input_size),
+                "bare": partial(
+                    measure.bare_sam2, sam2_config, jpegs, plate.box, setup.device, setup.input_size
+                ),
                 "session": partial(measure.bare_session, tracker, frames, prompt, setup.device),
-                "in_process": partial(measure.in_process, tracker, engine, frames, prompt,
-                                      setup.device),
+                "in_process": partial(
+                    measure.in_process, tracker, engine, frames, prompt, setup.device
+                ),
                 "full": partial(_full, server, shot, plate, setup.frames, model),
             }
-            row: Dict[str, Any] = {"part": "gpu", "config": f"{model} + heads {size_name}",
-                                   "size": size_name, "model": model, "rep": 0}  # fmt: skip
+            row: Dict[str, Any] = {
+                "part": "gpu",
+                "config": f"{model} + heads {size_name}",
+                "size": size_name,
+                "model": model,
+                "rep": 0,
+            }
             run_modes(row, modes, 0)
             setup.results.add(row)
             del modes, tracker, engine
@@ -128,13 +135,16 @@ def latency(setup: GpuSetup, server: Server) -> None:
     for i in range(setup.prompts + 3):
         if time.perf_counter() > setup.deadline:
             break
-        seconds = server.prompt("latency", FIRST + int(rng.integers(1, n)), plate, mask=False,
-                                matte="exr")  # fmt: skip
+        seconds = server.prompt(
+            "latency", FIRST + int(rng.integers(1, n)), plate, mask=False, matte="exr"
+        )
         if i >= 3:  # warm-up
             samples.append(seconds * 1e3)
     summary = {"p50_ms": _pct(samples, 50), "p95_ms": _pct(samples, 95), "n": len(samples)}
-    setup.results.put("latency", {"size": "2K", "model": "tiny + heads", "samples_ms": samples,
-                                  "summary": summary})  # fmt: skip
+    setup.results.put(
+        "latency",
+        {"size": "2K", "model": "tiny + heads", "samples_ms": samples, "summary": summary},
+    )
 
 
 def memory(setup: GpuSetup, server: Server) -> None:
@@ -146,19 +156,26 @@ def memory(setup: GpuSetup, server: Server) -> None:
     server.prompt("long", FIRST, plate, mask=False)
     process = psutil.Process()
     samples: List[Dict[str, Any]] = []
-    record: Dict[str, Any] = {"size": "4K", "model": "tiny + heads", "samples": samples,
-                              "frames_planned": setup.scale_frames}  # fmt: skip
+    record: Dict[str, Any] = {
+        "size": "4K",
+        "model": "tiny + heads",
+        "samples": samples,
+        "frames_planned": setup.scale_frames,
+    }
     last = [time.perf_counter()]
 
     def sample(done: int) -> None:
         now = time.perf_counter()
         cuda = setup.device.type == "cuda"
-        samples.append({
-            "frame": done, "rss_mb": process.memory_info().rss / 2**20,
-            "gpu_allocated_mb": torch.cuda.memory_allocated() / 2**20 if cuda else None,
-            "gpu_reserved_mb": torch.cuda.memory_reserved() / 2**20 if cuda else None,
-            "s_per_frame": (now - last[0]) / setup.every,
-        })  # fmt: skip
+        samples.append(
+            {
+                "frame": done,
+                "rss_mb": process.memory_info().rss / 2**20,
+                "gpu_allocated_mb": torch.cuda.memory_allocated() / 2**20 if cuda else None,
+                "gpu_reserved_mb": torch.cuda.memory_reserved() / 2**20 if cuda else None,
+                "s_per_frame": (now - last[0]) / setup.every,
+            }
+        )
         last[0] = now
         record["summary"] = _growth(samples)
         setup.results.put("memory", record)

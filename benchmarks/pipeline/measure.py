@@ -86,9 +86,12 @@ def in_process(
 
 
 def bare_sam2(
-    config: str, jpegs: Path, box: Sequence[float], device: torch.device,
+    config: str,
+    jpegs: Path,
+    box: Sequence[float],
+    device: torch.device,
     input_size: Optional[int],
-) -> float:  # fmt: skip
+) -> float:
     """sam2's own video predictor (random weights) over a JPEG folder."""
     torch.manual_seed(0)
     predictor = build_sam2_video_model(config, None, device, input_size)

@@ -99,8 +99,9 @@ def decode(plate: Plate, frames: int) -> List[torch.Tensor]:
     w, h = plate.size
     distinct = min(frames, len(plate.paths))
     with tempfile.TemporaryDirectory() as tmp:
-        store = FrameStore(tmp, FIRST, FIRST + distinct - 1, w, h,
-                           allowed_roots=(plate.paths[0].parent,))  # fmt: skip
+        store = FrameStore(
+            tmp, FIRST, FIRST + distinct - 1, w, h, allowed_roots=(plate.paths[0].parent,)
+        )
         for i in range(distinct):
             store.put_path(FIRST + i, plate.path(i))
         decoded = [store.rgb(i) for i in range(distinct)]

@@ -18,8 +18,9 @@ def plot(payload: Dict[str, Any], path: Path) -> None:
 
     summary: List[Dict[str, Any]] = payload["summary"]
     extras = [k for k in ("latency", "memory") if k in payload]
-    fig, axes = plt.subplots(1, 1 + len(extras), figsize=(7 + 4.5 * len(extras), 4.8),
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        1, 1 + len(extras), figsize=(7 + 4.5 * len(extras), 4.8), squeeze=False
+    )
     _rates(axes[0][0], summary)
     for ax, key in zip(axes[0][1:], extras):
         (_latency if key == "latency" else _memory)(ax, payload[key])
@@ -38,8 +39,7 @@ def _rates(ax: Any, summary: List[Dict[str, Any]]) -> None:
         ax.barh(xs, values, height=width, color=COLOURS[mode], label=mode)
         for x, v, s in zip(xs, values, summary):
             if mode == "full" and v and s.get("full_over_in_process"):
-                ax.text(v, x, f" {s['full_over_in_process']:.2f}x in-proc", va="center",
-                        fontsize=7)  # fmt: skip
+                ax.text(v, x, f" {s['full_over_in_process']:.2f}x in-proc", va="center", fontsize=7)
     ax.set_yticks(range(len(summary)), labels, fontsize=8)
     ax.invert_yaxis()
     if not summary:  # a run of latency/memory alone has no rates to draw

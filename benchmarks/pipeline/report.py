@@ -89,14 +89,25 @@ def summarise(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def print_summary(results: Results) -> None:
     summary = summarise(results.rows)
-    headers = ["configuration", "load", "1-min load", *[f"{m} f/s" for m in MODES],
-               "full/bare", "full/in-process"]  # fmt: skip
+    headers = [
+        "configuration",
+        "load",
+        "1-min load",
+        *[f"{m} f/s" for m in MODES],
+        "full/bare",
+        "full/in-process",
+    ]
     table = [
-        [s["config"], "busy core" if s["loaded"] else "-", s["load"],
-         *[s.get(f"{m}_fps", "") for m in MODES],
-         s.get("full_over_bare", ""), s.get("full_over_in_process", "")]
+        [
+            s["config"],
+            "busy core" if s["loaded"] else "-",
+            s["load"],
+            *[s.get(f"{m}_fps", "") for m in MODES],
+            s.get("full_over_bare", ""),
+            s.get("full_over_in_process", ""),
+        ]
         for s in summary
-    ]  # fmt: skip
+    ]
     print()
     print_table(headers, [[_blank(v) for v in row] for row in table])
     for key in ("latency", "memory"):

@@ -33,12 +33,14 @@ def export(ctl: Controller) -> Optional[str]:
     (an existing one, or a path ending in a separator) gets `<shot id>.sam2shot.json`, a file
     name is the shot file, and the bundle goes into the shot file's folder.
     """
-    chosen = ctl.ui.host.get_filename("Export farm job: shot file (the job goes beside it)",
-                                   "*.json")  # fmt: skip
+    chosen = ctl.ui.host.get_filename(
+        "Export farm job: shot file (the job goes beside it)", "*.json"
+    )
     if not chosen:
         return None
-    plate = ctl.ui.host.get_input("Plate sequence as the farm reads it (#### or %04d)",
-                               plate_pattern(ctl))  # fmt: skip
+    plate = ctl.ui.host.get_input(
+        "Plate sequence as the farm reads it (#### or %04d)", plate_pattern(ctl)
+    )
     if not plate:
         return None
     state = ctl.state()
@@ -49,12 +51,25 @@ def export(ctl: Controller) -> Optional[str]:
     target.mkdir(parents=True, exist_ok=True)
     shot = ctl.write_shot_file(str(target / shot_path.name))
     mattes = target / "matte" / f"{state.shot_id}.####.exr"
-    args = ["farm", "bundle", "--shot", shot, "--plate", plate,
-            "--frames", f"{state.first_frame}-{state.last_frame}",
-            "--mattes", str(mattes), "-o", str(target)]  # fmt: skip
+    args = [
+        "farm",
+        "bundle",
+        "--shot",
+        shot,
+        "--plate",
+        plate,
+        "--frames",
+        f"{state.first_frame}-{state.last_frame}",
+        "--mattes",
+        str(mattes),
+        "-o",
+        str(target),
+    ]
     run_bundle(args)
-    ctl.set_status(f"farm job written: {target} (mattes: {mattes}); submit it with "
-                   f"'deadline bundle submit {target}' or run it with openjd")  # fmt: skip
+    ctl.set_status(
+        f"farm job written: {target} (mattes: {mattes}); submit it with "
+        f"'deadline bundle submit {target}' or run it with openjd"
+    )
     return str(target)
 
 
@@ -85,9 +100,14 @@ def run_bundle(args: List[str]) -> None:
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
     try:
         proc = subprocess.run(  # noqa: S603 - the artist's own configured backend command
-            command, capture_output=True, text=True, timeout=BUNDLE_TIMEOUT_S, env=env,
-            stdin=subprocess.DEVNULL, check=False,
-        )  # fmt: skip
+            command,
+            capture_output=True,
+            text=True,
+            timeout=BUNDLE_TIMEOUT_S,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UserError(
             f"cannot run the backend's 'sam2matting farm bundle' ({command[0]}): {exc}. "
@@ -96,5 +116,7 @@ def run_bundle(args: List[str]) -> None:
         ) from exc
     if proc.returncode != 0:
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
-        raise UserError("the farm job was not written: " + (" ".join(lines[-3:]) or
-                        f"sam2matting farm bundle exited with {proc.returncode}"))  # fmt: skip
+        raise UserError(
+            "the farm job was not written: "
+            + (" ".join(lines[-3:]) or f"sam2matting farm bundle exited with {proc.returncode}")
+        )

@@ -138,16 +138,22 @@ def _top() -> List[KnobSpec]:
             True,
         ),
         KnobSpec(
-            "float", "grow", "grow / shrink", default=0.0,
+            "float",
+            "grow",
+            "grow / shrink",
+            default=0.0,
             tooltip="Pixels to grow (> 0) or shrink (< 0) this object's matte (after the cache; "
             "non-destructive).",
         ),
         KnobSpec("float", "feather", "feather", default=0.0, tooltip="Pixels of edge blur."),
         KnobSpec(
-            "float", "fill_holes", "fill holes", default=0.0,
+            "float",
+            "fill_holes",
+            "fill holes",
+            default=0.0,
             tooltip="Close holes up to about twice this many pixels wide.",
         ),
-    ]  # fmt: skip
+    ]
 
 
 def _prompt_knobs() -> List[KnobSpec]:

@@ -22,15 +22,20 @@ MODES = ("bare", "in_process", "full")
 def test_short_run_measures_every_part_and_writes_json_and_png(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "benchmarks.pipeline", "--short", "--out", str(tmp_path)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=280, check=False,
-    )  # fmt: skip
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads((tmp_path / "pipeline.json").read_text(encoding="utf-8"))["results"]
     rows = result["rows"]
     assert {r["part"] for r in rows} == {"flow", "sam2_cpu", "gpu"}
     assert {r["loaded"] for r in rows if r["part"] == "flow"} == {False, True}
     assert {r["engine"] for r in rows if r["part"] == "sam2_cpu"} == {
-        "sam2matting-tiny", "closed_form"
+        "sam2matting-tiny",
+        "closed_form",
     }
     for row in rows:
         for mode in MODES:

@@ -203,12 +203,26 @@ class ChildServer:
             self.conn.unlink()  # wait for this start's file, not the last one's
         module = "tests.chaos.crashing_serve" if self.kill_at else "sam2matting.backend.cli.main"
         args = [
-            sys.executable, "-m", module, "serve",
-            "--connection-file", str(self.conn), "--cache-root", str(self.cache),
-            "--models-dir", str(self.home / "models"), "--tracker", "flow", "--device", "cpu",
-            "--log-file", str(self.home / "backend.log"), "--config", str(self.home / "none.json"),
+            sys.executable,
+            "-m",
+            module,
+            "serve",
+            "--connection-file",
+            str(self.conn),
+            "--cache-root",
+            str(self.cache),
+            "--models-dir",
+            str(self.home / "models"),
+            "--tracker",
+            "flow",
+            "--device",
+            "cpu",
+            "--log-file",
+            str(self.home / "backend.log"),
+            "--config",
+            str(self.home / "none.json"),
             *self.extra,
-        ]  # fmt: skip
+        ]
         path = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(REPO)) if p)
         env = dict(os.environ, SAM2MATTING_HOME=str(self.home), PYTHONPATH=path)
         if self.kill_at:

@@ -93,10 +93,16 @@ def test_huge_frame_ranges_are_refused_and_planning_stays_off_the_io_thread(back
     FIGURES["faults injected"] += 1
     with backend.client() as client, backend.client() as pinger:
         with pytest.raises(ProtocolError) as err:
-            client.request("open_shot_request", {
-                "shot_id": "huge", "width": W, "height": H,
-                "first_frame": -limits.MAX_FRAME, "last_frame": limits.MAX_FRAME,
-            })  # fmt: skip
+            client.request(
+                "open_shot_request",
+                {
+                    "shot_id": "huge",
+                    "width": W,
+                    "height": H,
+                    "first_frame": -limits.MAX_FRAME,
+                    "last_frame": limits.MAX_FRAME,
+                },
+            )
         assert err.value.code is ErrorCode.INVALID_FIELD
         assert "split it" in err.value.message
         last = FIRST + limits.MAX_SHOT_FRAMES - 1  # the longest shot allowed

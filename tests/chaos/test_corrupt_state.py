@@ -135,10 +135,19 @@ def test_damaged_mask_prompt_leaves_the_shot_trackable(damaged):
         mask = bytearray(96 * 128)
         for y in range(30, 60):
             mask[y * 128 + 40 : y * 128 + 80] = b"\xff" * 40
-        content = dict(box_prompt("sh", FIRST + 3, obj=2, name="m"), box=None, mask={
-            "buffer": 0, "encoding": "raw", "dtype": "uint8", "shape": [96, 128],
-            "channels": ["A"], "colourspace": "raw", "origin": "top_left",
-        })  # fmt: skip
+        content = dict(
+            box_prompt("sh", FIRST + 3, obj=2, name="m"),
+            box=None,
+            mask={
+                "buffer": 0,
+                "encoding": "raw",
+                "dtype": "uint8",
+                "shape": [96, 128],
+                "channels": ["A"],
+                "colourspace": "raw",
+                "origin": "top_left",
+            },
+        )
         client.request("add_prompt_request", content, [bytes(mask)])
     masks = list((root / "prompts").glob("mask.*.png"))
     assert len(masks) == 1

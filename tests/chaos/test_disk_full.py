@@ -107,10 +107,19 @@ def test_add_prompt_on_a_full_disk_changes_nothing(backend, disk):
         shot = _shot(backend, client, "ap")
         mask = np.zeros((H, W), np.uint8)
         mask[30:60, 40:80] = 255
-        content = dict(box_prompt("ap", FIRST + 3), box=None, mask={
-            "buffer": 0, "encoding": "raw", "dtype": "uint8", "shape": [H, W],
-            "channels": ["A"], "colourspace": "raw", "origin": "top_left",
-        })  # fmt: skip
+        content = dict(
+            box_prompt("ap", FIRST + 3),
+            box=None,
+            mask={
+                "buffer": 0,
+                "encoding": "raw",
+                "dtype": "uint8",
+                "shape": [H, W],
+                "channels": ["A"],
+                "colourspace": "raw",
+                "origin": "top_left",
+            },
+        )
         writes = _every_write_fails_once(
             disk, shot, lambda: client.request("add_prompt_request", content, [mask.tobytes()])
         )

@@ -23,9 +23,28 @@ from .harness import consistency_problems, tracker_disagreement
 
 N = 6
 VALUES: List[Any] = [
-    None, True, 0, -1, 1 << 40, 1e308, -0.0, "", "x" * 5000, "sh", "../../etc/passwd",
-    "/dev/zero", [], [1, 2], [[1001, 1002]], {}, {"a": 1}, "１.0", "\u0000", 1001, 1003,
-]  # fmt: skip
+    None,
+    True,
+    0,
+    -1,
+    1 << 40,
+    1e308,
+    -0.0,
+    "",
+    "x" * 5000,
+    "sh",
+    "../../etc/passwd",
+    "/dev/zero",
+    [],
+    [1, 2],
+    [[1001, 1002]],
+    {},
+    {"a": 1},
+    "１.0",
+    "\u0000",
+    1001,
+    1003,
+]
 
 
 def _requests() -> List[str]:
@@ -55,9 +74,12 @@ def _frames(
     if rng.random() < 0.2:
         buffers = [rng.randbytes(rng.randrange(0, 64)) for _ in range(rng.randrange(0, 3))]
     header = {
-        "msg_id": uuid.uuid4().hex, "msg_type": msg_type, "protocol_version": "1.1",
-        "date": time.time(), "client_id": "fuzz",
-    }  # fmt: skip
+        "msg_id": uuid.uuid4().hex,
+        "msg_type": msg_type,
+        "protocol_version": "1.1",
+        "date": time.time(),
+        "client_id": "fuzz",
+    }
     if rng.random() < 0.1:
         header["protocol_version"] = rng.choice(["2.0", "01.1", "1.99"])
     parts = [json.dumps(p).encode() for p in (header, {}, {}, content)] + buffers
@@ -114,8 +136,9 @@ def test_fuzzing_the_real_backend(backend):
             assert consistency_problems(shot.root) == []
 
 
-def _drain(sock: Any, session: Session, answers: Dict[str, List[str]], internal: List[str],
-           timeout_ms: int) -> None:  # fmt: skip
+def _drain(
+    sock: Any, session: Session, answers: Dict[str, List[str]], internal: List[str], timeout_ms: int
+) -> None:
     while sock.poll(timeout_ms):
         msg = session.deserialize(sock.recv_multipart())
         parent = msg.parent_header.get("msg_id")

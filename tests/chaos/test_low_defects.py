@@ -42,9 +42,12 @@ def test_version_strings_are_ascii_without_leading_zeros(text):
 
 def _server_with_key(tmp_path: Path, info: ConnectionInfo) -> Tuple[Any, threading.Thread]:
     config = BackendConfig(
-        cache_root=tmp_path / "cache", models_dir=tmp_path / "m", log_dir=tmp_path / "l",
-        device="cpu", default_tracker="flow",
-    )  # fmt: skip
+        cache_root=tmp_path / "cache",
+        models_dir=tmp_path / "m",
+        log_dir=tmp_path / "l",
+        device="cpu",
+        default_tracker="flow",
+    )
     server = BackendServer(config, info)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -113,10 +116,19 @@ def test_empty_or_nan_mask_prompts_are_refused(backend, fill):
         plane = (
             np.zeros((H, W), np.float32) if fill == "zeros" else np.full((H, W), np.nan, np.float32)
         )
-        content = dict(box_prompt("mk", FIRST), box=None, mask={
-            "buffer": 0, "encoding": "raw", "dtype": "float32", "shape": [H, W],
-            "channels": ["A"], "colourspace": "raw", "origin": "top_left",
-        })  # fmt: skip
+        content = dict(
+            box_prompt("mk", FIRST),
+            box=None,
+            mask={
+                "buffer": 0,
+                "encoding": "raw",
+                "dtype": "float32",
+                "shape": [H, W],
+                "channels": ["A"],
+                "colourspace": "raw",
+                "origin": "top_left",
+            },
+        )
         with pytest.raises(ProtocolError) as err:
             client.request("add_prompt_request", content, [plane.tobytes()])
         expected = ErrorCode.NO_PROMPT if fill == "zeros" else ErrorCode.INVALID_FIELD

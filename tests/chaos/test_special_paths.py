@@ -187,8 +187,9 @@ def test_stalled_mount_costs_a_timeout_not_the_server(tmp_path, monkeypatch):
             with Stall(plates) as stall:
                 FIGURES["faults injected"] += 1
                 # a new reference: answered with a timeout, pings keep coming
-                answer = _request_in_time(client, "put_frames_request",
-                                          {"shot_id": "st", "frames": frames[:1]}, 10)  # fmt: skip
+                answer = _request_in_time(
+                    client, "put_frames_request", {"shot_id": "st", "frames": frames[:1]}, 10
+                )
                 assert isinstance(answer, ProtocolError)
                 assert answer.code is ErrorCode.TIMEOUT
                 assert client.ping(timeout_s=2)

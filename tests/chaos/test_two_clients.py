@@ -66,11 +66,13 @@ def test_every_way_a_job_ends_early_says_why(backend):
 
         b.request("add_prompt_request", box_prompt("why", FIRST + 3, obj=2, name="two"))
         for end_it, reason in (
-            (lambda job: b.request("remove_object_request", {"shot_id": "why", "object_id": 2}),
-             "object_removed"),
+            (
+                lambda job: b.request("remove_object_request", {"shot_id": "why", "object_id": 2}),
+                "object_removed",
+            ),
             (lambda job: b.cancel(job_id=job.job_id), "requested"),
             (lambda job: b.request("close_shot_request", {"shot_id": "why"}), "shot_closed"),
-        ):  # fmt: skip
+        ):
             with worker_paused(backend):
                 job = a.propagate(shot_id="why", direction="forward")
                 sent = threading.Thread(target=end_it, args=(job,))

@@ -153,14 +153,36 @@ def test_state_from_a_newer_plugin_or_damaged_is_refused_with_a_reason():
 def test_a_version_1_state_is_read_and_upgraded():
     """What the first plugin saved: no slots, no drafts, a direction and editor flags."""
     v1 = {
-        "format": "sam2matting-nuke-node", "version": 1, "shot_id": "s_1", "cache_dir": "/c",
-        "objects": [{"id": 1, "name": "hero"}], "current_object": 1, "next_seq": 2,
-        "matte_pattern": "", "shot": None, "tracker": "auto", "engine": "auto",
-        "first_frame": 1001, "last_frame": 1050, "direction": "forward", "output": "both",
-        "revision": 3, "editor_frame": 1010, "editor_dirty": True,
-        "prompts": [{"object_id": 1, "frame": 1010, "points": [[1, 2], [3, 4], [5, 6]],
-                     "labels": [1, 0, 1], "box": None, "mask": False, "seq": 1}],
-    }  # fmt: skip
+        "format": "sam2matting-nuke-node",
+        "version": 1,
+        "shot_id": "s_1",
+        "cache_dir": "/c",
+        "objects": [{"id": 1, "name": "hero"}],
+        "current_object": 1,
+        "next_seq": 2,
+        "matte_pattern": "",
+        "shot": None,
+        "tracker": "auto",
+        "engine": "auto",
+        "first_frame": 1001,
+        "last_frame": 1050,
+        "direction": "forward",
+        "output": "both",
+        "revision": 3,
+        "editor_frame": 1010,
+        "editor_dirty": True,
+        "prompts": [
+            {
+                "object_id": 1,
+                "frame": 1010,
+                "points": [[1, 2], [3, 4], [5, 6]],
+                "labels": [1, 0, 1],
+                "box": None,
+                "mask": False,
+                "seq": 1,
+            }
+        ],
+    }
     loaded = state.NodeState.from_json(v1)
     assert loaded.prompts[0].slots == ["pos1", "neg1", "pos2"]
     assert loaded.drafts == []

@@ -58,10 +58,19 @@ def test_the_button_writes_the_shot_file_and_calls_the_bundle_writer(journalled,
     args = json.loads((folder / "argv.json").read_text())
     shot = folder / f"{state.shot_id}.sam2shot.json"
     assert args == [
-        "farm", "bundle", "--shot", str(shot), "--plate", "/farm/plates/plate.####.exr",
-        "--frames", f"{state.first_frame}-{state.last_frame}",
-        "--mattes", str(folder / "matte" / f"{state.shot_id}.####.exr"), "-o", str(folder),
-    ]  # fmt: skip
+        "farm",
+        "bundle",
+        "--shot",
+        str(shot),
+        "--plate",
+        "/farm/plates/plate.####.exr",
+        "--frames",
+        f"{state.first_frame}-{state.last_frame}",
+        "--mattes",
+        str(folder / "matte" / f"{state.shot_id}.####.exr"),
+        "-o",
+        str(folder),
+    ]
     data = json.loads(shot.read_text())
     assert data["format"] == "sam2matting-shot"
     assert [p["frame"] for p in data["prompts"]] == [1003, 1005]
@@ -72,8 +81,7 @@ def test_the_button_writes_the_shot_file_and_calls_the_bundle_writer(journalled,
     assert (folder / "other_name.json").is_file()
 
 
-def test_the_plate_is_offered_from_the_read_and_errors_reach_the_artist(journalled, home,
-                                                                        tmp_path):  # fmt: skip
+def test_the_plate_is_offered_from_the_read_and_errors_reach_the_artist(journalled, home, tmp_path):
     node, _ = journalled
     script = tmp_path / "stand_in.py"
     script.write_text(STAND_IN)
@@ -115,8 +123,9 @@ def test_cancelled_dialogs_write_nothing(journalled, home, tmp_path):
 
 def test_with_the_real_backend_the_bundle_is_a_valid_job(journalled, home, tmp_path):
     pytest.importorskip("sam2matting.backend.cli.main", reason="the backend is not installed")
-    validate = pytest.importorskip("sam2matting.backend.render.farm_validate",
-                                   reason="openjd-model is not installed")  # fmt: skip
+    validate = pytest.importorskip(
+        "sam2matting.backend.render.farm_validate", reason="openjd-model is not installed"
+    )
     node, state = journalled
     configure(home, [sys.executable, "-m", "sam2matting.backend.cli.main"])
     folder = tmp_path / "job"

@@ -18,16 +18,33 @@ from .scripted_backend import ScriptedBackend
 
 PARAMS = {
     "closed_form": [
-        {"name": "max_width", "type": "float", "default": 32.0, "help": "band reach",
-         "min": 4.0, "max": 128.0},
+        {
+            "name": "max_width",
+            "type": "float",
+            "default": 32.0,
+            "help": "band reach",
+            "min": 4.0,
+            "max": 128.0,
+        },
     ],
     "flow": [
-        {"name": "preset", "type": "choice", "default": "ultrafast", "help": "DIS preset",
-         "choices": ["ultrafast", "fast", "medium"]},
-        {"name": "working_size", "type": "int", "default": 640, "help": "long side",
-         "min": 64, "max": 4096},
+        {
+            "name": "preset",
+            "type": "choice",
+            "default": "ultrafast",
+            "help": "DIS preset",
+            "choices": ["ultrafast", "fast", "medium"],
+        },
+        {
+            "name": "working_size",
+            "type": "int",
+            "default": 640,
+            "help": "long side",
+            "min": 64,
+            "max": 4096,
+        },
     ],
-}  # fmt: skip
+}
 
 
 class OptionsBackend(ScriptedBackend):

@@ -98,8 +98,10 @@ def test_template_under_a_project_root(home, tmp_path, monkeypatch):
 
 
 def test_template_from_the_environment_wins():
-    env = {cache_paths.TEMPLATE_ENV: "/jobs/{script}/{node}/{shot_id}",
-           cache_paths.PROJECT_ROOT_ENV: "/show"}  # fmt: skip
+    env = {
+        cache_paths.TEMPLATE_ENV: "/jobs/{script}/{node}/{shot_id}",
+        cache_paths.PROJECT_ROOT_ENV: "/show",
+    }
     chosen = cache_paths.template("/configured/{shot_id}", env)
     assert chosen == "/jobs/{script}/{node}/{shot_id}"
     made = cache_paths.cache_dir(chosen, "s1", "SAM2Matte2", "/a/b/comp.nk")

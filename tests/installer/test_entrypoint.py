@@ -42,8 +42,10 @@ def _run(
 def test_shim_maps_the_same_folders_as_pyproject() -> None:
     assert install_script.source_packages(REPO) == project.package_dirs(REPO)
     assert set(project.package_dirs(REPO)) == {
-        "sam2matting.protocol", "sam2matting.backend", "sam2matting.installer",
-    }  # fmt: skip
+        "sam2matting.protocol",
+        "sam2matting.backend",
+        "sam2matting.installer",
+    }
 
 
 def test_version_comes_from_pyproject_with_or_without_tomllib(

@@ -52,9 +52,12 @@ def test_a_wrong_key_is_refused_in_the_handshake_and_reported_as_such():
     info = endpoint.bind()
     try:
         wrong = ConnectionInfo(
-            new_key(), ip=info.ip, port=info.port,
-            auth_mechanism=info.auth_mechanism, auth_port=info.auth_port,
-        )  # fmt: skip
+            new_key(),
+            ip=info.ip,
+            port=info.port,
+            auth_mechanism=info.auth_mechanism,
+            auth_port=info.auth_port,
+        )
         client = Client(wrong, timeout_s=1, connect_timeout_s=1)
         with pytest.raises(ProtocolError) as err:
             client.ping()

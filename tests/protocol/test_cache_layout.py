@@ -83,7 +83,9 @@ def test_the_json_examples_follow_the_schemas():
     assert (journal["format"], journal["version"]) == (layout.JOURNAL_FORMAT, layout.SCHEMA_VERSION)
     SETTINGS.check(journal["shot"], "shot.json.shot")  # the journal's settings are the shot's
     checked = check_shot_file(shot_file, "CACHE_LAYOUT.md")
-    assert checked["shot"]["params"] == {"tracker": {"memory_window": 32},
-                                         "engine": {"max_width": 24.0}}  # fmt: skip
+    assert checked["shot"]["params"] == {
+        "tracker": {"memory_window": 32},
+        "engine": {"max_width": 24.0},
+    }
     with pytest.raises(Exception, match="unknown field"):
         SHOT_FILE.check(dict(shot_file, shot=dict(shot_file["shot"], params={"erode": 2})), "x")

@@ -14,8 +14,12 @@ def test_ranges_round_trip_sorted_and_merged():
     assert frames.to_ranges(values) == [[1001, 1003], [1005, 1005], [1010, 1010]]
     assert frames.from_ranges(frames.to_ranges(values)) == sorted(set(values))
     assert frames.from_ranges([[1005, 1006], [1001, 1002], [1002, 1003]]) == [
-        1001, 1002, 1003, 1005, 1006,
-    ]  # fmt: skip
+        1001,
+        1002,
+        1003,
+        1005,
+        1006,
+    ]
     assert frames.to_ranges([]) == []
     assert frames.from_ranges([]) == []
 

@@ -12,14 +12,30 @@ from sam2matting.protocol.shot_file import check_shot_file
 GOOD = {
     "format": "sam2matting-shot",
     "version": "1.0",
-    "shot": {"shot_id": "sh010", "width": 64, "height": 48, "first_frame": 1001,
-             "last_frame": 1010, "params": {"engine": {"max_width": 12.0}}},
+    "shot": {
+        "shot_id": "sh010",
+        "width": 64,
+        "height": 48,
+        "first_frame": 1001,
+        "last_frame": 1010,
+        "params": {"engine": {"max_width": 12.0}},
+    },
     "revision": 3,
     "objects": [{"id": 1, "name": "hero"}],
-    "prompts": [{"seq": 0, "frame": 1001, "object_id": 1, "points": [[10.0, 12.5]],
-                 "labels": [1], "box": None, "clear_old": True, "timestamp": "",
-                 "mask_png": None}],
-}  # fmt: skip
+    "prompts": [
+        {
+            "seq": 0,
+            "frame": 1001,
+            "object_id": 1,
+            "points": [[10.0, 12.5]],
+            "labels": [1],
+            "box": None,
+            "clear_old": True,
+            "timestamp": "",
+            "mask_png": None,
+        }
+    ],
+}
 
 
 def _with(path, value):

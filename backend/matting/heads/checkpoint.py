@@ -29,8 +29,9 @@ def head_state(state: Mapping[str, torch.Tensor]) -> StateDict:
     return {k: v for k, v in state.items() if k.startswith(HEAD_PREFIXES)}
 
 
-def check_head_keys(heads: SAM2MattingHeads, state: Mapping[str, torch.Tensor],
-                    source: str) -> None:
+def check_head_keys(
+    heads: SAM2MattingHeads, state: Mapping[str, torch.Tensor], source: str
+) -> None:
     """CHECKPOINT_INVALID unless `state` has exactly the heads' keys with the heads' shapes."""
     expected = {k: tuple(v.shape) for k, v in heads.state_dict().items()}
     missing = sorted(set(expected) - set(state))
@@ -64,8 +65,9 @@ def heads_from_state(
     return heads.to(device).eval()
 
 
-def load_heads(path: Path, device: torch.device,
-               model: Optional[ModelFile] = None) -> SAM2MattingHeads:
+def load_heads(
+    path: Path, device: torch.device, model: Optional[ModelFile] = None
+) -> SAM2MattingHeads:
     """Heads from an official SAM2Matting checkpoint file (tensors mmapped, heads copied)."""
     state = read_state_dict(Path(path), model)
     heads = heads_from_state(state, device, source=str(path))
@@ -82,8 +84,10 @@ def save_official_checkpoint(
     clash = set(tracker) & set(heads)
     if clash:
         raise ValueError(f"tracker and head keys overlap: {sorted(clash)[:4]}")
-    model = {**{k: v.detach().cpu() for k, v in tracker.items()},
-             **{k: v.detach().cpu() for k, v in heads.items()}}
+    model = {
+        **{k: v.detach().cpu() for k, v in tracker.items()},
+        **{k: v.detach().cpu() for k, v in heads.items()},
+    }
     buffer = io.BytesIO()
     torch.save({"model": model}, buffer)
     path = Path(path)

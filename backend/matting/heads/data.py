@@ -78,8 +78,12 @@ class Composition1k:
         self.backgrounds = _files(folders["bg"])
         if not self.pairs or not self.backgrounds:
             raise FileNotFoundError(f"{root}: no fg/alpha pair or no background found")
-        log.info("composition set %s: %d foregrounds, %d backgrounds", root, len(self.pairs),
-                 len(self.backgrounds))
+        log.info(
+            "composition set %s: %d foregrounds, %d backgrounds",
+            root,
+            len(self.pairs),
+            len(self.backgrounds),
+        )
 
     def sample(self, rng: np.random.Generator, size: int) -> HeadsSample:
         fg_path, alpha_path = self.pairs[int(rng.integers(len(self.pairs)))]
@@ -92,12 +96,14 @@ class Composition1k:
         bg_path = self.backgrounds[int(rng.integers(len(self.backgrounds)))]
         bg = _random_square(rng, [_read(bg_path)], size)[0]
         image = alpha[..., None] * fg + (1.0 - alpha[..., None]) * bg
-        return HeadsSample(image.astype(np.float32), alpha.astype(np.float32),
-                           tracker_mask(rng, alpha))
+        return HeadsSample(
+            image.astype(np.float32), alpha.astype(np.float32), tracker_mask(rng, alpha)
+        )
 
 
-def _random_square(rng: np.random.Generator, arrays: Sequence[np.ndarray],
-                   size: int) -> List[np.ndarray]:
+def _random_square(
+    rng: np.random.Generator, arrays: Sequence[np.ndarray], size: int
+) -> List[np.ndarray]:
     """The same random square crop (at least half the short side) of each array, resized."""
     import cv2
 
@@ -124,15 +130,17 @@ def procedural_sample(rng: np.random.Generator, size: int) -> HeadsSample:
     from sam2matting.backend.matting.synthetic.sample import make_sample
 
     s = make_sample(rng, (size, size))
-    return HeadsSample(s.image.astype(np.float32), s.alpha.astype(np.float32),
-                       s.mask.astype(np.float32))
+    return HeadsSample(
+        s.image.astype(np.float32), s.alpha.astype(np.float32), s.mask.astype(np.float32)
+    )
 
 
 class SampleSource:
     """Draws samples from composition sets and procedural generation, by a fixed mix."""
 
-    def __init__(self, composition: Sequence[Composition1k], procedural_fraction: float,
-                 size: int, seed: int) -> None:
+    def __init__(
+        self, composition: Sequence[Composition1k], procedural_fraction: float, size: int, seed: int
+    ) -> None:
         if not composition and procedural_fraction <= 0:
             raise ValueError("no training data: give a composition folder or procedural samples")
         self.composition = list(composition)

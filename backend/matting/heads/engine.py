@@ -36,11 +36,15 @@ MAX_WIDTH = 24  # plate pixels from the coarse 0.5 contour beyond which nothing 
 LABELS = {"sam2matting-tiny": "SAM2Matting (tiny)", "sam2matting-base_plus": "SAM2Matting (base+)"}
 NATIVE_CHOICES = ("guided", "closed_form", "none")
 PARAMS = [
-    Param("native", "choice", "guided",
-          "native-resolution stage after the heads: guided filter (fast, on the GPU), "
-          "closed-form (CPU, slower, finer strands) or none (the heads' 512x512 alpha, resized)",
-          choices=NATIVE_CHOICES),
-]  # fmt: skip
+    Param(
+        "native",
+        "choice",
+        "guided",
+        "native-resolution stage after the heads: guided filter (fast, on the GPU), "
+        "closed-form (CPU, slower, finer strands) or none (the heads' 512x512 alpha, resized)",
+        choices=NATIVE_CHOICES,
+    ),
+]
 
 
 class HeadsEngine(MattingEngine):
@@ -77,9 +81,13 @@ class HeadsEngine(MattingEngine):
                 f"use only): accept the licence and run: {model.install_hint()}"
             )
         return Capability(
-            model.name, LABELS.get(model.name, model.name), reason is None, reason=reason,
-            params=list(PARAMS), requires_tracker=model.tracker,
-        )  # fmt: skip
+            model.name,
+            LABELS.get(model.name, model.name),
+            reason is None,
+            reason=reason,
+            params=list(PARAMS),
+            requires_tracker=model.tracker,
+        )
 
     @classmethod
     def create(
@@ -93,8 +101,9 @@ class HeadsEngine(MattingEngine):
         return cls.from_checkpoint(verified.path, device, _native_solver(native))
 
     @classmethod
-    def from_checkpoint(cls, path: Path, device: torch.device,
-                        solver: Optional[TileSolver] = None) -> HeadsEngine:
+    def from_checkpoint(
+        cls, path: Path, device: torch.device, solver: Optional[TileSolver] = None
+    ) -> HeadsEngine:
         from sam2matting.backend.matting.heads.checkpoint import load_heads
 
         return cls(load_heads(path, device), solver)
@@ -127,8 +136,9 @@ class HeadsEngine(MattingEngine):
                 hint="Run the Track step with the same engine again.",
             )
         h, w = prior.mask.shape
-        coarse = F.interpolate(prior.coarse.float()[None, None], size=(h, w), mode="bilinear",
-                               align_corners=False)[0, 0].to(rgb.device)
+        coarse = F.interpolate(
+            prior.coarse.float()[None, None], size=(h, w), mode="bilinear", align_corners=False
+        )[0, 0].to(rgb.device)
         coarse = torch.nan_to_num(coarse, nan=0.0).clamp_(0.0, 1.0)
         if self.native is None:
             return coarse
@@ -148,8 +158,9 @@ def _native_solver(kind: str) -> Optional[TileSolver]:
     return GuidedFilterSolver()
 
 
-def band_trimap(coarse: torch.Tensor, fractional: float, margin: int,
-                max_width: int) -> torch.Tensor:
+def band_trimap(
+    coarse: torch.Tensor, fractional: float, margin: int, max_width: int
+) -> torch.Tensor:
     """Trimap of a soft alpha: unknown where fractional (grown by margin) and near its 0.5 edge."""
     inside = coarse > 0.5
     frac = (coarse > fractional) & (coarse < 1.0 - fractional)
@@ -173,4 +184,3 @@ def _dilate(x: torch.Tensor, radius: int) -> torch.Tensor:
 
 def _erode(x: torch.Tensor, radius: int) -> torch.Tensor:
     return ~_dilate(~x, radius)
-

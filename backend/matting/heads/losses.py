@@ -49,8 +49,9 @@ def laplacian_pyramid(x: torch.Tensor, levels: int) -> List[torch.Tensor]:
 def laplacian_loss(pred: torch.Tensor, target: torch.Tensor, levels: int = 4) -> torch.Tensor:
     """Sum over pyramid levels of the mean L1, coarser levels weighted up (2^level)."""
     total = pred.new_zeros(())
-    for i, (p, t) in enumerate(zip(laplacian_pyramid(pred, levels),
-                                   laplacian_pyramid(target, levels))):
+    for i, (p, t) in enumerate(
+        zip(laplacian_pyramid(pred, levels), laplacian_pyramid(target, levels))
+    ):
         total = total + (2.0**i) * (p - t).abs().mean()
     return total
 

@@ -68,26 +68,30 @@ class SAM2MattingHeads(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         c4, c8, c16 = FEATURE_CHANNELS
-        self.unknown_region_predictor = nn.ModuleDict({
-            "scale_64": nn.Sequential(*_conv_bn_relu(c4 + 4, 128), *_conv_bn_relu(128, 64)),
-            "scale_128": nn.Sequential(*_conv_bn_relu(c8 + 4, 128), *_conv_bn_relu(128, 64)),
-            "scale_256": nn.Sequential(*_conv_bn_relu(c16 + 4, 256), *_conv_bn_relu(256, 64)),
-        })
+        self.unknown_region_predictor = nn.ModuleDict(
+            {
+                "scale_64": nn.Sequential(*_conv_bn_relu(c4 + 4, 128), *_conv_bn_relu(128, 64)),
+                "scale_128": nn.Sequential(*_conv_bn_relu(c8 + 4, 128), *_conv_bn_relu(128, 64)),
+                "scale_256": nn.Sequential(*_conv_bn_relu(c16 + 4, 256), *_conv_bn_relu(256, 64)),
+            }
+        )
         self.unknown_fusion = nn.Sequential(
             *_conv_bn_relu(3 * 64, 64), *_conv_bn_relu(64, 32), nn.Conv2d(32, 1, 1)
         )
-        self.unknown_alpha_predictor = nn.ModuleDict({
-            # stage 1: stride-16 features + trimap + RGB -> 1/8
-            "scale_64": nn.Sequential(
-                *_up_bn_relu(c16 + 4, 512), *_conv_bn_relu(512, 128), *_conv_bn_relu(128, 64)
-            ),
-            # stage 2: stride-8 features + trimap + RGB + alpha1 -> 1/4
-            "scale_128": nn.Sequential(*_up_bn_relu(c8 + 5, 256), *_conv_bn_relu(256, 64)),
-            # stage 3: stride-4 features + trimap + RGB + alpha2 -> 1/2
-            "scale_256": nn.Sequential(
-                *_up_bn_relu(c4 + 5, 256), *_conv_bn_relu(256, 128), *_conv_bn_relu(128, 64)
-            ),
-        })
+        self.unknown_alpha_predictor = nn.ModuleDict(
+            {
+                # stage 1: stride-16 features + trimap + RGB -> 1/8
+                "scale_64": nn.Sequential(
+                    *_up_bn_relu(c16 + 4, 512), *_conv_bn_relu(512, 128), *_conv_bn_relu(128, 64)
+                ),
+                # stage 2: stride-8 features + trimap + RGB + alpha1 -> 1/4
+                "scale_128": nn.Sequential(*_up_bn_relu(c8 + 5, 256), *_conv_bn_relu(256, 64)),
+                # stage 3: stride-4 features + trimap + RGB + alpha2 -> 1/2
+                "scale_256": nn.Sequential(
+                    *_up_bn_relu(c4 + 5, 256), *_conv_bn_relu(256, 128), *_conv_bn_relu(128, 64)
+                ),
+            }
+        )
         self.alpha_pred1 = _alpha_head()
         self.alpha_pred2 = _alpha_head()
         self.alpha_pred3 = _alpha_head()

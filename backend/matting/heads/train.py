@@ -39,16 +39,36 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         description="Train SAM2Matting heads on a frozen SAM2.1 tracker.",
     )
     p.add_argument("--config", default=DEFAULT_CONFIG, help="sam2 package config of the tracker")
-    p.add_argument("--tracker-checkpoint", type=Path, default=None,
-                   help="SAM2.1 (or SAM2Matting) checkpoint with the tracker weights")
-    p.add_argument("--random-tracker", action="store_true",
-                   help="keep the tracker's random initialisation (tests and smoke runs only)")
-    p.add_argument("--init-heads", type=Path, default=None,
-                   help="start from the heads of this SAM2Matting checkpoint")
-    p.add_argument("--composition", type=Path, action="append", default=[],
-                   help="Composition-1k style folder with fg/, alpha/, bg/ (repeatable)")
-    p.add_argument("--procedural", type=float, default=0.3,
-                   help="fraction of procedural samples (1.0 without --composition)")
+    p.add_argument(
+        "--tracker-checkpoint",
+        type=Path,
+        default=None,
+        help="SAM2.1 (or SAM2Matting) checkpoint with the tracker weights",
+    )
+    p.add_argument(
+        "--random-tracker",
+        action="store_true",
+        help="keep the tracker's random initialisation (tests and smoke runs only)",
+    )
+    p.add_argument(
+        "--init-heads",
+        type=Path,
+        default=None,
+        help="start from the heads of this SAM2Matting checkpoint",
+    )
+    p.add_argument(
+        "--composition",
+        type=Path,
+        action="append",
+        default=[],
+        help="Composition-1k style folder with fg/, alpha/, bg/ (repeatable)",
+    )
+    p.add_argument(
+        "--procedural",
+        type=float,
+        default=0.3,
+        help="fraction of procedural samples (1.0 without --composition)",
+    )
     p.add_argument("--image-size", type=int, default=1024, help="square input size of the tracker")
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--batch", type=int, default=8)
@@ -66,8 +86,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def build_tracker(config: str, checkpoint: Optional[Path], image_size: int,
-                  device: torch.device) -> torch.nn.Module:
+def build_tracker(
+    config: str, checkpoint: Optional[Path], image_size: int, device: torch.device
+) -> torch.nn.Module:
     """The frozen SAM2.1 image model: sam2's build_sam2, tracker keys loaded strictly."""
     from sam2.build_sam import build_sam2
 
@@ -75,16 +96,16 @@ def build_tracker(config: str, checkpoint: Optional[Path], image_size: int,
     from sam2matting.backend.tracking.sam2_model import load_strict
 
     overrides = [f"++model.image_size={image_size}"] if image_size != 1024 else []
-    model: torch.nn.Module = build_sam2(config, None, device="cpu", mode="eval",
-                                        hydra_overrides_extra=overrides)
+    model: torch.nn.Module = build_sam2(
+        config, None, device="cpu", mode="eval", hydra_overrides_extra=overrides
+    )
     if checkpoint is not None:
         load_strict(model, read_state_dict(Path(checkpoint)))  # head keys, if any, are ignored
     model.requires_grad_(False)
     return model.to(device).eval()
 
 
-def tracker_features(tracker: Any, image: torch.Tensor) -> Tuple[List[torch.Tensor],
-                                                                  torch.Tensor]:
+def tracker_features(tracker: Any, image: torch.Tensor) -> Tuple[List[torch.Tensor], torch.Tensor]:
     """(fpn features, normalised image) of a (B, 3, S, S) [0, 1] batch, as the tracker sees it."""
     from sam2matting.backend.tracking.sam2_frames import IMG_MEAN, IMG_STD
 
@@ -104,8 +125,9 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
     return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def train_step(tracker: Any, heads: SAM2MattingHeads, batch: HeadsBatch,
-               optimiser: torch.optim.Optimizer) -> Dict[str, float]:
+def train_step(
+    tracker: Any, heads: SAM2MattingHeads, batch: HeadsBatch, optimiser: torch.optim.Optimizer
+) -> Dict[str, float]:
     """One optimiser step on the heads; returns the loss terms as floats."""
     device = batch.image.device
     with autocast(device):
@@ -132,14 +154,19 @@ def train(args: argparse.Namespace) -> Dict[str, Any]:
     torch.manual_seed(args.seed)
     device = resolve_device(args.device)
     tracker = build_tracker(args.config, args.tracker_checkpoint, args.image_size, device)
-    heads = (heads_from_state(read_state_dict(args.init_heads), device)
-             if args.init_heads else SAM2MattingHeads().to(device))
+    heads = (
+        heads_from_state(read_state_dict(args.init_heads), device)
+        if args.init_heads
+        else SAM2MattingHeads().to(device)
+    )
     heads.train()
     optimiser = torch.optim.AdamW(heads.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: lr_factor(s, args.warmup, args.steps))
-    source = SampleSource([Composition1k(c) for c in args.composition], args.procedural,
-                          args.image_size, args.seed)
+        optimiser, lambda s: lr_factor(s, args.warmup, args.steps)
+    )
+    source = SampleSource(
+        [Composition1k(c) for c in args.composition], args.procedural, args.image_size, args.seed
+    )
     history: List[Dict[str, float]] = []
     start = time.perf_counter()
     for step in range(args.steps):
@@ -147,14 +174,24 @@ def train(args: argparse.Namespace) -> Dict[str, Any]:
         schedule.step()
         history.append({"step": step, **terms})
         if step % args.log_every == 0 or step == args.steps - 1:
-            log.info("step %d loss %.4f (roi %.4f, l1 %.4f)", step, terms["total"],
-                     terms["roi_bce"], terms["l1_3"])
+            log.info(
+                "step %d loss %.4f (roi %.4f, l1 %.4f)",
+                step,
+                terms["total"],
+                terms["roi_bce"],
+                terms["l1_3"],
+            )
         if (step + 1) % args.save_every == 0 or step == args.steps - 1:
-            save_official_checkpoint(args.out / "sam2matting_heads.pt", tracker.state_dict(),
-                                     heads.state_dict())
-    summary = {"steps": args.steps, "seconds": time.perf_counter() - start,
-               "final": history[-1] if history else {}, "history": history,
-               "args": {k: str(v) for k, v in vars(args).items()}}
+            save_official_checkpoint(
+                args.out / "sam2matting_heads.pt", tracker.state_dict(), heads.state_dict()
+            )
+    summary = {
+        "steps": args.steps,
+        "seconds": time.perf_counter() - start,
+        "final": history[-1] if history else {},
+        "history": history,
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "train_log.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     return summary

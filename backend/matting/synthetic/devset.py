@@ -68,8 +68,9 @@ def make_scene(name: str, size: Tuple[int, int] = DEFAULT_SIZE) -> Scene:
     return Scene(name, image, alpha.astype(np.float32), hard=kind != "polygons_blur")
 
 
-def scene_items(set_name: str, per_kind: int,
-                size: Tuple[int, int] = DEFAULT_SIZE) -> List[EvalItem]:
+def scene_items(
+    set_name: str, per_kind: int, size: Tuple[int, int] = DEFAULT_SIZE
+) -> List[EvalItem]:
     """The set as evaluation items that generate their scene when scored."""
     from functools import partial
 

@@ -79,8 +79,14 @@ def chain_link(rng: np.random.Generator, size: Size, ss: int = 4) -> np.ndarray:
     raster.draw_polylines(cov, np.asarray(lines), ss, thick)
     for _ in range(2):  # posts: solid vertical bars
         x0 = float(rng.uniform(0.05, 0.9)) * w
-        bar = np.array([[x0, -1.0], [x0 + rng.uniform(6, 14), -1.0],
-                        [x0 + rng.uniform(6, 14), h + 1.0], [x0, h + 1.0]])
+        bar = np.array(
+            [
+                [x0, -1.0],
+                [x0 + rng.uniform(6, 14), -1.0],
+                [x0 + rng.uniform(6, 14), h + 1.0],
+                [x0, h + 1.0],
+            ]
+        )
         raster.fill_polygons(cov, [bar], ss, 1)
     top = float(rng.uniform(0.05, 0.3)) * h  # the fence ends below the top of the frame
     cov[: int(top * ss)] = 0

@@ -32,15 +32,27 @@ TOLERANCE = 1e-4  # the issue's bound; the files come out identical
 @pytest.fixture
 def shot(tmp_path):
     plate = write_plate(tmp_path / "plate", N)
-    shot_file = make_shot_file(tmp_path / "sh010.sam2shot.json", N, {1: [FIRST], 2: [FIRST + 2]},
-                               engine="closed_form")  # fmt: skip
+    shot_file = make_shot_file(
+        tmp_path / "sh010.sam2shot.json", N, {1: [FIRST], 2: [FIRST + 2]}, engine="closed_form"
+    )
     return plate, shot_file
 
 
 def job_args(tmp_path, plate, shot_file, frames=f"{FIRST}-{LAST}"):
-    return ["--shot", str(shot_file), "--plate", plate, "--frames", frames,
-            "--priors", str(tmp_path / "priors"), "--device", "cpu",
-            "--scratch", str(tmp_path / "scratch")]  # fmt: skip
+    return [
+        "--shot",
+        str(shot_file),
+        "--plate",
+        plate,
+        "--frames",
+        frames,
+        "--priors",
+        str(tmp_path / "priors"),
+        "--device",
+        "cpu",
+        "--scratch",
+        str(tmp_path / "scratch"),
+    ]
 
 
 def track(tmp_path, plate, shot_file, obj, **kw):
@@ -54,9 +66,26 @@ def matte(tmp_path, plate, shot_file, *extra, out="farm/matte.####.exr"):
 
 
 def render_reference(tmp_path, plate, shot_file):
-    assert main(["render", "--plate", plate, "--frames", f"{FIRST}-{LAST}", "--shot",
-                 str(shot_file), "-o", str(tmp_path / "render" / "matte.####.exr"),
-                 "--work-dir", str(tmp_path / "work"), "--device", "cpu"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "render",
+                "--plate",
+                plate,
+                "--frames",
+                f"{FIRST}-{LAST}",
+                "--shot",
+                str(shot_file),
+                "-o",
+                str(tmp_path / "render" / "matte.####.exr"),
+                "--work-dir",
+                str(tmp_path / "work"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
 
 
 def max_difference(tmp_path, folder, frames=range(FIRST, LAST + 1)):
@@ -77,19 +106,46 @@ def max_difference(tmp_path, folder, frames=range(FIRST, LAST + 1)):
 def openjd(tmp_path, *args):
     """`openjd run` of the bundle, as a farm's worker runs it (a real subprocess)."""
     job = tmp_path / "job"
-    command = [str(Path(sys.executable).with_name("openjd")), "run", str(job / "template.json"),
-               "-p", f"file://{job / 'openjd_parameters.json'}", *args]  # fmt: skip
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # fmt: skip
+    command = [
+        str(Path(sys.executable).with_name("openjd")),
+        "run",
+        str(job / "template.json"),
+        "-p",
+        f"file://{job / 'openjd_parameters.json'}",
+        *args,
+    ]
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
 
 
 @pytest.mark.slow
 def test_openjd_job_writes_what_render_writes_and_survives_a_killed_matte(tmp_path, shot):
     plate, shot_file = shot
     render_reference(tmp_path, plate, shot_file)
-    assert main(["farm", "bundle", "--shot", str(shot_file), "--plate", plate, "--frames",
-                 f"{FIRST}-{LAST}", "--mattes", str(tmp_path / "farm" / "matte.####.exr"),
-                 "-o", str(tmp_path / "job"), "--chunk-size", str(CHUNK), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "farm",
+                "bundle",
+                "--shot",
+                str(shot_file),
+                "--plate",
+                plate,
+                "--frames",
+                f"{FIRST}-{LAST}",
+                "--mattes",
+                str(tmp_path / "farm" / "matte.####.exr"),
+                "-o",
+                str(tmp_path / "job"),
+                "--chunk-size",
+                str(CHUNK),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     # every step, as a farm would: two Track tasks, then two Matte chunks
     proc = openjd(tmp_path, "--step", "Matte", "--run-dependencies")
     log, _ = proc.communicate(timeout=600)
@@ -101,8 +157,22 @@ def test_openjd_job_writes_what_render_writes_and_survives_a_killed_matte(tmp_pa
     assert "openjd_progress: 100.0" in log
     assert max_difference(tmp_path, "farm") <= TOLERANCE
     # render sees the farm's frames as its own finished ones
-    assert main(["render", "--plate", plate, "--frames", f"{FIRST}-{LAST}", "--shot",
-                 str(shot_file), "-o", str(tmp_path / "farm" / "matte.####.exr")]) == 0
+    assert (
+        main(
+            [
+                "render",
+                "--plate",
+                plate,
+                "--frames",
+                f"{FIRST}-{LAST}",
+                "--shot",
+                str(shot_file),
+                "-o",
+                str(tmp_path / "farm" / "matte.####.exr"),
+            ]
+        )
+        == 0
+    )
 
     # a Matte task killed mid-way, then re-run: the same files
     chunk = range(FIRST, FIRST + CHUNK)
@@ -149,7 +219,9 @@ def test_track_resumes_and_matte_chunks_write_the_render_files(tmp_path, shot, c
     assert [p.stat().st_mtime_ns for p in priors] == stamps
     assert matte(tmp_path, plate, shot_file, "--chunk-start", str(FIRST + 4)) == 0
     assert sorted(p.name for p in (tmp_path / "farm").glob("*.exr")) == [
-        f"matte.{FIRST + 4}.exr", f"matte.{FIRST + 5}.exr"]  # fmt: skip
+        f"matte.{FIRST + 4}.exr",
+        f"matte.{FIRST + 5}.exr",
+    ]
     assert matte(tmp_path, plate, shot_file) == 0
     out = capsys.readouterr().out
     assert f"4 written ({FIRST}-{FIRST + 3}), 2 already finished" in out
@@ -219,7 +291,8 @@ def test_priors_of_another_shot_revision_are_refused(tmp_path, shot, capsys):
     for obj in (1, 2):
         assert track(tmp_path, plate, shot_file, obj) == 0
     time.sleep(0.01)
-    revised = make_shot_file(tmp_path / "sh010_v2.json", N, {1: [FIRST, LAST], 2: [FIRST + 2]},
-                             engine="closed_form")  # fmt: skip
+    revised = make_shot_file(
+        tmp_path / "sh010_v2.json", N, {1: [FIRST, LAST], 2: [FIRST + 2]}, engine="closed_form"
+    )
     assert matte(tmp_path, plate, revised) == 1
     assert "another revision of the shot file" in capsys.readouterr().err

@@ -31,11 +31,23 @@ def shot_file(tmp_path):
 
 
 def bundle(tmp_path, shot_file, *extra, frames=f"{FIRST}-{LAST}"):
-    return main([
-        "farm", "bundle", "--shot", str(shot_file), "--plate", str(tmp_path / "plate.####.exr"),
-        "--frames", frames, "--mattes", str(tmp_path / "out" / "matte.####.exr"),
-        "-o", str(tmp_path / "job"), *extra,
-    ])  # fmt: skip
+    return main(
+        [
+            "farm",
+            "bundle",
+            "--shot",
+            str(shot_file),
+            "--plate",
+            str(tmp_path / "plate.####.exr"),
+            "--frames",
+            frames,
+            "--mattes",
+            str(tmp_path / "out" / "matte.####.exr"),
+            "-o",
+            str(tmp_path / "job"),
+            *extra,
+        ]
+    )
 
 
 def template(tmp_path):
@@ -54,8 +66,11 @@ def test_bundle_is_a_valid_job_with_a_task_per_object_and_per_chunk(tmp_path, sh
     assert bundle(tmp_path, shot_file, "--chunk-size", "4") == 0
     job = tmp_path / "job"
     assert sorted(p.name for p in job.iterdir()) == [
-        "openjd_parameters.json", "parameter_values.json", "sh010.sam2shot.json", "template.json",
-    ]  # fmt: skip
+        "openjd_parameters.json",
+        "parameter_values.json",
+        "sh010.sam2shot.json",
+        "template.json",
+    ]
     assert (job / "sh010.sam2shot.json").read_bytes() == shot_file.read_bytes()
     assert task_counts(job / "template.json", values(tmp_path)) == {"Track": 2, "Matte": 2}
     assert step(tmp_path, "Matte")["dependencies"] == [{"dependsOn": "Track"}]
@@ -74,9 +89,25 @@ def test_bundle_is_a_valid_job_with_a_task_per_object_and_per_chunk(tmp_path, sh
 
 
 def test_host_requirements_and_worker_environment(tmp_path, shot_file):
-    assert bundle(tmp_path, shot_file, "--track-host", "gpu", "--gpu-memory", "12",
-                  "--matte-cpus", "4", "--worker-env", "/opt/sam2/venv",
-                  "--worker-models", "/mnt/models", "--device", "cuda") == 0  # fmt: skip
+    assert (
+        bundle(
+            tmp_path,
+            shot_file,
+            "--track-host",
+            "gpu",
+            "--gpu-memory",
+            "12",
+            "--matte-cpus",
+            "4",
+            "--worker-env",
+            "/opt/sam2/venv",
+            "--worker-models",
+            "/mnt/models",
+            "--device",
+            "cuda",
+        )
+        == 0
+    )
     track = step(tmp_path, "Track")["hostRequirements"]["amounts"]
     assert {"name": "amount.worker.gpu", "min": 1} in track
     assert {"name": "amount.worker.gpu.memory", "min": 12 * 1024} in track
@@ -85,12 +116,26 @@ def test_host_requirements_and_worker_environment(tmp_path, shot_file):
     ]
     v = values(tmp_path)
     assert (v["BackendPython"], v["ModelsDir"], v["Device"]) == (
-        "/opt/sam2/venv/bin/python", "/mnt/models", "cuda")  # fmt: skip
+        "/opt/sam2/venv/bin/python",
+        "/mnt/models",
+        "cuda",
+    )
     run = step(tmp_path, "Track")["script"]["actions"]["onRun"]
     assert run["command"] == "{{Param.BackendPython}}"
     assert run["args"][:4] == ["-m", "sam2matting.backend.cli.main", "farm", "track"]
-    assert bundle(tmp_path, shot_file, "--worker-env", "D:\\sam2\\venv", "--worker-os",
-                  "windows", "--matte-host", "gpu") == 0  # fmt: skip
+    assert (
+        bundle(
+            tmp_path,
+            shot_file,
+            "--worker-env",
+            "D:\\sam2\\venv",
+            "--worker-os",
+            "windows",
+            "--matte-host",
+            "gpu",
+        )
+        == 0
+    )
     assert values(tmp_path)["BackendPython"] == "D:\\sam2\\venv\\Scripts\\python.exe"
     matte = step(tmp_path, "Matte")["hostRequirements"]["amounts"]
     assert matte == [{"name": "amount.worker.gpu", "min": 1}]
@@ -131,14 +176,32 @@ def test_the_bundle_writer_needs_only_the_standard_library_and_the_protocol():
 
 
 def test_farm_bundle_never_imports_numpy_or_torch(tmp_path, shot_file):
-    args = ["farm", "bundle", "--shot", str(shot_file), "--plate", str(tmp_path / "p.####.exr"),
-            "--frames", f"{FIRST}-{LAST}", "--mattes", str(tmp_path / "m.####.exr"),
-            "-o", str(tmp_path / "job")]  # fmt: skip
-    code = ("import sys; from sam2matting.backend.cli.main import main; rc = main(sys.argv[1:]); "
-            "heavy = {'numpy', 'torch', 'cv2'} & set(sys.modules); "
-            "assert not heavy, heavy; sys.exit(rc)")  # fmt: skip
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          timeout=120, check=False)  # fmt: skip
+    args = [
+        "farm",
+        "bundle",
+        "--shot",
+        str(shot_file),
+        "--plate",
+        str(tmp_path / "p.####.exr"),
+        "--frames",
+        f"{FIRST}-{LAST}",
+        "--mattes",
+        str(tmp_path / "m.####.exr"),
+        "-o",
+        str(tmp_path / "job"),
+    ]
+    code = (
+        "import sys; from sam2matting.backend.cli.main import main; rc = main(sys.argv[1:]); "
+        "heavy = {'numpy', 'torch', 'cv2'} & set(sys.modules); "
+        "assert not heavy, heavy; sys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "job" / "template.json").is_file()
 
@@ -158,8 +221,22 @@ def _openjd_command(tmp_path, step_name, task):
 def test_opencue_job_has_the_same_steps_and_commands(tmp_path, shot_file, monkeypatch):
     pytest.importorskip("outline", reason="opencue-pyoutline is in the dev extra")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # pyoutline must not write there
-    assert bundle(tmp_path, shot_file, "--opencue", "--opencue-show", "demo", "--chunk-size",
-                  "4", "--track-host", "gpu", "--gpu-memory", "8") == 0  # fmt: skip
+    assert (
+        bundle(
+            tmp_path,
+            shot_file,
+            "--opencue",
+            "--opencue-show",
+            "demo",
+            "--chunk-size",
+            "4",
+            "--track-host",
+            "gpu",
+            "--gpu-memory",
+            "8",
+        )
+        == 0
+    )
     spec = ET.parse(tmp_path / "job" / "opencue_job.xml").getroot()
     assert spec.findtext("show") == "demo"
     assert spec.findtext("shot") == "sh010"
@@ -186,8 +263,9 @@ def test_every_farm_step_and_option_is_documented():
     from tests.backend.cli.test_cli_docs import command_parser, section
 
     text = section("farm")
-    steps = next(a for a in command_parser("farm")._actions
-                 if isinstance(a, argparse._SubParsersAction))  # fmt: skip
+    steps = next(
+        a for a in command_parser("farm")._actions if isinstance(a, argparse._SubParsersAction)
+    )
     assert sorted(steps.choices) == ["bundle", "matte", "track"]
     for name, parser in steps.choices.items():
         assert f"usage: sam2matting farm {name}" in text

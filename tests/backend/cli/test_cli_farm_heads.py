@@ -42,13 +42,38 @@ def models(heads_file, monkeypatch):  # noqa: F811 - the imported fixture
 def test_heads_coarse_alpha_goes_from_track_to_matte(tmp_path, models, capsys):
     folder, tracker = models
     plate = write_plate(tmp_path / "plate", N)
-    shot = make_shot_file(tmp_path / "sh.json", N, {1: [FIRST], 2: [FIRST]}, tracker=tracker,
-                          engine=HEADS)  # fmt: skip
+    shot = make_shot_file(
+        tmp_path / "sh.json", N, {1: [FIRST], 2: [FIRST]}, tracker=tracker, engine=HEADS
+    )
     common = ["--device", "cpu", "--models-dir", str(folder)]
-    assert main(["render", "--plate", plate, "--frames", f"{FIRST}-{LAST}", "--shot", str(shot),
-                 "-o", str(tmp_path / "render" / "m.####.exr"), *common]) == 0  # fmt: skip
-    job = ["--shot", str(shot), "--plate", plate, "--frames", f"{FIRST}-{LAST}", "--priors",
-           str(tmp_path / "priors"), *common]  # fmt: skip
+    assert (
+        main(
+            [
+                "render",
+                "--plate",
+                plate,
+                "--frames",
+                f"{FIRST}-{LAST}",
+                "--shot",
+                str(shot),
+                "-o",
+                str(tmp_path / "render" / "m.####.exr"),
+                *common,
+            ]
+        )
+        == 0
+    )
+    job = [
+        "--shot",
+        str(shot),
+        "--plate",
+        plate,
+        "--frames",
+        f"{FIRST}-{LAST}",
+        "--priors",
+        str(tmp_path / "priors"),
+        *common,
+    ]
     for obj in (1, 2):
         assert main(["farm", "track", *job, "--object", str(obj)]) == 0
     with np.load(tmp_path / "priors" / "obj1" / f"prior.{FIRST}.npz") as prior:

@@ -39,8 +39,21 @@ def _write_scene(folder: Path) -> tuple[Path, Path, np.ndarray]:
 def test_matte_image_writes_a_float_exr_of_the_image_size(tmp_path: Path) -> None:
     image, mask, alpha = _write_scene(tmp_path)
     out = tmp_path / "out" / "alpha.exr"
-    assert main(["matte-image", str(image), "--mask", str(mask), "-o", str(out),
-                 "--engine", "closed_form"]) == exit_codes.OK
+    assert (
+        main(
+            [
+                "matte-image",
+                str(image),
+                "--mask",
+                str(mask),
+                "-o",
+                str(out),
+                "--engine",
+                "closed_form",
+            ]
+        )
+        == exit_codes.OK
+    )
     exr = read_exr(out)
     assert (exr.width, exr.height) == (96, 72)
     assert set(exr.channels) == {"A"}
@@ -57,8 +70,10 @@ def test_matte_image_writes_a_float_exr_of_the_image_size(tmp_path: Path) -> Non
 def test_matte_image_premultiplied_and_bad_masks(tmp_path: Path) -> None:
     image, mask, _ = _write_scene(tmp_path)
     out = tmp_path / "rgba.exr"
-    assert main(["matte-image", str(image), "--mask", str(mask), "-o", str(out),
-                 "--premultiplied"]) == exit_codes.OK
+    assert (
+        main(["matte-image", str(image), "--mask", str(mask), "-o", str(out), "--premultiplied"])
+        == exit_codes.OK
+    )
     exr = read_exr(out)
     assert set(exr.channels) == {"R", "G", "B", "A"}
     # premultiplied: no colour where alpha is 0, and colour never exceeds alpha
@@ -67,18 +82,46 @@ def test_matte_image_premultiplied_and_bad_masks(tmp_path: Path) -> None:
         assert np.all(exr.channels[c] <= a + 1e-5)
     small = tmp_path / "small.png"
     cv2.imwrite(str(small), np.zeros((10, 10), np.uint8))
-    assert main(["matte-image", str(image), "--mask", str(small), "-o", str(out)]) == \
-        exit_codes.FAILURE
-    assert main(["matte-image", str(image), "--mask", str(mask), "-o", str(out),
-                 "--engine", "sam2matting-tiny"]) == exit_codes.SETUP
+    assert (
+        main(["matte-image", str(image), "--mask", str(small), "-o", str(out)])
+        == exit_codes.FAILURE
+    )
+    assert (
+        main(
+            [
+                "matte-image",
+                str(image),
+                "--mask",
+                str(mask),
+                "-o",
+                str(out),
+                "--engine",
+                "sam2matting-tiny",
+            ]
+        )
+        == exit_codes.SETUP
+    )
 
 
 @pytest.mark.usefixtures("isolated_config")
 def test_eval_on_two_images_writes_table_and_contact_sheet(
-        shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "eval"
-    code = main(["eval", str(shared_data / "alphamatting_dev"), "--limit", "2",
-                 "--max-side", "200", "-o", str(out), "--engine", "closed_form"])
+    code = main(
+        [
+            "eval",
+            str(shared_data / "alphamatting_dev"),
+            "--limit",
+            "2",
+            "--max-side",
+            "200",
+            "-o",
+            str(out),
+            "--engine",
+            "closed_form",
+        ]
+    )
     assert code == exit_codes.OK
     printed = capsys.readouterr().out
     assert "GT01" in printed
@@ -97,8 +140,9 @@ def test_eval_on_two_images_writes_table_and_contact_sheet(
     assert sheet.shape[1] > 4 * 100
 
 
-def test_eval_sequence_reports_dtssd(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                     isolated_config: None) -> None:
+def test_eval_sequence_reports_dtssd(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], isolated_config: None
+) -> None:
     data = tmp_path / "clip"
     (data / "input").mkdir(parents=True)
     (data / "gt").mkdir()
@@ -162,10 +206,26 @@ def test_foreground_estimation_removes_the_background_fringe() -> None:
 
 @pytest.mark.usefixtures("isolated_config")
 def test_eval_synthetic_set_with_exact_masks_reports_hard_object_measures(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "eval"
-    code = main(["eval", "--synthetic", "hard", "--per-kind", "1", "--mask", "exact",
-                 "--worst", "1", "-o", str(out), "--engine", "closed_form"])
+    code = main(
+        [
+            "eval",
+            "--synthetic",
+            "hard",
+            "--per-kind",
+            "1",
+            "--mask",
+            "exact",
+            "--worst",
+            "1",
+            "-o",
+            str(out),
+            "--engine",
+            "closed_form",
+        ]
+    )
     assert code == exit_codes.OK
     printed = capsys.readouterr().out
     assert "polygons-0" in printed

@@ -29,11 +29,24 @@ def shot(tmp_path):
 
 
 def render(tmp_path, plate, shot_file, *extra, out="out/matte.####.exr", frames=f"{FIRST}-{LAST}"):
-    return main([
-        "render", "--plate", plate, "--frames", frames, "--shot", str(shot_file),
-        "-o", str(tmp_path / out), "--work-dir", str(tmp_path / "work"), "--device", "cpu",
-        *extra,
-    ])  # fmt: skip
+    return main(
+        [
+            "render",
+            "--plate",
+            plate,
+            "--frames",
+            frames,
+            "--shot",
+            str(shot_file),
+            "-o",
+            str(tmp_path / out),
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--device",
+            "cpu",
+            *extra,
+        ]
+    )
 
 
 def mtimes(tmp_path, frames, name="matte"):
@@ -213,9 +226,21 @@ def test_render_killed_mid_run_resumes(tmp_path, capsys):
     plate = write_plate(tmp_path / "plate", count)
     shot_file = make_shot_file(tmp_path / "shot.json", count, {1: [FIRST]})
     out = tmp_path / "out"
-    argv = ["render", "--plate", plate, "--frames", f"{FIRST}-{FIRST + count - 1}",
-            "--shot", str(shot_file), "-o", str(out / "matte.####.exr"),
-            "--work-dir", str(tmp_path / "work"), "--device", "cpu"]  # fmt: skip
+    argv = [
+        "render",
+        "--plate",
+        plate,
+        "--frames",
+        f"{FIRST}-{FIRST + count - 1}",
+        "--shot",
+        str(shot_file),
+        "-o",
+        str(out / "matte.####.exr"),
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--device",
+        "cpu",
+    ]
     command = [sys.executable, "-m", "sam2matting.backend.cli.main", *argv]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -276,23 +301,39 @@ def test_shot_file_options_reach_the_engine(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(ClosedFormEngine, "create", classmethod(spy))
     plate = write_plate(tmp_path / "plate", 2)
     shot_file = make_shot_file(
-        tmp_path / "sh010.sam2shot.json", 2, {1: [FIRST]}, engine="closed_form",
+        tmp_path / "sh010.sam2shot.json",
+        2,
+        {1: [FIRST]},
+        engine="closed_form",
         params={"engine": {"max_width": 8}, "tracker": {"preset": "fast"}},
-    )  # fmt: skip
+    )
     assert render(tmp_path, plate, shot_file, frames=f"{FIRST}-{FIRST + 1}") == 0
     assert seen == [{"max_width": 8}]
     # --engine naming another choice starts from that engine's defaults, not this one's options
-    assert render(tmp_path, plate, shot_file, "--engine", "auto", out="o2/m.####.exr",
-                  frames=f"{FIRST}-{FIRST + 1}") == 0  # fmt: skip
+    assert (
+        render(
+            tmp_path,
+            plate,
+            shot_file,
+            "--engine",
+            "auto",
+            out="o2/m.####.exr",
+            frames=f"{FIRST}-{FIRST + 1}",
+        )
+        == 0
+    )
     assert seen == [{"max_width": 8}, {}]
 
 
 def test_a_bad_option_in_the_shot_file_is_a_usage_error(tmp_path, capsys):
     plate = write_plate(tmp_path / "plate", 2)
     shot_file = make_shot_file(
-        tmp_path / "sh010.sam2shot.json", 2, {1: [FIRST]}, engine="closed_form",
+        tmp_path / "sh010.sam2shot.json",
+        2,
+        {1: [FIRST]},
+        engine="closed_form",
         params={"engine": {"max_width": 1000}},
-    )  # fmt: skip
+    )
     assert render(tmp_path, plate, shot_file, frames=f"{FIRST}-{FIRST + 1}") == 2
     err = capsys.readouterr().err
     assert "engine_params.max_width" in err

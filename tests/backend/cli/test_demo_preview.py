@@ -35,11 +35,11 @@ def test_preview_with_truth_adds_the_zoom_row_and_reports_the_core() -> None:
     assert zoomed.shape[0] == plain.shape[0] + demo_preview.LABEL_HEIGHT + tile
     row = demo_preview.hard_edge_zoom(truth, truth)
     assert row.shape == (demo_preview.LABEL_HEIGHT + tile, tile, 3)
-    zoom = row[demo_preview.LABEL_HEIGHT:, :, 0]
+    zoom = row[demo_preview.LABEL_HEIGHT :, :, 0]
     assert set(np.unique(zoom > 0.5)) == {False, True}  # the edge is in view
     # a grey matte: the zoom shows it, and it is no solid core
     grey = demo_preview.hard_edge_zoom(truth * 0.6, truth)
-    assert grey[demo_preview.LABEL_HEIGHT:].max() < 0.61
+    assert grey[demo_preview.LABEL_HEIGHT :].max() < 0.61
 
 
 def test_preview_is_8_bit_and_the_zoom_row_is_visible() -> None:
@@ -47,5 +47,5 @@ def test_preview_is_8_bit_and_the_zoom_row_is_visible() -> None:
     plate = np.repeat(truth[..., None], 3, axis=2)
     image = demo_preview.preview_image([plate], [truth], ["frame 1"], [truth])
     assert image.dtype == np.uint8
-    zoom = image[-demo_preview.TILE_WIDTH:, :-2]
+    zoom = image[-demo_preview.TILE_WIDTH :, :-2]
     assert zoom.max() == 255  # the solid core, drawn at full scale like the rows above it

@@ -63,9 +63,11 @@ def test_uint_channel_becomes_float(tmp_path: Path) -> None:
 def test_data_window_smaller_and_offset(tmp_path: Path) -> None:
     data = RNG.random((3, 4), dtype=np.float32)
     write_exr(
-        tmp_path / "w.exr", {"R": data},
-        data_window=Window(5, 2, 8, 4), display_window=Window.of_size(10, 8),
-    )  # fmt: skip
+        tmp_path / "w.exr",
+        {"R": data},
+        data_window=Window(5, 2, 8, 4),
+        display_window=Window.of_size(10, 8),
+    )
     image = read_exr(tmp_path / "w.exr")
     plane = image.channels["R"]
     assert plane.shape == (8, 10)
@@ -80,9 +82,11 @@ def test_data_window_larger_is_cropped(tmp_path: Path) -> None:
     # 4 pixels of overscan on every side of a 6x5 format.
     data = RNG.random((13, 14), dtype=np.float32)
     write_exr(
-        tmp_path / "o.exr", {"R": data},
-        data_window=Window(-4, -4, 9, 8), display_window=Window.of_size(6, 5),
-    )  # fmt: skip
+        tmp_path / "o.exr",
+        {"R": data},
+        data_window=Window(-4, -4, 9, 8),
+        display_window=Window.of_size(6, 5),
+    )
     plane = read_exr(tmp_path / "o.exr").channels["R"]
     assert plane.shape == (5, 6)
     np.testing.assert_array_equal(plane, data[4:9, 4:10])
@@ -90,9 +94,11 @@ def test_data_window_larger_is_cropped(tmp_path: Path) -> None:
 
 def test_data_window_outside_display_reads_as_zero(tmp_path: Path) -> None:
     write_exr(
-        tmp_path / "d.exr", {"R": np.ones((2, 2), np.float32)},
-        data_window=Window(20, 20, 21, 21), display_window=Window.of_size(8, 8),
-    )  # fmt: skip
+        tmp_path / "d.exr",
+        {"R": np.ones((2, 2), np.float32)},
+        data_window=Window(20, 20, 21, 21),
+        display_window=Window.of_size(8, 8),
+    )
     plane = read_exr(tmp_path / "d.exr").channels["R"]
     assert plane.shape == (8, 8)
     assert not plane.any()
@@ -101,9 +107,11 @@ def test_data_window_outside_display_reads_as_zero(tmp_path: Path) -> None:
 def test_display_window_with_offset_origin(tmp_path: Path) -> None:
     data = RNG.random((4, 4), dtype=np.float32)
     write_exr(
-        tmp_path / "n.exr", {"R": data},
-        data_window=Window(-2, -2, 1, 1), display_window=Window(-1, -1, 2, 2),
-    )  # fmt: skip
+        tmp_path / "n.exr",
+        {"R": data},
+        data_window=Window(-2, -2, 1, 1),
+        display_window=Window(-1, -1, 2, 2),
+    )
     plane = read_exr(tmp_path / "n.exr").channels["R"]
     expected = np.zeros((4, 4), np.float32)
     expected[0:3, 0:3] = data[1:4, 1:4]

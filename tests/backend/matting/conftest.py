@@ -27,8 +27,10 @@ def load_dev_image(shared_data: Path, name: str, max_side: int) -> Tuple[np.ndar
     alpha = gt.astype(np.float32) / 255.0
     scale = max_side / max(alpha.shape)
     size = (round(alpha.shape[1] * scale), round(alpha.shape[0] * scale))
-    return (cv2.resize(rgb, size, interpolation=cv2.INTER_AREA),
-            cv2.resize(alpha, size, interpolation=cv2.INTER_AREA))
+    return (
+        cv2.resize(rgb, size, interpolation=cv2.INTER_AREA),
+        cv2.resize(alpha, size, interpolation=cv2.INTER_AREA),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -46,14 +48,18 @@ def tiny_sam2() -> torch.nn.Module:
 
     torch.manual_seed(0)
     model: torch.nn.Module = build_sam2(
-        "configs/sam2.1/sam2.1_hiera_t.yaml", None, device="cpu", mode="eval",
+        "configs/sam2.1/sam2.1_hiera_t.yaml",
+        None,
+        device="cpu",
+        mode="eval",
         hydra_overrides_extra=[f"++model.image_size={TEST_IMAGE_SIZE}"],
     )
     return model
 
 
-def disc_scene(size: Tuple[int, int], radius: float, blur: float = 0.0,
-               seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+def disc_scene(
+    size: Tuple[int, int], radius: float, blur: float = 0.0, seed: int = 0
+) -> Tuple[np.ndarray, np.ndarray]:
     """(rgb, alpha): an anti-aliased (optionally blurred) disc of one colour over another."""
     h, w = size
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)

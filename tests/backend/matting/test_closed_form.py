@@ -19,8 +19,10 @@ from .conftest import disc_scene
 
 
 def _matte(engine: ClosedFormEngine, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    inp = MattingInput(rgb=torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))),
-                       mask=torch.from_numpy(np.ascontiguousarray(mask)))
+    inp = MattingInput(
+        rgb=torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))),
+        mask=torch.from_numpy(np.ascontiguousarray(mask)),
+    )
     out = engine.matte(inp)
     assert out.dtype == torch.float32
     assert tuple(out.shape) == mask.shape
@@ -32,7 +34,8 @@ def _matte(engine: ClosedFormEngine, rgb: np.ndarray, mask: np.ndarray) -> np.nd
 
 
 def test_beats_the_binary_mask_on_a_real_photo(
-        dev_image: Tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    dev_image: Tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
     rgb, gt, mask = dev_image
     alpha = _matte(ClosedFormEngine(), rgb, mask)
     assert metrics.sad(alpha, gt) < 0.6 * metrics.sad(mask, gt)
@@ -115,7 +118,8 @@ def test_degenerate_inputs_never_give_nan(case: str) -> None:
 
 
 def test_a_failing_tile_falls_back_to_the_coarse_alpha(
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken(*_args: object) -> np.ndarray:
         raise RuntimeError("factor is exactly singular")
 
@@ -135,8 +139,9 @@ def test_a_failing_tile_falls_back_to_the_coarse_alpha(
 def test_solver_output_is_finite_on_an_unconstrained_tile() -> None:
     # no known pixel at all: only the prior pins the system (it must stay positive definite)
     solver = ClosedFormSolver(ClosedFormParams(workers=1))
-    out = solver.solve(torch.rand(1, 3, 20, 20), torch.full((1, 1, 20, 20), 0.5),
-                       torch.full((1, 1, 20, 20), 0.3))
+    out = solver.solve(
+        torch.rand(1, 3, 20, 20), torch.full((1, 1, 20, 20), 0.5), torch.full((1, 1, 20, 20), 0.3)
+    )
     assert torch.isfinite(out).all()
     assert solver.failures == 0
     assert float((out - 0.3).abs().max()) < 0.05

@@ -37,8 +37,10 @@ def white_car(seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def _matte(params: ClosedFormEngineParams, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    inp = MattingInput(rgb=torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))),
-                       mask=torch.from_numpy(np.ascontiguousarray(mask)))
+    inp = MattingInput(
+        rgb=torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))),
+        mask=torch.from_numpy(np.ascontiguousarray(mask)),
+    )
     return ClosedFormEngine(params).matte(inp).numpy()
 
 

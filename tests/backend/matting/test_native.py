@@ -22,8 +22,12 @@ def _scene(size: int, radius: float, band: int = 6, blur: float = 1.5):
     dist = np.hypot(xx + 0.5 - size / 2, yy + 0.5 - size / 2) - radius
     mask = (dist < 0).astype(np.float32)
     trimap = np.where(np.abs(dist) <= band, 0.5, mask).astype(np.float32)
-    return (torch.from_numpy(rgb.transpose(2, 0, 1).copy()), torch.from_numpy(mask),
-            torch.from_numpy(trimap), alpha)
+    return (
+        torch.from_numpy(rgb.transpose(2, 0, 1).copy()),
+        torch.from_numpy(mask),
+        torch.from_numpy(trimap),
+        alpha,
+    )
 
 
 def test_ramps_of_neighbours_sum_to_one() -> None:
@@ -36,18 +40,20 @@ def test_ramps_of_neighbours_sum_to_one() -> None:
     assert float(w[16:48].min()) == 1.0
 
 
-@pytest.mark.parametrize(("solver", "max_tol", "mean_tol"), [
-    # seams would show as errors of the size of the solution's own edge contrast (~0.5)
-    (GuidedFilterSolver(radius=3, eps=1e-4, scale=1), 0.02, 5e-4),
-    (ClosedFormSolver(ClosedFormParams(workers=1)), 0.02, 5e-4),
-])
-def test_tiles_blend_like_one_big_tile(solver: TileSolver, max_tol: float,
-                                       mean_tol: float) -> None:
+@pytest.mark.parametrize(
+    ("solver", "max_tol", "mean_tol"),
+    [
+        # seams would show as errors of the size of the solution's own edge contrast (~0.5)
+        (GuidedFilterSolver(radius=3, eps=1e-4, scale=1), 0.02, 5e-4),
+        (ClosedFormSolver(ClosedFormParams(workers=1)), 0.02, 5e-4),
+    ],
+)
+def test_tiles_blend_like_one_big_tile(solver: TileSolver, max_tol: float, mean_tol: float) -> None:
     rgb, mask, trimap, _ = _scene(160, 50.0)
     tiled = NativeStage(solver, TileLayout(64, 16, 7)).refine(rgb, mask, trimap)
     whole = NativeStage(solver, TileLayout(256, 32)).refine(rgb, mask, trimap)
     assert NativeStage(solver, TileLayout(256, 32)).tile_origins([(0, 0)]) == [(-16, -16)]
-    unknown = (trimap == 0.5)
+    unknown = trimap == 0.5
     diff = (tiled - whole).abs()[unknown]
     assert float(diff.max()) < max_tol
     assert float(diff.mean()) < mean_tol

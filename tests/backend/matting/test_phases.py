@@ -55,8 +55,9 @@ def test_heads_phases_equal_matte_after_a_store_round_trip(tmp_path, tiny_sam2):
     rgb = torch.rand(3, 80, 120)
     mask = torch.zeros(80, 120)
     mask[20:60, 30:90] = 1.0
-    inp = MattingInput(rgb, mask, mask_logits(mask, TEST_IMAGE_SIZE // 4),
-                       image_features(tiny_sam2, rgb))  # fmt: skip
+    inp = MattingInput(
+        rgb, mask, mask_logits(mask, TEST_IMAGE_SIZE // 4), image_features(tiny_sam2, rgb)
+    )
     engine = HeadsEngine(_randomised_heads(seed=5), GuidedFilterSolver(), TileLayout(64, 16))
     whole = engine.matte(inp)
     prior = engine.track_phase(inp)

@@ -50,8 +50,9 @@ def test_auto_without_weights_is_weight_free(tmp_path: Path) -> None:
     config = BackendConfig(models_dir=tmp_path)
     name = registry.resolve_engine("auto", config)
     assert name in ("refiner", "closed_form")
-    engine = registry.load_engine("closed_form", config, torch.device("cpu"),
-                                  options={"max_width": 12})
+    engine = registry.load_engine(
+        "closed_form", config, torch.device("cpu"), options={"max_width": 12}
+    )
     assert isinstance(engine, ClosedFormEngine)
     assert engine.params.band.max_width == 12.0
 
@@ -71,6 +72,10 @@ def test_heads_options_are_validated(tmp_path: Path) -> None:
     entry = SAM2MATTING_HEADS["sam2matting-tiny"]
     (tmp_path / entry.filename).write_bytes(b"x")
     with pytest.raises(ProtocolError) as err:
-        registry.load_engine("sam2matting-tiny", BackendConfig(models_dir=tmp_path),
-                             torch.device("cpu"), options={"native": "magic"})
+        registry.load_engine(
+            "sam2matting-tiny",
+            BackendConfig(models_dir=tmp_path),
+            torch.device("cpu"),
+            options={"native": "magic"},
+        )
     assert err.value.code == ErrorCode.INVALID_FIELD

@@ -80,9 +80,15 @@ def make_shot_file(
 ) -> Path:
     """A shot file exported by the real journal: one box prompt per (object, frame)."""
     settings = ShotSettings(
-        shot_id, W, H, FIRST, FIRST + count - 1, tracker=tracker, engine=engine,
+        shot_id,
+        W,
+        H,
+        FIRST,
+        FIRST + count - 1,
+        tracker=tracker,
+        engine=engine,
         params=dict(params or {}),
-    )  # fmt: skip
+    )
     journal = ShotJournal.create(path.parent / f".journal-{path.stem}", settings)
     for obj, frames in prompts.items():
         for frame in frames:

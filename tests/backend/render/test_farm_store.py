@@ -47,8 +47,10 @@ def test_a_lost_object_is_stored_as_none(store):
 
 def test_priors_of_another_revision_or_models_are_never_used(store):
     store.write_prior(1, 1001, MattePrior(torch.ones(4, 4)), KEY, start=1001)
-    for other in (TrackKey("abc", 3, "flow", "closed_form"),
-                  TrackKey("abc", 2, "sam2.1-tiny", "closed_form")):  # fmt: skip
+    for other in (
+        TrackKey("abc", 3, "flow", "closed_form"),
+        TrackKey("abc", 2, "sam2.1-tiny", "closed_form"),
+    ):
         assert store.prior_start(1, 1001, other) is None
         with pytest.raises(FarmError, match="another revision of the shot or other models"):
             store.read_prior(1, 1001, other)

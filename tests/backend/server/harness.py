@@ -34,11 +34,14 @@ class Running:
 
 def start_server(cache_root: Path, **settings: Any) -> Running:
     config = BackendConfig(
-        cache_root=cache_root, models_dir=cache_root.parent / "models",
-        log_dir=cache_root.parent / "logs", device=settings.pop("device", "cpu"),
+        cache_root=cache_root,
+        models_dir=cache_root.parent / "models",
+        log_dir=cache_root.parent / "logs",
+        device=settings.pop("device", "cpu"),
         default_tracker=settings.pop("tracker", "flow"),
-        default_engine=settings.pop("engine", "auto"), **settings,
-    )  # fmt: skip
+        default_engine=settings.pop("engine", "auto"),
+        **settings,
+    )
     server = BackendServer(config, ConnectionInfo(new_key()))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

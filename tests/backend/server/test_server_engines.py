@@ -42,9 +42,11 @@ def heads_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     bundle = model_files.SAM2MATTING_HEADS[HEADS]
     torch.manual_seed(3)
     tracker = sam2_model.build_sam2_video_model(
-        model_files.SAM2_TRACKERS[bundle.tracker or ""].config or "", None, torch.device("cpu"),
+        model_files.SAM2_TRACKERS[bundle.tracker or ""].config or "",
+        None,
+        torch.device("cpu"),
         IMAGE_SIZE,
-    )  # fmt: skip
+    )
     path = tmp_path_factory.mktemp("models") / bundle.filename
     save_official_checkpoint(path, tracker.state_dict(), name_seeded_heads(2.0).state_dict())
     return path
@@ -52,9 +54,11 @@ def heads_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 def heads_backend(
-    request: pytest.FixtureRequest, tmp_path: Path, heads_file: Path,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    heads_file: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Running]:  # fmt: skip
+) -> Iterator[Running]:
     """A server whose models folder holds the checkpoint, registered with its true hash; the
     tracker is built at the small test input size (everything else is the real loading code).
     On CUDA the tracker and heads run under bf16 autocast, as in production."""

@@ -141,8 +141,13 @@ def tiny_checkpoint(
     path = models_dir / TINY.filename
     torch.save({"model": tiny_state_dict}, path)
     entry = ModelFile(
-        TINY.name, TINY.filename, path.stat().st_size, sha256_of(path), TINY.config, TINY.url,
+        TINY.name,
+        TINY.filename,
+        path.stat().st_size,
+        sha256_of(path),
+        TINY.config,
+        TINY.url,
         TINY.licence,
-    )  # fmt: skip
+    )
     yield path, entry
     path.unlink(missing_ok=True)

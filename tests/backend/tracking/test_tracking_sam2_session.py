@@ -87,8 +87,10 @@ def test_features_are_the_frames_backbone_output(tiny_model: SAM2VideoPredictor)
     image, fpn = result.features.image, result.features.fpn
     assert image.shape == (1, 3, S, S)
     assert [tuple(t.shape) for t in fpn] == [
-        (1, 32, S // 4, S // 4), (1, 64, S // 8, S // 8), (1, 256, S // 16, S // 16)
-    ]  # fmt: skip
+        (1, 32, S // 4, S // 4),
+        (1, 64, S // 8, S // 8),
+        (1, 256, S // 16, S // 16),
+    ]
     with torch.inference_mode():
         again = tiny_model.forward_image(preprocess(shot.rgb(4), S, torch.device("cpu"))[None])
     for ours, ref in zip(fpn, again["backbone_fpn"]):

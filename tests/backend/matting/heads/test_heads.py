@@ -69,14 +69,20 @@ def test_head_prefixes_cover_every_head_key() -> None:
 @pytest.mark.parametrize("size", [64, 128])
 def test_forward_shapes_at_reduced_sizes(size: int) -> None:
     heads = SAM2MattingHeads().eval()
-    fpn = (torch.randn(2, 32, size // 4, size // 4), torch.randn(2, 64, size // 8, size // 8),
-           torch.randn(2, 256, size // 16, size // 16))
+    fpn = (
+        torch.randn(2, 32, size // 4, size // 4),
+        torch.randn(2, 64, size // 8, size // 8),
+        torch.randn(2, 256, size // 16, size // 16),
+    )
     mask = (torch.rand(2, 1, size // 4, size // 4) > 0.5).float()
     with torch.no_grad():
         out = heads(fpn, mask, torch.randn(2, 3, size, size))
     assert out.roi_logits.shape == (2, 1, size // 4, size // 4)
     assert [tuple(a.shape[-2:]) for a in out.alphas] == [
-        (size // 8, size // 8), (size // 4, size // 4), (size // 2, size // 2)]
+        (size // 8, size // 8),
+        (size // 4, size // 4),
+        (size // 2, size // 2),
+    ]
     assert all(float(a.min()) >= 0.0 and float(a.max()) <= 1.0 for a in out.alphas)
     # pseudo-trimap: 0.5 exactly where the ROI fires, the mask elsewhere
     fires = out.roi_logits.sigmoid() > ROI_THRESHOLD
@@ -101,8 +107,9 @@ def test_heads_run_on_real_sam2_features(tiny_sam2: torch.nn.Module) -> None:
     alpha = engine.matte(MattingInput(rgb=rgb, mask=mask, logits=logits, features=feats))
     assert alpha.shape == (96, 160)
     assert alpha.dtype == torch.float32
-    expected = torch.nn.functional.interpolate(out.alpha, size=(96, 160), mode="bilinear",
-                                               align_corners=False)[0, 0]
+    expected = torch.nn.functional.interpolate(
+        out.alpha, size=(96, 160), mode="bilinear", align_corners=False
+    )[0, 0]
     assert torch.allclose(alpha, expected, atol=1e-5)
 
 
@@ -172,11 +179,16 @@ def test_band_trimap_is_capped_near_the_edge() -> None:
 def test_heads_run_under_bf16_autocast_on_cuda() -> None:
     device = torch.device("cuda")
     heads = SAM2MattingHeads().to(device).eval()
-    fpn = tuple(torch.randn(1, c, 256 // s, 256 // s, device=device, dtype=torch.bfloat16)
-                for c, s in ((32, 1), (64, 2), (256, 4)))
+    fpn = tuple(
+        torch.randn(1, c, 256 // s, 256 // s, device=device, dtype=torch.bfloat16)
+        for c, s in ((32, 1), (64, 2), (256, 4))
+    )
     with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
-        out = heads(fpn, torch.ones(1, 1, 256, 256, device=device),
-                    torch.randn(1, 3, 1024, 1024, device=device))
+        out = heads(
+            fpn,
+            torch.ones(1, 1, 256, 256, device=device),
+            torch.randn(1, 3, 1024, 1024, device=device),
+        )
     assert out.alpha.shape == (1, 1, 512, 512)
     assert torch.isfinite(out.alpha.float()).all()
 
@@ -189,8 +201,9 @@ def test_engine_with_native_stage_changes_only_the_band(tiny_sam2: torch.nn.Modu
     mask = torch.zeros(80, 120)
     mask[20:60, 30:90] = 1.0
     feats = image_features(tiny_sam2, rgb)
-    inp = MattingInput(rgb=rgb, mask=mask, logits=mask_logits(mask, TEST_IMAGE_SIZE // 4),
-                       features=feats)
+    inp = MattingInput(
+        rgb=rgb, mask=mask, logits=mask_logits(mask, TEST_IMAGE_SIZE // 4), features=feats
+    )
     heads = _randomised_heads(seed=5)
     coarse = HeadsEngine(heads).matte(inp)
     refined = HeadsEngine(heads, GuidedFilterSolver(), TileLayout(64, 16)).matte(inp)
@@ -211,8 +224,12 @@ def test_run_hands_back_an_ordinary_tensor(tiny_sam2: torch.nn.Module) -> None:
     rgb = torch.rand(3, 64, 96)
     mask = torch.zeros(64, 96)
     mask[16:48, 24:72] = 1.0
-    inp = MattingInput(rgb=rgb, mask=mask, logits=mask_logits(mask, TEST_IMAGE_SIZE // 4),
-                       features=image_features(tiny_sam2, rgb))  # fmt: skip
+    inp = MattingInput(
+        rgb=rgb,
+        mask=mask,
+        logits=mask_logits(mask, TEST_IMAGE_SIZE // 4),
+        features=image_features(tiny_sam2, rgb),
+    )
     engine = HeadsEngine(_randomised_heads(seed=6))
     with pytest.raises(RuntimeError, match="Inplace update to inference tensor"):
         engine.matte(inp).clamp_(0, 1)

@@ -29,8 +29,9 @@ def _composition_folder(root: Path) -> Path:
         fg = rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)
         cv2.imwrite(str(root / "fg" / f"obj{i}.png"), fg)
         cv2.imwrite(str(root / "alpha" / f"obj{i}.png"), alpha)
-        cv2.imwrite(str(root / "bg" / f"bg{i}.jpg"), rng.integers(0, 256, (80, 140, 3),
-                                                                    dtype=np.uint8))
+        cv2.imwrite(
+            str(root / "bg" / f"bg{i}.jpg"), rng.integers(0, 256, (80, 140, 3), dtype=np.uint8)
+        )
     return root
 
 
@@ -76,11 +77,27 @@ def test_heads_loss_terms_are_finite() -> None:
 
 def test_training_steps_update_heads_only(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    args = train_heads.parse_args([
-        "--random-tracker", "--image-size", str(TRAIN_IMAGE_SIZE), "--steps", "2", "--batch", "2",
-        "--warmup", "1", "--device", "cpu", "--out", str(out),
-        "--composition", str(_composition_folder(tmp_path / "c1k")), "--procedural", "0.5",
-    ])
+    args = train_heads.parse_args(
+        [
+            "--random-tracker",
+            "--image-size",
+            str(TRAIN_IMAGE_SIZE),
+            "--steps",
+            "2",
+            "--batch",
+            "2",
+            "--warmup",
+            "1",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--composition",
+            str(_composition_folder(tmp_path / "c1k")),
+            "--procedural",
+            "0.5",
+        ]
+    )
     torch.manual_seed(args.seed)
     tracker = train_heads.build_tracker(args.config, None, args.image_size, torch.device("cpu"))
     heads = SAM2MattingHeads().train()
@@ -88,13 +105,17 @@ def test_training_steps_update_heads_only(tmp_path: Path) -> None:
     before_tracker = {k: v.clone() for k, v in tracker.state_dict().items()}
     optimiser = torch.optim.AdamW(heads.parameters(), lr=1e-3)
     source = heads_data.SampleSource(
-        [heads_data.Composition1k(c) for c in args.composition], 0.5, args.image_size, 0)
+        [heads_data.Composition1k(c) for c in args.composition], 0.5, args.image_size, 0
+    )
     for _ in range(2):
         terms = train_heads.train_step(tracker, heads, source.batch(2), optimiser)
         assert np.isfinite(terms["total"])
         assert terms["total"] > 0
-    changed = [k for k, v in heads.state_dict().items()
-               if v.dtype.is_floating_point and not torch.equal(v, before_heads[k])]
+    changed = [
+        k
+        for k, v in heads.state_dict().items()
+        if v.dtype.is_floating_point and not torch.equal(v, before_heads[k])
+    ]
     assert len(changed) > 100
     assert all(torch.equal(v, before_tracker[k]) for k, v in tracker.state_dict().items())
     assert not any(p.requires_grad for p in tracker.parameters())
@@ -102,10 +123,27 @@ def test_training_steps_update_heads_only(tmp_path: Path) -> None:
 
 def test_train_cli_writes_a_loadable_official_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    summary = train_heads.train(train_heads.parse_args([
-        "--random-tracker", "--image-size", str(TRAIN_IMAGE_SIZE), "--steps", "1", "--batch", "1",
-        "--warmup", "1", "--device", "cpu", "--out", str(out), "--procedural", "1.0",
-    ]))
+    summary = train_heads.train(
+        train_heads.parse_args(
+            [
+                "--random-tracker",
+                "--image-size",
+                str(TRAIN_IMAGE_SIZE),
+                "--steps",
+                "1",
+                "--batch",
+                "1",
+                "--warmup",
+                "1",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+                "--procedural",
+                "1.0",
+            ]
+        )
+    )
     assert np.isfinite(summary["final"]["total"])
     heads = load_heads(out / "sam2matting_heads.pt", torch.device("cpu"))
     assert isinstance(heads, SAM2MattingHeads)
