@@ -12,6 +12,27 @@ from sam2matting_nuke.host import NukeNode
 
 from . import plates
 
+# The unverified Nuke behaviours (nuke._facts.UNVERIFIED) that making and showing a SAM2Matte
+# touches, each with why no documented alternative exists. Tests compare what a session touched
+# with these sets, so a new unverified dependency fails them (docs/NUKE_PLUGIN.md, TD table).
+NODE_TOUCHES: Dict[str, str] = {
+    "input_number_knob": "relied on: an Input node inside a Group stands for the Group input "
+    "its hidden `number` knob names (creation order); Nuke's Python API has no other link "
+    "between a Group's inputs and its Input nodes, and none is documented",
+    "createNode_group_has_io": "not relied on: the fake makes the Group either way and the "
+    "node empties it (test_loop: test_the_node_does_not_depend_on_what_a_new_group_holds); "
+    "createNode is the documented way to get the Tab menu's connections and selection",
+    "knob_changed_by_code": "not relied on: the node's own knob changes are marked quiet, so "
+    "a session gives the same result whether they run knobChanged or not (test_loop, both "
+    "variants); Nuke has no documented way to set a knob without it",
+}
+TRACK_TOUCHES: Dict[str, str] = {
+    **NODE_TOUCHES,
+    "progress_task_not_modal": "not relied on: plate preparation and tracking run in small "
+    "main-thread steps under a ProgressTask either way; a modal bar would only keep the artist "
+    "from scrubbing meanwhile. The alternative, nuke.execute's progress, is documented modal",
+}
+
 
 def new_node(tmp: Path, first: int = plates.FIRST, last: int = plates.LAST, aspect: float = 1.0):
     """A plate Read and a SAM2Matte node made from the menu command, fed by it."""

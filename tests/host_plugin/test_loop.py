@@ -12,6 +12,7 @@ from sam2matting_nuke import callbacks, graph, knobs, plate_send
 
 from . import plates
 from .helpers import (
+    TRACK_TOUCHES,
     add_point,
     controller,
     new_node,
@@ -120,11 +121,15 @@ def test_the_node_does_not_depend_on_what_a_new_group_holds(home, tmp_path, grou
     assert names[: len(graph.BASE)] == list(graph.BASE)
     assert names.count("Output1") == 1
     assert "Input1" not in names
+    assert "createNode_group_has_io" in nuke._fake.unverified_touched()  # touched, both ways
 
 
-def test_only_documented_behaviours_are_relied_on(backend, tmp_path):
-    """A session touching every editor path exercises no unverified behaviour (what a new Group
-    holds is covered both ways by test_the_node_does_not_depend_on_what_a_new_group_holds)."""
+@pytest.mark.parametrize("knob_changed_by_code", [True, False])
+def test_only_documented_behaviours_are_relied_on(backend, tmp_path, knob_changed_by_code):
+    """A session touching every editor path exercises exactly the unverified behaviours that
+    have no documented alternative (TRACK_TOUCHES says why for each), and gives the same
+    result whether Nuke runs knobChanged for the plugin's own knob changes or not."""
+    nuke._fake.set_variant("knob_changed_by_code", knob_changed_by_code)
     node, _ = new_node(tmp_path, 1001, 1004)
     nuke._fake.set_frame(1002)
     add_point(node, "+", *square_centre(1002))
@@ -135,8 +140,16 @@ def test_only_documented_behaviours_are_relied_on(backend, tmp_path):
     wait(node)
     nuke._fake.press(node, "track")
     wait(node)
-    assert nuke._fake.unverified_touched() == []
-    assert set(_facts.UNVERIFIED) >= {"setVisible_hides_viewer_handle", "viewer_draws_xy_labels"}
+    sent = backend.of_type("add_prompt_request")[-1]["content"]
+    assert (sent["points"], sent["labels"]) == ([list(square_centre(1002))], [1])
+    assert node["status"].value().startswith("tracked 4 frames")
+    touched = nuke._fake.unverified_touched()
+    assert sorted(touched) == sorted(TRACK_TOUCHES)  # a new unverified dependency fails here
+    assert set(TRACK_TOUCHES) <= set(_facts.UNVERIFIED)
+    # Not touched by such a session: a square-pixel plate, one view, the Viewer unread.
+    assert {"xy_pixel_aspect", "main_view_first", "viewer_draws_xy_labels"} <= set(
+        _facts.UNVERIFIED
+    ) - set(touched)
 
 
 def test_a_node_from_the_first_plugin_is_upgraded_in_place(home, tmp_path):

@@ -12,7 +12,15 @@ import nuke
 import pytest
 from sam2matting_nuke import callbacks, plate_files, startup
 
-from .helpers import controller, new_node, place_point, prompt_on, through_a_node, wait
+from .helpers import (
+    TRACK_TOUCHES,
+    controller,
+    new_node,
+    place_point,
+    prompt_on,
+    through_a_node,
+    wait,
+)
 from .scripted_backend import ScriptedBackend
 
 FIRST, LAST = 1001, 1004
@@ -66,8 +74,11 @@ def test_a_bare_read_goes_by_its_own_files_and_nothing_is_rendered(sharing, tmp_
     assert plate_files.is_file_identity(state.plate_digests[str(FIRST)])
     assert not (Path(state.cache_dir) / "nuke_plates").exists()
     assert (tmp_path / "plate" / "plate.1004.exr").is_file()  # the studio's files: never deleted
-    # The one unverified behaviour touched: what value() says for a default colourspace.
-    assert nuke._fake.unverified_touched() == ["read_colorspace_default_text"]
+    # Beyond making and tracking a node: what value() says for a default colourspace, and
+    # the Dot put in with the panel open (knobChanged's 'inputChange', a hint only).
+    assert sorted(nuke._fake.unverified_touched()) == sorted(
+        {*TRACK_TOUCHES, "read_colorspace_default_text", "input_change_knob"}
+    )
 
 
 def test_a_raw_read_is_named_by_the_plate_colourspace(sharing, tmp_path):

@@ -70,7 +70,10 @@ def test_a_mask_prompt_keeps_the_pixels_it_used(backend, tmp_path):
     assert controller(node).state().prompts[0].mask_digest
 
     # Rewiring input 2 (another object's Roto) replays nothing: the prompt keeps its pixels.
-    node.setInput(1, roto(tmp_path, "other", (30, 2, 40, 10)))
+    # knobChanged's dummy knob for it (named 'inputChange': unverified) only puts up a hint.
+    nuke._fake.artist_connects(node, 1, roto(tmp_path, "other", (30, 2, 40, 10)))
+    assert node["inputs_info"].value() == "an input was reconnected: press Check inputs"
+    assert "input_change_knob" in nuke._fake.unverified_touched()
     nuke._fake.press(node, "track")
     wait(node)
     assert len(mask_prompts(backend)) == 1

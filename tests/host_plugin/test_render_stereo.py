@@ -47,6 +47,8 @@ def test_the_plate_sent_is_the_main_view(stereo, tmp_path):
     sent = read_image(tmp_path / "sent" / "plate.1001.exr")
     assert RIGHT_RED not in set(sent.plane("rgba.red"))
     assert max(sent.plane("rgba.red")) == pytest.approx(0.9, abs=1e-3)  # the left plate's square
+    # "Main" means the first of nuke.views(): unverified (any fixed choice would be consistent).
+    assert "main_view_first" in nuke._fake.unverified_touched()
 
 
 def test_a_write_of_every_view_fails_before_its_first_frame(stereo, tmp_path):

@@ -101,6 +101,12 @@ def test_artist_session(home, tmp_path, backend):
     assert len(backend.of_type("put_frames_request")) == 2  # the plate went once
     assert node["prompted"].isKeyAt(1010)
     assert node["prompted"].isKeyAt(1042)
+    # Prompted frames are keys in the Dope Sheet (documented); on the Viewer's timeline too,
+    # where Nuke marks them there (unverified: nothing depends on it).
+    assert {1010, 1042} <= set(fake.dope_sheet_keys(node))
+    assert "viewer_timeline_shows_keys" not in fake.unverified_touched()
+    assert {1010, 1042} <= set(fake.timeline_keys(node))
+    assert "viewer_timeline_shows_keys" in fake.unverified_touched()
 
     # --- editing the key frame (a second - point): every matte stays, stale until Track
     fake.set_frame(1010)

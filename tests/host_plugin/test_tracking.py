@@ -74,6 +74,8 @@ def test_proxy_mode_still_sends_full_resolution(backend, tmp_path):
     cx, cy = square_centre(1002)
     assert backend.of_type("add_prompt_request")[0]["content"]["points"] == [[cx, cy]]
     assert node["status"].value().startswith("tracked 4 frames")
+    # Relied on: XY knob values stay full-resolution pixels in proxy mode (unverified).
+    assert "xy_pixel_aspect" in nuke._fake.unverified_touched()
 
 
 def test_plate_pixels_arrive_raw_and_unflipped(backend, tmp_path):
@@ -104,6 +106,8 @@ def test_anamorphic_plate_keeps_pixel_columns(backend, tmp_path):
     assert backend.of_type("add_prompt_request")[0]["content"]["points"] == [
         list(square_centre(1001))
     ]
+    # Relied on: XY knob x values are pixel columns on an anamorphic format (unverified).
+    assert "xy_pixel_aspect" in nuke._fake.unverified_touched()
 
 
 def test_box_and_sign_of_every_point(backend, tmp_path):

@@ -95,6 +95,10 @@ def test_points_are_dots_in_the_overlay_plus_green_minus_red(home, tmp_path):
         pytest.approx(0.1),
     )
     assert sorted(nuke._fake.viewer_handles(node)) == ["neg1", "pos1"]
+    assert "viewer_draws_xy_labels" not in nuke._fake.unverified_touched()  # dots: no labels
+    # The handles' labels say it too, where the Viewer draws them (unverified).
+    assert nuke._fake.viewer_labels(node) == {"pos1": "+1 object", "neg1": "-1 background"}
+    assert "viewer_draws_xy_labels" in nuke._fake.unverified_touched()
     nuke._fake.press(node, "remove_point")
     assert nuke._fake.viewer_handles(node) == ["pos1"]  # the slot is hidden again
     assert not node["use_neg1"].visible()

@@ -78,6 +78,8 @@ def createNode(node: str, args: str = "", inpanel: bool = True) -> _nodes.Node:
     made._knobs["selected"]._value = True
     # Unverified (_facts.py "createNode_group_has_io"): the Tab menu's Group holds
     # Input1 -> Output1. Both variants are modelled; tests run the plugin with each.
+    if node == "Group":
+        _facts.touch("createNode_group_has_io")
     if node == "Group" and _facts.variant("group_has_io"):
         with made:  # type: ignore[attr-defined]
             inside = make_node("Input", made)  # type: ignore[arg-type]
@@ -239,8 +241,12 @@ class TaskRecord:
 
 
 class ProgressTask:
+    """Not modal: Nuke's event loop (nuke._fake.pump) runs while it shows (unverified before
+    17.1, _facts 'progress_task_not_modal')."""
+
     def __init__(self, title: str) -> None:
         check_main("ProgressTask")
+        _facts.touch("progress_task_not_modal")
         self._record = TaskRecord(title)
         SESSION.progress_tasks.append(self._record)
 
@@ -456,6 +462,9 @@ def activeViewer() -> Optional[ViewerWindow]:
 
 @main_only
 def views() -> List[str]:
+    """The script's views (documented); that the first is the main view is not (_facts)."""
+    if len(SESSION.views) > 1:
+        _facts.touch("main_view_first")
     return list(SESSION.views)
 
 

@@ -76,6 +76,7 @@ class Session:
         self.undo_steps: List[str] = []  # "node.knob" of every change recorded for undo
         self.modified = False  # the script's modified flag (Root.modified)
         self.viewer: Any = None  # nuke.activeViewer() (None: no Viewer open)
+        self.artist = 0  # > 0 while the artist edits (knobChanged for code changes: _facts)
 
 
 SESSION = Session()

@@ -68,7 +68,15 @@ DOCUMENTED: Dict[str, Fact] = {
     ),
     "merge_node": Fact(
         "Merge (class Merge2): `operation` over, `mix`; inputs B (0) and A (1)",
-        "learn.foundry.com/NUKE/CONTENT/reference_guide/merge_nodes/merge.html",
+        "learn.foundry.com/NUKE/CONTENT/reference_guide/merge_nodes/merge.html (knobs, the A "
+        "and B inputs); input 0 is B: nuke.knob, 13.0 dev guide ('The word input means the "
+        "first (0 or B) input of a node'): learn.foundry.com/nuke/developers/13.0/"
+        "pythondevguide/_autosummary/nuke.Knob.html",
+    ),
+    "copy_node": Fact(
+        "Copy replaces channels of B (input 0) with channels of A (input 1): from0 -> to0",
+        "learn.foundry.com/NUKE/CONTENT/reference_guide/channel_nodes/copy.html (inputs A and "
+        "B, from0/to0); input 0 is B: nuke.knob, 13.0 dev guide (see merge_node)",
     ),
     "multiply_node": Fact(
         "Multiply: `channels`, `value`",
@@ -137,6 +145,59 @@ DOCUMENTED: Dict[str, Fact] = {
         "user guide 8.0, Offsetting and Slipping Clips: learn.foundry.com/nuke/8.0/content/"
         "user_guide/temporal_operations/offsetting_slipping_clips.html",
     ),
+    "render_callback_exception_aborts": Fact(
+        "an exception raised by a before-render or before-each-frame callback aborts the render",
+        "reference guide, Write node, Python tab ('If they throw an exception, the render "
+        "aborts'): learn.foundry.com/NUKE/content/reference_guide/image_nodes/profile.html",
+    ),
+    "enumeration_expression": Fact(
+        "an Enumeration_Knob is an Array_Knob: it can hold an expression, which selects an "
+        "item by its index",
+        "types-nuke 13.2 stubs (Enumeration_Knob derives from Unsigned_Knob / Array_Knob)",
+    ),
+    "node_graph_api": Fact(
+        "Group.output(), Group.node(name), Node.fullName(), Node.dependencies(INPUTS | "
+        "HIDDEN_INPUTS), Node.input(i), Node.inputs(), Knob.getValueAt, isAnimated, "
+        "hasExpression",
+        "Python API reference: learn.foundry.com/nuke/developers/132/pythondevguide/"
+        "_autosummary/nuke.Node.html, nuke.Group.html",
+    ),
+    "write_views": Fact(
+        "a Write's `views` knob chooses the views it renders",
+        "user guide, 'Rendering stereoscopic images' (Write views)",
+    ),
+    "views_list": Fact(
+        "nuke.views() lists the script's views (Project Settings > Views)",
+        "Python API reference, nuke.views; nukescripts.stereo source (the root's `views` knob)",
+    ),
+    "this_view": Fact(
+        "nuke.thisView() is the view being computed",
+        "Python API reference, nuke.thisView",
+    ),
+    "oncreate_callbacks": Fact(
+        "onCreate callbacks (addOnCreate, nodeClass) and a node's onCreate knob run when a "
+        "node is created, also when a script loads or a node is pasted",
+        "Python dev guide, Callbacks: learn.foundry.com/nuke/developers/130/pythondevguide/"
+        "callbacks.html",
+    ),
+    "startup_scripts": Fact(
+        "init.py runs at every start (nuke -t, nuke -x too), menu.py only with a GUI",
+        "Python dev guide, Start-up scripts",
+    ),
+    "execute_in_main_thread": Fact(
+        "executeInMainThreadWithResult called from the main thread waits forever; "
+        "executeInMainThread does not wait",
+        "nuke_internal/executeInMain.py, 14.0 dev guide source",
+    ),
+    "execute_progress": Fact(
+        "nuke.execute in the GUI shows a modal progress meter; cancelling it raises an error",
+        "13.0 dev guide, nuke.execute / nuke.executeMultiple",
+    ),
+    "progress_task": Fact(
+        "nuke.ProgressTask(title) with setMessage / setProgress / isCancelled",
+        "13.1 dev guide: learn.foundry.com/nuke/developers/131/pythondevguide/_autosummary/"
+        "nuke.ProgressTask.html",
+    ),
 }
 
 UNVERIFIED: Dict[str, Fact] = {
@@ -149,17 +210,25 @@ UNVERIFIED: Dict[str, Fact] = {
         "variant 'group_has_io', on by default)"
     ),
     "viewer_timeline_shows_keys": Fact(
-        "the Viewer's timeline marks the keys of the open node's animated knobs"
+        "the Viewer's timeline marks the keys of the open node's animated knobs (the fake: "
+        "nuke._fake.timeline_keys)"
     ),
-    "viewer_draws_xy_labels": Fact("the Viewer draws an XY knob's label next to its handle"),
+    "viewer_draws_xy_labels": Fact(
+        "the Viewer draws an XY knob's label next to its handle (the fake: "
+        "nuke._fake.viewer_labels)"
+    ),
     "input_change_knob": Fact(
         "knobChanged runs with a knob named 'inputChange' when the node's inputs change "
-        "(the docs say 'dummy knobs', not their names)"
+        "(the docs say 'dummy knobs', not their names; the fake: so, with the panel open)"
     ),
     "group_children_on_load_oncreate": Fact(
         "a Python-built Group's children exist when its onCreate runs while a script loads"
     ),
-    "xy_pixel_aspect": Fact("XY knob x values are pixel columns on anamorphic formats"),
+    "xy_pixel_aspect": Fact(
+        "XY / BBox knob values are full-resolution pixels of the format: x in pixel columns on "
+        "anamorphic formats, not scaled in proxy mode (the fake: so; it records each read of "
+        "such a knob on a node whose format is anamorphic, or in proxy mode)"
+    ),
     "frame_callbacks_per_view": Fact(
         "beforeFrameRender / afterFrameRender run once per view of each frame, with "
         "nuke.thisView() naming the view being rendered"
@@ -168,7 +237,10 @@ UNVERIFIED: Dict[str, Fact] = {
         "$gui is 1 while a render started inside the GUI session evaluates knobs (Foundry says "
         "0 'at render time' without saying whether GUI-session renders count; the fake: 1)"
     ),
-    "main_view_first": Fact("the first name of nuke.views() is the main (hero) view"),
+    "main_view_first": Fact(
+        "the first name of nuke.views() is the main (hero) view (the fake records each "
+        "nuke.views() call in a script of several views)"
+    ),
     "write_views_knob": Fact(
         "Write['views'].value() holds the names of the views it renders, space-separated"
     ),
@@ -187,6 +259,26 @@ UNVERIFIED: Dict[str, Fact] = {
         "knobs added with addKnob while the node's panel is open show in that panel before it "
         "is reopened (the fake: they do not; the plugin reopens an open panel itself)"
     ),
+    "input_number_knob": Fact(
+        "an Input node's hidden `number` knob is the Group input it stands for, 0 first, given "
+        "in creation order (community only: keheka.com 'The hidden number in Nuke', Nukepedia)"
+    ),
+    "read_on_error_items": Fact(
+        "the Read's `on_error` (missing frames) items are error (0), black (1), checkerboard, "
+        "nearest frame, so that an expression of 0 / 1 selects error / black"
+    ),
+    "progress_task_not_modal": Fact(
+        "a nuke.ProgressTask is not modal in Nuke 13-16 (17.1 documents kModal as an opt-in "
+        "flag; earlier versions say nothing): the artist can work while it shows"
+    ),
+    "knob_changed_by_code": Fact(
+        "knobChanged also runs for knob changes made by code (17.1 says so; 13.2 describes "
+        "changes the user makes; the fake: it runs, variant 'knob_changed_by_code')"
+    ),
+    "qt_event_filter_viewer_clicks": Fact(
+        "a Qt event filter on Nuke's QApplication sees the Viewer's mouse releases with their "
+        "modifiers (PySide2 in 13-15, PySide6 in 16; the fake has no Qt: not modelled)"
+    ),
 }
 
 _touched: List[str] = []
@@ -194,6 +286,7 @@ _DEFAULT_VARIANTS = {
     "group_has_io": True,
     "group_children_first_on_load": True,
     "read_default_names_space": True,
+    "knob_changed_by_code": True,
 }
 _variants: Dict[str, bool] = dict(_DEFAULT_VARIANTS)
 

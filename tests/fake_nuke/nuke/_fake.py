@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import _core, _facts, _nodes
 
@@ -38,10 +38,25 @@ def answer(*values: Any) -> None:
 def artist_sets(node: Any, knob: str, value: Any, index: Optional[int] = None) -> None:
     """The artist edits a knob in the open panel (knobChanged runs, as in Nuke)."""
     node.showControlPanel()
-    if index is None:
-        node[knob].setValue(value)
-    else:
-        node[knob].setValue(value, index)
+    _core.SESSION.artist += 1
+    try:
+        if index is None:
+            node[knob].setValue(value)
+        else:
+            node[knob].setValue(value, index)
+    finally:
+        _core.SESSION.artist -= 1
+
+
+def artist_connects(node: Any, index: int, source: Any) -> None:
+    """The artist drags input `index` of `node` to `source` in the Node Graph, its panel open
+    (knobChanged runs with a dummy knob: documented; its name: unverified, see _facts)."""
+    node.showControlPanel()
+    _core.SESSION.artist += 1
+    try:
+        node.setInput(index, source)
+    finally:
+        _core.SESSION.artist -= 1
 
 
 def press(node: Any, knob: str) -> None:
@@ -94,6 +109,31 @@ def viewer_handles(node: Any) -> List[str]:
         for k in node.allKnobs()
         if k.Class() in ("XY_Knob", "BBox_Knob") and k.drawn_in_viewer()
     ]
+
+
+def viewer_labels(node: Any) -> Dict[str, str]:
+    """The labels Nuke draws next to the handles in the Viewer (unverified, see _facts)."""
+    _facts.touch("viewer_draws_xy_labels")
+    return {name: node[name].label() for name in viewer_handles(node)}
+
+
+def dope_sheet_keys(node: Any) -> List[int]:
+    """The frames the Dope Sheet shows as keys of this node: those of its animated knobs,
+    while its panel is open (documented, _facts 'dope_sheet_keys')."""
+    if not node.shown():
+        return []
+    frames = set()
+    for knob in node.allKnobs():
+        for keys in getattr(knob, "_keys", ()):
+            frames.update(int(f) for f in keys)
+    return sorted(frames)
+
+
+def timeline_keys(node: Any) -> List[int]:
+    """The key marks on the Viewer's timeline for the open node (unverified, see _facts): the
+    fake shows the Dope Sheet's keys there."""
+    _facts.touch("viewer_timeline_shows_keys")
+    return dope_sheet_keys(node)
 
 
 def panel_knobs(node: Any) -> List[str]:

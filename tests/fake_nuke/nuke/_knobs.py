@@ -487,7 +487,22 @@ class Double_Knob(Array_Knob):
     _class = "Double_Knob"
 
 
-class XY_Knob(Array_Knob):
+class _PixelKnob(Array_Knob):
+    """XY / BBox: the fake's values are full-resolution pixels of the format, x in pixel
+    columns; on an anamorphic format or in proxy mode that is unverified (_facts). Recorded
+    for user knobs (a node's own knobs, e.g. a Crop's box, give its format: no recursion)."""
+
+    def _at(self, frame: float, index: Optional[int]) -> Any:
+        node = self._node
+        if node is not None and self._user:
+            from . import _nodes
+
+            if _nodes.proxy_scale() != 1.0 or node._format().pixelAspect() != 1.0:
+                _facts.touch("xy_pixel_aspect")
+        return super()._at(frame, index)
+
+
+class XY_Knob(_PixelKnob):
     _class = "XY_Knob"
     _size = 2
 
@@ -498,7 +513,7 @@ class XY_Knob(Array_Knob):
         return float(self.value(1))
 
 
-class BBox_Knob(Array_Knob):
+class BBox_Knob(_PixelKnob):
     _class = "BBox_Knob"
     _size = 4
 

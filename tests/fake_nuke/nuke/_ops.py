@@ -64,6 +64,8 @@ class Input(Node):
         super().__init__(parent)
         number = _knobs.Int_Knob("number")
         if parent is not None:
+            # Numbered in creation order (unverified: _facts 'input_number_knob').
+            _facts.touch("input_number_knob")
             number._value = len([n for n in parent._children if n.Class() == "Input"]) - 1
         self._attach(number)
 
@@ -74,6 +76,7 @@ class Input(Node):
         group = self._parent
         if group is None:
             return None
+        _facts.touch("input_number_knob")  # `number` is the Group input it stands for
         return group.input(int(self._knobs["number"]._value))
 
     def _format(self) -> Format:
@@ -121,6 +124,16 @@ class _ReadColorspace(_knobs.Enumeration_Knob):
         return super().value(*args)
 
 
+class _ReadOnError(_knobs.Enumeration_Knob):
+    """`on_error`: an expression picks an item by index (documented); which item each index is
+    (error 0, black 1, ...) is not (_facts 'read_on_error_items')."""
+
+    def _index(self) -> int:
+        if self._expression is not None:
+            _facts.touch("read_on_error_items")
+        return super()._index()
+
+
 class Read(Node):
     """Reads an EXR sequence; `on_error` decides what a missing or bad frame gives.
 
@@ -140,7 +153,7 @@ class Read(Node):
             _knobs.Int_Knob("last"),
             _knobs.Enumeration_Knob("before", "before", ["hold", "loop", "bounce", "black"]),
             _knobs.Enumeration_Knob("after", "after", ["hold", "loop", "bounce", "black"]),
-            _knobs.Enumeration_Knob(
+            _ReadOnError(
                 "on_error", "missing frames", ["error", "black", "checkerboard", "nearest frame"]
             ),
             _knobs.Boolean_Knob("raw"),
