@@ -12,10 +12,10 @@ from sam2matting_nuke.host import NukeNode
 
 from . import plates
 
-# The unverified Nuke behaviours (nuke._facts.UNVERIFIED) that making and showing a SAM2Matte
-# touches, each with why no documented alternative exists. Tests compare what a session touched
-# with these sets, so a new unverified dependency fails them (docs/NUKE_PLUGIN.md, TD table).
-NODE_TOUCHES: Dict[str, str] = {
+# The unverified Nuke behaviours (nuke._facts.UNVERIFIED) that sessions of the plugin touch,
+# each with why no documented alternative exists. Tests compare what a session touched with
+# the sets below, so a new unverified dependency fails them (docs/NUKE_PLUGIN.md, TD table).
+WHY_UNAVOIDABLE: Dict[str, str] = {
     "input_number_knob": "relied on: an Input node inside a Group stands for the Group input "
     "its hidden `number` knob names (creation order); Nuke's Python API has no other link "
     "between a Group's inputs and its Input nodes, and none is documented",
@@ -25,13 +25,13 @@ NODE_TOUCHES: Dict[str, str] = {
     "knob_changed_by_code": "not relied on: the node's own knob changes are marked quiet, so "
     "a session gives the same result whether they run knobChanged or not (test_loop, both "
     "variants); Nuke has no documented way to set a knob without it",
-}
-TRACK_TOUCHES: Dict[str, str] = {
-    **NODE_TOUCHES,
     "progress_task_not_modal": "not relied on: plate preparation and tracking run in small "
     "main-thread steps under a ProgressTask either way; a modal bar would only keep the artist "
     "from scrubbing meanwhile. The alternative, nuke.execute's progress, is documented modal",
 }
+NODE_TOUCHES = {"createNode_group_has_io", "knob_changed_by_code"}  # making, showing a node
+RENDER_TOUCHES = NODE_TOUCHES | {"input_number_knob"}  # ... and pulling pixels through it
+TRACK_TOUCHES = RENDER_TOUCHES | {"progress_task_not_modal"}  # ... and tracking
 
 
 def new_node(tmp: Path, first: int = plates.FIRST, last: int = plates.LAST, aspect: float = 1.0):

@@ -13,6 +13,7 @@ from sam2matting_nuke import callbacks, graph, knobs, plate_send
 from . import plates
 from .helpers import (
     TRACK_TOUCHES,
+    WHY_UNAVOIDABLE,
     add_point,
     controller,
     new_node,
@@ -127,7 +128,7 @@ def test_the_node_does_not_depend_on_what_a_new_group_holds(home, tmp_path, grou
 @pytest.mark.parametrize("knob_changed_by_code", [True, False])
 def test_only_documented_behaviours_are_relied_on(backend, tmp_path, knob_changed_by_code):
     """A session touching every editor path exercises exactly the unverified behaviours that
-    have no documented alternative (TRACK_TOUCHES says why for each), and gives the same
+    have no documented alternative (helpers.WHY_UNAVOIDABLE says why for each), and the same
     result whether Nuke runs knobChanged for the plugin's own knob changes or not."""
     nuke._fake.set_variant("knob_changed_by_code", knob_changed_by_code)
     node, _ = new_node(tmp_path, 1001, 1004)
@@ -145,7 +146,7 @@ def test_only_documented_behaviours_are_relied_on(backend, tmp_path, knob_change
     assert node["status"].value().startswith("tracked 4 frames")
     touched = nuke._fake.unverified_touched()
     assert sorted(touched) == sorted(TRACK_TOUCHES)  # a new unverified dependency fails here
-    assert set(TRACK_TOUCHES) <= set(_facts.UNVERIFIED)
+    assert set(TRACK_TOUCHES) <= set(WHY_UNAVOIDABLE)
     # Not touched by such a session: a square-pixel plate, one view, the Viewer unread.
     assert {"xy_pixel_aspect", "main_view_first", "viewer_draws_xy_labels"} <= set(
         _facts.UNVERIFIED

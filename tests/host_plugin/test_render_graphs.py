@@ -10,7 +10,7 @@ import nuke
 import pytest
 from sam2matting_nuke import render_check, startup, upstream
 
-from .helpers import NODE_TOUCHES, new_node
+from .helpers import NODE_TOUCHES, RENDER_TOUCHES, new_node
 from .render_helpers import (
     FIRST,
     LAST,
@@ -42,7 +42,7 @@ def test_top_level_write(matte, tmp_path):
     assert text.startswith("SAM2Matte1: no matte for frame 1003.")
     assert "Missing in its range 1001-1008: 1003-1004." in text
     assert "--frames 1003-1004" in text
-    assert sorted(nuke._fake.unverified_touched()) == sorted(NODE_TOUCHES)
+    assert sorted(nuke._fake.unverified_touched()) == sorted(RENDER_TOUCHES)
 
 
 def wrap(source, name: str):
@@ -232,7 +232,7 @@ def test_a_gui_render_of_a_node_left_on_another_view_fails(matte, tmp_path, view
         assert str(got[frame]).startswith(f"SAM2Matte1: its view is '{view}'")
         assert "Set SAM2Matte1's view to result and render again" in str(got[frame])
     assert not (tmp_path / "out").exists()
-    # $gui was never evaluated in a GUI render (no gui_during_gui_session_render)
+    # Refused before a pixel flows: no Input followed, $gui never evaluated in a GUI render.
     assert sorted(nuke._fake.unverified_touched()) == sorted(NODE_TOUCHES)
     nuke._fake.artist_sets(matte, "view", "result")
     assert render(write, [1001], tmp_path / "out") == {1001: matte_value(1001)}

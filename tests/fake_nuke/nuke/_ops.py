@@ -56,16 +56,23 @@ def os_path(node: Node, frame: int) -> str:
         SESSION.this_node.pop()
 
 
+class _InputNumber(_knobs.Int_Knob):
+    """An Input's hidden `number`: the Group input it stands for, given in creation order
+    (unverified, _facts 'input_number_knob'); recorded whenever it is read."""
+
+    def value(self, *args: Any) -> Any:
+        _facts.touch("input_number_knob")
+        return super().value(*args)
+
+
 class Input(Node):
     _class = "Input"
     _max_inputs = 0
 
     def __init__(self, parent: Optional[Group] = None) -> None:
         super().__init__(parent)
-        number = _knobs.Int_Knob("number")
+        number = _InputNumber("number")
         if parent is not None:
-            # Numbered in creation order (unverified: _facts 'input_number_knob').
-            _facts.touch("input_number_knob")
             number._value = len([n for n in parent._children if n.Class() == "Input"]) - 1
         self._attach(number)
 
