@@ -65,6 +65,19 @@ def test_write_inside_a_group_sees_through_its_input(matte, tmp_path):
     assert assert_never_silently_black(got, CACHED) == [1003, 1004]
 
 
+def test_the_walk_leaves_a_group_by_the_input_its_input_node_names(matte, tmp_path):
+    """From a Write inside a Group the walk reaches the matte through the Group input that the
+    Input node's hidden `number` names: unverified, and nothing else links the two."""
+    from sam2matting_nuke.host import NukeHost, NukeNode
+
+    group, dot = wrap(matte, "Comp")
+    write = make_write(dot, tmp_path / "out", parent=group)
+    assert "input_number_knob" not in nuke._fake.unverified_touched()
+    walk = upstream.walk(NukeNode(write), FIRST, NukeHost.node_at)
+    assert [f.node.name() for f in walk.found] == ["SAM2Matte1"]
+    assert "input_number_knob" in nuke._fake.unverified_touched()
+
+
 def studio_write(folder):
     """A studio's write gizmo: Input -> Dot -> Write (what its .gizmo file holds)."""
 
