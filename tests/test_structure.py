@@ -72,3 +72,43 @@ def test_the_start_reading_here_files_exist():
     assert len(links) == 5
     for link in links:
         assert (REPO_ROOT / "docs" / link).resolve().is_file(), link
+
+
+def _annotations(tree: ast.AST):
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+                if arg is not None and arg.annotation is not None:
+                    yield arg.annotation
+            if node.returns is not None:
+                yield node.returns
+        elif isinstance(node, ast.AnnAssign):
+            yield node.annotation
+
+
+def _is_optional_union(node: ast.AST) -> bool:
+    return any(
+        isinstance(sub, ast.BinOp)
+        and isinstance(sub.op, ast.BitOr)
+        and any(
+            isinstance(side, ast.Constant) and side.value is None for side in (sub.left, sub.right)
+        )
+        for sub in ast.walk(node)
+    )
+
+
+def test_one_spelling_of_optional():
+    """`Optional[X]`, never `X | None`: the Nuke side and protocol/ run on Python 3.7, where the
+    union syntax only works as a postponed annotation, and one spelling reads the same everywhere
+    (the backend too, so code moves between the sides unchanged)."""
+    offenders = []
+    for folder in (*SOURCE_FOLDERS, "tests"):
+        for path in _python_files(folder):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            offenders += [
+                f"{path.relative_to(REPO_ROOT)}:{a.lineno}"
+                for a in _annotations(tree)
+                if _is_optional_union(a)
+            ]
+    assert not offenders, "write Optional[X] instead of X | None: " + ", ".join(offenders)

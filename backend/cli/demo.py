@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from sam2matting.backend.cli import exit_codes
 from sam2matting.backend.cli.usage import usage_error
@@ -247,7 +247,7 @@ def _fmt(values: Tuple[float, ...]) -> str:
     return "(" + ", ".join(f"{v:.0f}" for v in values) + ")"
 
 
-def _opt(value: float | None) -> str:
+def _opt(value: Optional[float]) -> str:
     return "n/a (one frame)" if value is None else f"{value:.2f}"
 
 

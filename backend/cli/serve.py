@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from sam2matting.backend.cli import exit_codes
 from sam2matting.protocol import paths
@@ -79,7 +79,7 @@ def _overrides(args: argparse.Namespace) -> Dict[str, Any]:
     return {k: v for k, v in pairs.items() if v is not None}
 
 
-def _connection(path: Path, ip: str | None, port: int | None) -> ConnectionInfo:
+def _connection(path: Path, ip: Optional[str], port: Optional[int]) -> ConnectionInfo:
     """Reuse the key of a valid existing file (hosts keep working); fresh key otherwise.
 
     A key is reused only from a file this user owns, that is no symlink and that nobody else

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Dict, Mapping
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 import numpy as np
 import torch
@@ -59,7 +59,7 @@ class ClosedFormEngineParams:
     native_layout: TileLayout = field(default_factory=lambda: TileLayout(192, 32, 16))
     snap: float = 0.02  # band alpha within this of 0 or 1 becomes exactly 0 or 1
     # pixels the image gives no reason to change keep the mask's value (None: no evidence)
-    evidence: EvidenceParams | None = field(default_factory=EvidenceParams)
+    evidence: Optional[EvidenceParams] = field(default_factory=EvidenceParams)
     hold_scale: float = 0.5  # the re-solve after the hold: 0.5 half resolution, 1.0 full
     # its conjugate-gradient iterations: pinned pixels constrain the tiles well, and the
     # solve starts from step 4's alpha
@@ -72,7 +72,7 @@ class ClosedFormEngine(MattingEngine):
     name: ClassVar[str] = "closed_form"
     needs_features: ClassVar[bool] = False
 
-    def __init__(self, params: ClosedFormEngineParams | None = None) -> None:
+    def __init__(self, params: Optional[ClosedFormEngineParams] = None) -> None:
         self.params = params or ClosedFormEngineParams()
         self.stats: Dict[str, float] = {}  # what the latest call did (for logs and benchmarks)
 
@@ -120,7 +120,7 @@ class ClosedFormEngine(MattingEngine):
 
     @classmethod
     def with_options(
-        cls, max_width: float | None = None, hold_tolerance: float | None = None
+        cls, max_width: Optional[float] = None, hold_tolerance: Optional[float] = None
     ) -> ClosedFormEngine:
         """An engine with user-facing options applied (the capability's params)."""
         params = ClosedFormEngineParams()

@@ -15,7 +15,7 @@ one between neighbours, so seams never show. Known pixels keep the coarse input'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F  # noqa: N812 - the usual torch alias
@@ -84,7 +84,7 @@ def _crop(x: torch.Tensor, y0: int, x0: int, size: int) -> torch.Tensor:
 class NativeStage:
     """Refines alpha at plate resolution inside tiles along a trimap's unknown band."""
 
-    def __init__(self, solver: TileSolver, layout: TileLayout | None = None) -> None:
+    def __init__(self, solver: TileSolver, layout: Optional[TileLayout] = None) -> None:
         self.solver = solver
         self.layout = layout or TileLayout()
         self.last_tile_count = 0  # tiles solved by the latest call (for benchmarks and tests)

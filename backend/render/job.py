@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Set, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from sam2matting.backend.render.client import (
     FRAME_ERRORS,
@@ -78,7 +78,7 @@ class RenderJob:
 
     # ------------------------------------------------------------ running
 
-    def execute(self, client: Client, tracker: str | None, engine: str | None) -> None:
+    def execute(self, client: Client, tracker: Optional[str], engine: Optional[str]) -> None:
         """Open the shot on the backend and produce every frame the plate allows.
 
         Raises:
@@ -102,7 +102,7 @@ class RenderJob:
                 self.skipped = dict(plan.skipped)
                 return
 
-    def _open(self, client: Client, tracker: str | None, engine: str | None) -> None:
+    def _open(self, client: Client, tracker: Optional[str], engine: Optional[str]) -> None:
         """Open the shot; the shot file's options go with its own tracker and engine (a
         --tracker or --engine naming another one starts from that one's defaults)."""
         s = self.shot.settings
@@ -123,7 +123,7 @@ class RenderJob:
         self.tracker, self.engine = state["tracker"], state["engine"]
         log.info("shot %s open: tracker %s, engine %s", s.shot_id, self.tracker, self.engine)
 
-    def _plan(self) -> RenderPlan | None:
+    def _plan(self) -> Optional[RenderPlan]:
         """The passes for what is left, or None (with `skipped` set) when nothing can run."""
         left = [f for f in self.remaining if f not in self.written]
         available = self.available()
@@ -192,7 +192,7 @@ class RenderJob:
         self.written.append(frame)
         self._progress.note = f"{len(self.written)} written"
 
-    def _bad_frame(self, exc: ProtocolError) -> int | None:
+    def _bad_frame(self, exc: ProtocolError) -> Optional[int]:
         """The plate frame a job error is about, when it is about one frame's file."""
         if exc.code not in FRAME_ERRORS:
             return None
@@ -207,7 +207,7 @@ class RenderJob:
 
 
 def _options(
-    params: Mapping[str, Any], side: str, override: str | None, own: str
+    params: Mapping[str, Any], side: str, override: Optional[str], own: str
 ) -> Dict[str, Any]:
     """The shot file's options of `side`, unless the command line chose another method."""
     if override not in (None, own):

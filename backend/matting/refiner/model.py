@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 import torch.nn.functional as F  # noqa: N812 - the usual torch alias
@@ -96,7 +96,7 @@ class Refiner(nn.Module):
 
     in_channels = 5
 
-    def __init__(self, config: RefinerConfig | None = None) -> None:
+    def __init__(self, config: Optional[RefinerConfig] = None) -> None:
         super().__init__()
         self.config = config or RefinerConfig()
         w, blocks = self.config.widths, self.config.blocks

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Iterable, Mapping, Sequence, Tuple
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -74,9 +74,9 @@ def make_shot_file(
     prompts: Dict[int, Sequence[int]],
     shot_id: str = "sh010",
     tracker: str = "flow",
-    names: Dict[int, str] | None = None,
+    names: Optional[Dict[int, str]] = None,
     engine: str = "auto",
-    params: Mapping[str, Any] | None = None,
+    params: Optional[Mapping[str, Any]] = None,
 ) -> Path:
     """A shot file exported by the real journal: one box prompt per (object, frame)."""
     settings = ShotSettings(
