@@ -165,15 +165,18 @@ def timing(variants: Sequence[str], threads: int, repeats: int) -> Dict[str, Any
     for m in matters.values():  # warm-up: numba, thread pools
         m(rgb, mask)
     seconds: Dict[str, List[float]] = {v: [] for v in variants}
+    fine: Dict[str, List[float]] = {v: [] for v in variants}  # step 6 alone (engine stats)
     load_before = os.getloadavg()
     for _ in range(repeats):
         for v, m in matters.items():
             start = time.perf_counter()
             m(rgb, mask)
             seconds[v].append(time.perf_counter() - start)
+            fine[v].append(getattr(m.engine, "stats", {}).get("fine_seconds", 0.0))
     return {
         "seconds": seconds,
         "median": {v: statistics.median(s) for v, s in seconds.items()},
+        "fine_median": {v: statistics.median(s) for v, s in fine.items()},
         "load_before": load_before,
         "load_after": os.getloadavg(),
         "threads": threads,
@@ -223,7 +226,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(
             f"\n1080p s/frame (median of {args.repeats}, interleaved): "
             + "  ".join(f"{v} {s:.2f}" for v, s in t["median"].items())
-            + f"; load {t['load_before'][0]:.2f} -> {t['load_after'][0]:.2f}"
+            + f"; load {t['load_before'][0]:.2f} -> {t['load_after'][0]:.2f}; of which step 6: "
+            + "  ".join(f"{v} {s:.3f}" for v, s in t["fine_median"].items())
         )
     worst = sorted(
         ((ratio, row) for r in runs if r.variant == variants[-1] for ratio, row in r.worst_rows),

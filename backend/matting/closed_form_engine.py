@@ -23,6 +23,7 @@ failed or non-finite tile falls back to the coarse alpha (logged), and the outpu
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Dict, Mapping
 
@@ -174,7 +175,7 @@ class ClosedFormEngine(MattingEngine):
         if self.params.evidence is not None:
             zone = _upsample_nearest(first.zone.astype(np.float32), factor, (h, w)) > 0.5
             alpha, pinned, hold_tiles = self._hold(rgb, mask, alpha, zone | band, params)
-        fine_fraction, fine_tiles = 0.0, 0
+        fine_fraction, fine_tiles, fine_start = 0.0, 0, time.perf_counter()
         if self.params.fine:
             alpha, fine_fraction, fine_tiles = self._fine(rgb, mask, alpha)
         self.stats = {
@@ -187,6 +188,7 @@ class ClosedFormEngine(MattingEngine):
             "hold_tiles": float(hold_tiles),
             "fine_fraction": fine_fraction,
             "fine_tiles": float(fine_tiles),
+            "fine_seconds": time.perf_counter() - fine_start,
         }
         return alpha
 
