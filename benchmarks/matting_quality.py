@@ -176,6 +176,7 @@ def timing(variants: Sequence[str], threads: int, repeats: int) -> Dict[str, Any
     return {
         "seconds": seconds,
         "median": {v: statistics.median(s) for v, s in seconds.items()},
+        "fine_seconds": fine,
         "fine_median": {v: statistics.median(s) for v, s in fine.items()},
         "load_before": load_before,
         "load_after": os.getloadavg(),
