@@ -5,7 +5,8 @@ the DAVIS dev clips car-shadow, libby and dance-twirl (hard-object measures give
 mask), and the procedural dense-structure and hard-object sets (`matting.synthetic.devset`).
 Each set is scored with the masks the targets name (simulated tracker masks and exact ones) for
 each engine variant: "baseline" (the weight-free engine without the mask hold: the engine as it
-was before issue 11) and "default" (as shipped). Targets (issue 11):
+was before issue 11), "hold" (with the mask hold but without the fine-structure step: issue 11's
+round 1) and "default" (as shipped). Targets (issue 11):
 
 - alphamatting_dev, tracker masks: mean SAD <= 0.50x the mask's, mean Grad <= 0.18x, no image
   above 1.0x;
@@ -45,7 +46,7 @@ from sam2matting.backend.matting.synthetic.devset import scene_items
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SAM2MATTING_SHARED_DATA", REPO.parent / "shared" / "data"))
-VARIANTS = ("baseline", "default")
+VARIANTS = ("baseline", "hold", "default")
 # set -> masks scored; the first is the one its targets name
 SET_MASKS: Dict[str, Tuple[str, ...]] = {
     "alphamatting": ("tracker", "exact"),
@@ -56,15 +57,19 @@ SET_MASKS: Dict[str, Tuple[str, ...]] = {
 
 
 def engine(variant: str, threads: int) -> ClosedFormEngine:
-    """The weight-free engine as shipped ("default") or without the mask hold ("baseline")."""
+    """The weight-free engine as shipped ("default"), without the fine-structure step ("hold")
+    or without the mask hold either ("baseline")."""
     params = ClosedFormEngineParams()
     params = replace(
         params,
         first=replace(params.first, workers=threads),
         second=replace(params.second, workers=threads),
+        fine_solve=replace(params.fine_solve, workers=threads),
     )
     if variant == "baseline":
-        params = replace(params, evidence=None)
+        params = replace(params, evidence=None, fine=False)
+    elif variant == "hold":
+        params = replace(params, fine=False)
     elif variant != "default":
         raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
     return ClosedFormEngine(params)
@@ -160,15 +165,19 @@ def timing(variants: Sequence[str], threads: int, repeats: int) -> Dict[str, Any
     for m in matters.values():  # warm-up: numba, thread pools
         m(rgb, mask)
     seconds: Dict[str, List[float]] = {v: [] for v in variants}
+    fine: Dict[str, List[float]] = {v: [] for v in variants}  # step 6 alone (engine stats)
     load_before = os.getloadavg()
     for _ in range(repeats):
         for v, m in matters.items():
             start = time.perf_counter()
             m(rgb, mask)
             seconds[v].append(time.perf_counter() - start)
+            fine[v].append(getattr(m.engine, "stats", {}).get("fine_seconds", 0.0))
     return {
         "seconds": seconds,
         "median": {v: statistics.median(s) for v, s in seconds.items()},
+        "fine_seconds": fine,
+        "fine_median": {v: statistics.median(s) for v, s in fine.items()},
         "load_before": load_before,
         "load_after": os.getloadavg(),
         "threads": threads,
@@ -218,7 +227,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(
             f"\n1080p s/frame (median of {args.repeats}, interleaved): "
             + "  ".join(f"{v} {s:.2f}" for v, s in t["median"].items())
-            + f"; load {t['load_before'][0]:.2f} -> {t['load_after'][0]:.2f}"
+            + f"; load {t['load_before'][0]:.2f} -> {t['load_after'][0]:.2f}; of which step 6: "
+            + "  ".join(f"{v} {s:.3f}" for v, s in t["fine_median"].items())
         )
     worst = sorted(
         ((ratio, row) for r in runs if r.variant == variants[-1] for ratio, row in r.worst_rows),

@@ -47,7 +47,8 @@ class BandParams:
         )
 
 
-def _disk(radius: float) -> np.ndarray:
+def disk(radius: float) -> np.ndarray:
+    """uint8 elliptic structuring element of the given radius (rounded; 0 gives one pixel)."""
     import cv2
 
     r = max(round(radius), 0)
@@ -78,7 +79,7 @@ def candidate_zone(mask: np.ndarray, params: BandParams) -> np.ndarray:
         # neighbourhood over which a gap's middle is looked for: a band of max_width in open
         # background is exactly where d_out >= gap_keep * (d_out + reach)
         reach = params.max_width * (1.0 - params.gap_keep) / params.gap_keep
-        local_max = cv2.dilate(np.minimum(d_out, 1e6).astype(np.float32), _disk(reach))
+        local_max = cv2.dilate(np.minimum(d_out, 1e6).astype(np.float32), disk(reach))
         keep = (d_out >= params.min_gap_radius) & (d_out >= params.gap_keep * local_max)
         zone &= ~keep
     return zone
@@ -94,7 +95,7 @@ def band_from_alpha(
     frac = ((alpha > lo) & (alpha < 1.0 - lo)).astype(np.uint8)
     d_in, d_out = edge_distances(mask)
     near_edge = np.where(mask > 0.5, d_in, d_out) <= params.min_width
-    grown = cv2.dilate(frac, _disk(params.margin)) > 0
+    grown = cv2.dilate(frac, disk(params.margin)) > 0
     return np.asarray((grown | near_edge) & zone)
 
 
