@@ -25,7 +25,7 @@ morphology alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -171,7 +171,7 @@ def _prior(
     return np.where(near & rim, mask.astype(np.float32), alpha)
 
 
-def _grown_bbox(inside: np.ndarray, margin: int) -> Tuple[slice, slice] | None:
+def _grown_bbox(inside: np.ndarray, margin: int) -> Optional[Tuple[slice, slice]]:
     """(rows, cols) slices of the mask's bounding box grown by `margin`, or None if empty."""
     rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
     if rows.size == 0:
