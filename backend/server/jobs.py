@@ -16,12 +16,15 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 import numpy as np
 
 from sam2matting.backend.server.shot import Shot
+from sam2matting.backend.shots.prefetch import DEFAULT_DEPTH
 from sam2matting.backend.tracking.base import TrackedFrame
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 from sam2matting.protocol.frames import to_ranges as frame_ranges
 
 log = logging.getLogger(__name__)
+
+PREFETCH_DEPTH = DEFAULT_DEPTH  # frames decoded ahead of the one being tracked
 
 
 @dataclass
@@ -149,6 +152,10 @@ class PropagationJob:
             self._pass = None
         frames = self._queue[0]
         frame = frames[0]
+        # The next frames decode on the store's prefetch thread while this one is tracked and
+        # matted. Kept across a pre-emption (the pass resumes at this same frame; a replaced
+        # plate frame is dropped by the store); dropped when the job ends (GpuWorker._end).
+        self.shot.store.prefetch([self.shot.index(f) for f in frames[1 : 1 + PREFETCH_DEPTH]])
         tracked = self._next_tracked(frame, frames[-1])
         alphas = self.shot.matte(tracked, self.objects)
         width, height = self.shot.settings.width, self.shot.settings.height

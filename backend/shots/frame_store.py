@@ -4,7 +4,8 @@ Frames arrive either inline (bytes from the host, stored under `<shot>/plate/`) 
 the studio's own files (recorded, never copied). Inline frames are stored as sent (raw buffers
 too), never re-encoded. `plate/refs.json` indexes both; it is rewritten atomically once per put,
 so a restarted backend finds its frames again. Decoded frames are kept in a small LRU so that
-host memory stays flat however long the shot is.
+host memory stays flat however long the shot is; a propagation has the next few decoded ahead on
+a background thread (prefetch.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -39,6 +41,7 @@ from ..imageio.decode import (
 from ..imageio.exr import DEFAULT_MAX_PIXELS
 from ..imageio.reading import read_allowed, read_regular_file
 from .plate_index import FrameEntry, PlateIndex
+from .prefetch import Prefetcher
 from .undo import FileChanges, roll_back_leftovers
 
 log = logging.getLogger(__name__)
@@ -100,6 +103,7 @@ class FrameStore:
         self._index = PlateIndex(self.plate_dir, width, height)
         self._entries: Dict[int, FrameEntry] = self._index.load()
         self._lru: OrderedDict[int, torch.Tensor] = OrderedDict()
+        self._prefetch: Prefetcher[torch.Tensor] = Prefetcher()
         self._converters: Dict[str, ColourConverter] = {}
 
     # ------------------------------------------------------------ FrameSource
@@ -130,7 +134,9 @@ class FrameStore:
             if cached is not None:
                 self._lru.move_to_end(frame)
                 return cached.clone()
-        pixels = self._decode(frame, entry)
+        pixels = self._prefetch.take(frame, entry)  # raises the error decoding it ahead met
+        if pixels is None:
+            pixels = self._decode(frame, entry)
         with self._lock:
             # Cache only if nobody re-put the frame while it was being decoded.
             if self._cache_frames and self._entries.get(frame) is entry:
@@ -139,6 +145,22 @@ class FrameStore:
                     self._lru.popitem(last=False)
                 return pixels.clone()
         return pixels
+
+    def prefetch(self, indices: Sequence[int]) -> None:
+        """Decode these frames (0-based, in the order they will be needed) ahead, on a
+        background thread (prefetch.py); frames not stored or already decoded are skipped."""
+        wanted = []
+        with self._lock:
+            for index in indices:
+                frame = self.first_frame + index
+                entry = self._entries.get(frame)
+                if entry is not None and self._in_range(frame) and frame not in self._lru:
+                    wanted.append((frame, entry, partial(self._decode, frame, entry)))
+        self._prefetch.ahead(wanted)
+
+    def cancel_prefetch(self) -> None:
+        """Stop decoding ahead and drop what was (a job ended, was cancelled or pre-empted)."""
+        self._prefetch.cancel()
 
     # ------------------------------------------------------------ putting frames
 
@@ -250,6 +272,7 @@ class FrameStore:
                 self._entries = entries
                 for frame in old:
                     self._lru.pop(frame, None)
+                self._prefetch.discard(old)
         for frame, entry, _ in items:
             gone = old[frame]
             if gone is not None and gone.file is not None and gone.file != entries[frame].file:
@@ -280,6 +303,7 @@ class FrameStore:
 
     def release_memory(self) -> None:
         """Drop the decoded frames held in memory (the shot closed or went idle)."""
+        self._prefetch.cancel()
         with self._lock:
             self._lru.clear()
 

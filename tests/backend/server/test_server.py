@@ -11,6 +11,7 @@ import time
 import pytest
 
 from sam2matting.backend.imageio.exr import read_exr
+from sam2matting.backend.shots.frame_store import FrameStore
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 
 from .harness import (
@@ -349,3 +350,32 @@ def test_a_cache_folder_holding_other_files_is_not_taken_over(tmp_path):
     finally:
         running.stop()
     assert sorted(p.name for p in comp.iterdir()) == ["sh090_comp_v001.nk"]
+
+
+def _prefetch_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("plate-prefetch")]
+
+
+def test_propagation_decodes_next_frames_ahead_and_stops_prefetching_at_the_end(
+    backend, monkeypatch
+):
+    decode, threads = FrameStore._decode, []
+
+    def recording(store, frame, entry):
+        threads.append((frame, threading.current_thread().name))
+        return decode(store, frame, entry)
+
+    monkeypatch.setattr(FrameStore, "_decode", recording)
+    with backend.client() as client:
+        open_shot(client, "sh090", N)
+        put_all(client, "sh090", N)
+        client.request("add_prompt_request", box_prompt("sh090", FIRST))
+        job = client.propagate(shot_id="sh090", direction="forward")
+        assert len(list(job.events())) == N
+        assert job.end.msg_type == "done"
+    ahead = [frame for frame, name in threads if name.startswith("plate-prefetch")]
+    assert set(range(FIRST + 2, FIRST + N)) <= set(ahead)  # every frame after the first two
+    assert len(ahead) == len(set(ahead))  # each decoded once
+    for thread in _prefetch_threads():
+        thread.join(10)
+    assert not _prefetch_threads()  # the job's end stopped the prefetch thread
