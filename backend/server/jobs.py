@@ -93,7 +93,7 @@ class PropagationJob:
         segments: Sequence[Segment],
         objects: Optional[Sequence[int]],
         request: Message,
-        on_frame: Callable[[PropagationJob, int, Dict[int, np.ndarray], int], None],
+        on_frame: Callable[[PropagationJob, int, Optional[Dict[int, np.ndarray]], int], None],
     ) -> None:
         self.request = request  # replies and events of the job answer this message
         self.client_id = str(request.header.get("client_id", ""))
@@ -156,11 +156,13 @@ class PropagationJob:
         # matted. Kept across a pre-emption (the pass resumes at this same frame; a replaced
         # plate frame is dropped by the store); dropped when the job ends (GpuWorker._end).
         self.shot.store.prefetch([self.shot.index(f) for f in frames[1 : 1 + PREFETCH_DEPTH]])
-        tracked = self._next_tracked(frame, frames[-1])
-        alphas = self.shot.matte(tracked, self.objects)
-        width, height = self.shot.settings.width, self.shot.settings.height
-        for obj in self.objects:  # the tracker found nothing of it on this frame
-            alphas.setdefault(obj, np.zeros((height, width), np.float32))
+        tracked = self._next_tracked(frame, frames[-1])  # tracked anyway: the pass needs it
+        alphas: Optional[Dict[int, np.ndarray]] = None  # None: the cached matte is kept
+        if not self.shot.prompt_matte_current(frame, self.objects, self.revision):
+            alphas = self.shot.matte(tracked, self.objects)
+            width, height = self.shot.settings.width, self.shot.settings.height
+            for obj in self.objects:  # the tracker found nothing of it on this frame
+                alphas.setdefault(obj, np.zeros((height, width), np.float32))
         frames.pop(0)
         self.done += 1
         self.on_frame(self, frame, alphas, self.revision)
