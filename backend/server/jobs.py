@@ -152,11 +152,13 @@ class PropagationJob:
             self._pass = None
         frames = self._queue[0]
         frame = frames[0]
-        # The next frames decode on the store's prefetch thread while this one is tracked and
-        # matted. Kept across a pre-emption (the pass resumes at this same frame; a replaced
-        # plate frame is dropped by the store); dropped when the job ends (GpuWorker._end).
-        self.shot.store.prefetch([self.shot.index(f) for f in frames[1 : 1 + PREFETCH_DEPTH]])
         tracked = self._next_tracked(frame, frames[-1])  # tracked anyway: the pass needs it
+        # The next frames decode on the store's prefetch thread while this one is matted and
+        # the next ones tracked. Asked for only once the tracker has this frame: asking
+        # earlier would drop this frame's own prefetch (only the frames named stay wanted).
+        # Kept across a pre-emption (the pass resumes at the next frame; a replaced plate
+        # frame is dropped by the store); dropped when the job ends (GpuWorker._end).
+        self.shot.store.prefetch([self.shot.index(f) for f in frames[1 : 1 + PREFETCH_DEPTH]])
         alphas: Optional[Dict[int, np.ndarray]] = None  # None: the cached matte is kept
         if not self.shot.prompt_matte_current(frame, self.objects, self.revision):
             alphas = self.shot.matte(tracked, self.objects)
