@@ -16,7 +16,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 import numpy as np
 
 from sam2matting.backend.server.shot import Shot
-from sam2matting.backend.shots.prefetch import DEFAULT_DEPTH
+from sam2matting.backend.shots.prefetch import AHEAD
 from sam2matting.backend.tracking.base import TrackedFrame
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
@@ -24,7 +24,7 @@ from sam2matting.protocol.frames import to_ranges as frame_ranges
 
 log = logging.getLogger(__name__)
 
-PREFETCH_DEPTH = DEFAULT_DEPTH  # frames decoded ahead of the one being tracked
+PREFETCH_AHEAD = AHEAD  # frames decoded ahead of the one being tracked
 
 
 @dataclass
@@ -152,13 +152,13 @@ class PropagationJob:
             self._pass = None
         frames = self._queue[0]
         frame = frames[0]
+        # The next frames decode on the store's prefetch thread while this one is tracked and
+        # matted. This frame is named too: it is most likely being decoded already (asked for
+        # one step earlier), and only the frames named stay wanted. Kept across a pre-emption
+        # (the pass resumes at this frame; a replaced plate frame is dropped by the store);
+        # dropped when the job ends (GpuWorker._end).
+        self.shot.store.prefetch([self.shot.index(f) for f in frames[: 1 + PREFETCH_AHEAD]])
         tracked = self._next_tracked(frame, frames[-1])  # tracked anyway: the pass needs it
-        # The next frames decode on the store's prefetch thread while this one is matted and
-        # the next ones tracked. Asked for only once the tracker has this frame: asking
-        # earlier would drop this frame's own prefetch (only the frames named stay wanted).
-        # Kept across a pre-emption (the pass resumes at the next frame; a replaced plate
-        # frame is dropped by the store); dropped when the job ends (GpuWorker._end).
-        self.shot.store.prefetch([self.shot.index(f) for f in frames[1 : 1 + PREFETCH_DEPTH]])
         alphas: Optional[Dict[int, np.ndarray]] = None  # None: the cached matte is kept
         if not self.shot.prompt_matte_current(frame, self.objects, self.revision):
             alphas = self.shot.matte(tracked, self.objects)

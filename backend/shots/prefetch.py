@@ -5,10 +5,11 @@ A propagation reads frame n+1 as soon as frame n is matted; decoding it (read, c
 job names the frames it will need next (`ahead`) and the store takes each one from here when the
 tracker asks for it (`take`).
 
-Bounded: at most `depth` frames are pending or decoded at a time (a 4K float frame is ~100 MB
-decoded, so depth 3 holds ~300 MB at most), on one thread. A frame no longer wanted is dropped
-(not yet started: cancelled; running: its result discarded). A decoding error is kept with its
-frame and raised by `take` for the frame that needs it, never logged and forgotten.
+Bounded: at most `depth` frames are pending or decoded at a time, on one thread: by default
+the frame about to be read and the 3 after it. A 4K float frame is ~100 MB decoded, so that is
+~400 MB at most (beside the store's own LRU of 3 decoded frames). A frame no longer wanted is
+dropped (not yet started: cancelled; running: its result discarded). A decoding error is kept
+with its frame and raised by `take` for the frame that needs it, never logged and forgotten.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Callable, Dict, Generic, Hashable, Iterable, Optional, Sequen
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-DEFAULT_DEPTH = 3
+AHEAD = 3  # frames decoded ahead of the one in hand: decode is ~0.1-0.2 s, compute more
+DEFAULT_DEPTH = AHEAD + 1  # and the one in hand, usually being decoded already
 
 
 class Prefetcher(Generic[T]):
