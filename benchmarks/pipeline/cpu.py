@@ -103,6 +103,7 @@ def flow_part(setup: CpuSetup) -> None:
             for name, (plate, frames) in plates.items():
                 for loaded, count in _rotated(setup.load, threads, rep):
                     torch.set_num_threads(count)
+                    server.set_threads(count)
                     prompt = Prompt(mask=plate.mask)
                     shot = f"flow-{name}-{rep}-{int(loaded)}-{count}"
                     modes = {

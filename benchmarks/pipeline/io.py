@@ -7,7 +7,9 @@
   prefetch and once without (the store's prefetch turned off), the order alternating between
   repetitions. Measured inside the server: the worker's wait for its plate (every
   `FrameStore.rgb` call on the worker thread, summed per frame, the prompted first frame left
-  out) and the writer's matte commit (`Shot.commit_frame`: EXR, journal, fsyncs).
+  out; `plate_wait_later`: also without the first frame after the prompted one, which the
+  prefetch has had no time for) and the writer's matte commit (`Shot.commit_frame`: EXR,
+  journal, fsyncs).
 
 Figures are medians and maxima over every frame of every repetition, with the 1-minute load
 before each measurement; saved under `io` in pipeline.json.
@@ -60,6 +62,8 @@ def io_part(setup: IoSetup) -> Dict[str, Any]:
         for mode in modes if rep % 2 == 0 else modes[::-1]:
             waits, commits = _propagation(setup, f"io-{mode}-{rep}", mode == "prefetch")
             samples.setdefault(f"plate_wait_{mode}_ms", []).extend(waits)
+            # after the first tracked frame: the prefetch had a frame's time to run ahead
+            samples.setdefault(f"plate_wait_later_{mode}_ms", []).extend(waits[1:])
             samples.setdefault(f"matte_commit_{mode}_ms", []).extend(commits)
         loads.append(os.getloadavg()[0])
     figures = {key: _stats(values) for key, values in samples.items()}
