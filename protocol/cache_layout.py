@@ -33,7 +33,8 @@ JOURNAL_FORMAT = "sam2matting-journal"
 SHOT_FILE_FORMAT = "sam2matting-shot"
 SCHEMA_VERSION = "1.0"
 PLATE_REFS_FORMAT = "sam2matting-plate-refs"
-PLATE_REFS_VERSION = 1
+# 2: raw buffers stored as sent (dtype, shape, channels in the entry); 1 is still read.
+PLATE_REFS_VERSION = 2
 
 # Matte EXRs: the combined matte, one channel per object, and `sam2matting/...` header strings.
 COMBINED_CHANNEL = "A"

@@ -29,10 +29,12 @@ SETUP_ERRORS = ("model_unavailable", "checkpoint_invalid")
 def run(args: argparse.Namespace) -> int:
     from sam2matting.backend.render.farm_job import FarmJob
     from sam2matting.backend.render.farm_store import FarmError
+    from sam2matting.backend.threads import apply_cpu_threads
     from sam2matting.protocol.errors import ProtocolError
 
     command = f"farm {args.farm_command}"
     try:
+        apply_cpu_threads()  # a farm task runs the engine in this process
         frames = parse_frame_range(args.frames)
         job = FarmJob.load(args.shot, args.plate, frames, args.priors)
         task = _track if args.farm_command == "track" else _matte

@@ -123,13 +123,15 @@ def run(args: argparse.Namespace) -> int:
 
     from sam2matting.backend.config import BackendConfig
     from sam2matting.backend.server.app import BackendServer
+    from sam2matting.backend.threads import apply_cpu_threads
 
     try:
         config = BackendConfig.load(args.config, overrides=_overrides(args))
+        _setup_logging(args.log_file or config.log_dir / "backend.log")
+        apply_cpu_threads()
     except ValueError as exc:
         print(f"sam2matting serve: bad configuration: {exc}", file=sys.stderr)
         return exit_codes.USAGE
-    _setup_logging(args.log_file or config.log_dir / "backend.log")
     conn_path = args.connection_file or paths.default_connection_file()
     try:
         info = _connection(conn_path, args.ip, args.port)

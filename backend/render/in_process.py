@@ -42,8 +42,10 @@ class InProcessBackend:
         """
         from sam2matting.backend.config import BackendConfig
         from sam2matting.backend.server.app import BackendServer
+        from sam2matting.backend.threads import apply_cpu_threads
 
         config = BackendConfig.load(config_file, overrides=overrides)
+        apply_cpu_threads()  # the render's process does nothing else: set once, here
         self.server = BackendServer(config, ConnectionInfo(new_key()))
         self._thread = threading.Thread(
             target=self.server.serve_forever, name="render-backend", daemon=True

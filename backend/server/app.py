@@ -272,16 +272,26 @@ class BackendServer:
             self.worker.release(job)
 
     def job_frame(
-        self, job: PropagationJob, frame: int, alphas: Dict[int, np.ndarray], revision: int
+        self,
+        job: PropagationJob,
+        frame: int,
+        alphas: Optional[Dict[int, np.ndarray]],
+        revision: int,
     ) -> None:
-        """Worker -> writer: commit the frame's matte (file + journal), then report progress."""
+        """Worker -> writer: commit the frame's matte (file + journal), then report progress.
+
+        `alphas` None: the frame's cached matte is current (the prompt's, Shot.
+        prompt_matte_current) and is reported as it is."""
         msg = job.request
 
         def write() -> None:
             if job.write_error is not None:
                 return
             try:
-                path = job.shot.commit_frame(frame, alphas, revision)
+                if alphas is None:
+                    path = job.shot.cache.path(frame)
+                else:
+                    path = job.shot.commit_frame(frame, alphas, revision)
             except Exception as exc:  # noqa: BLE001 - the job must end with an error, not "done"
                 typed = exc if isinstance(exc, ProtocolError) else None
                 job.write_error = typed or self._unexpected(msg, exc)
@@ -295,7 +305,7 @@ class BackendServer:
                 frame=frame,
                 done=job.done,
                 total=job.total,
-                objects=sorted(alphas),
+                objects=sorted(job.objects if alphas is None else alphas),
                 frames_per_second=fps,
             )
             self.endpoint.send(msg, "progress", content, buffers)

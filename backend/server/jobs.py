@@ -16,12 +16,15 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 import numpy as np
 
 from sam2matting.backend.server.shot import Shot
+from sam2matting.backend.shots.prefetch import AHEAD
 from sam2matting.backend.tracking.base import TrackedFrame
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 from sam2matting.protocol.frames import to_ranges as frame_ranges
 
 log = logging.getLogger(__name__)
+
+PREFETCH_AHEAD = AHEAD  # frames decoded ahead of the one being tracked
 
 
 @dataclass
@@ -90,7 +93,7 @@ class PropagationJob:
         segments: Sequence[Segment],
         objects: Optional[Sequence[int]],
         request: Message,
-        on_frame: Callable[[PropagationJob, int, Dict[int, np.ndarray], int], None],
+        on_frame: Callable[[PropagationJob, int, Optional[Dict[int, np.ndarray]], int], None],
     ) -> None:
         self.request = request  # replies and events of the job answer this message
         self.client_id = str(request.header.get("client_id", ""))
@@ -149,11 +152,19 @@ class PropagationJob:
             self._pass = None
         frames = self._queue[0]
         frame = frames[0]
-        tracked = self._next_tracked(frame, frames[-1])
-        alphas = self.shot.matte(tracked, self.objects)
-        width, height = self.shot.settings.width, self.shot.settings.height
-        for obj in self.objects:  # the tracker found nothing of it on this frame
-            alphas.setdefault(obj, np.zeros((height, width), np.float32))
+        # The next frames decode on the store's prefetch thread while this one is tracked and
+        # matted. This frame is named too: it is most likely being decoded already (asked for
+        # one step earlier), and only the frames named stay wanted. Kept across a pre-emption
+        # (the pass resumes at this frame; a replaced plate frame is dropped by the store);
+        # dropped when the job ends (GpuWorker._end).
+        self.shot.store.prefetch([self.shot.index(f) for f in frames[: 1 + PREFETCH_AHEAD]])
+        tracked = self._next_tracked(frame, frames[-1])  # tracked anyway: the pass needs it
+        alphas: Optional[Dict[int, np.ndarray]] = None  # None: the cached matte is kept
+        if not self.shot.prompt_matte_current(frame, self.objects, self.revision):
+            alphas = self.shot.matte(tracked, self.objects)
+            width, height = self.shot.settings.width, self.shot.settings.height
+            for obj in self.objects:  # the tracker found nothing of it on this frame
+                alphas.setdefault(obj, np.zeros((height, width), np.float32))
         frames.pop(0)
         self.done += 1
         self.on_frame(self, frame, alphas, self.revision)

@@ -60,6 +60,8 @@ class Shot:
             self.journal, self.cache
         )
         self._session: Optional[TrackerSession] = None
+        # (frame, object, revision, choice) of the matte the last add_prompt wrote
+        self._prompt_matte: Optional[Tuple[int, int, int, Choice]] = None
         self.lock = threading.RLock()  # shot state seen by the I/O thread and the worker
         self.last_used = time.monotonic()
 
@@ -215,12 +217,30 @@ class Shot:
             tracked = self.session.add_prompt(index, obj_id, prompt)
             alphas = self.matte(tracked, [obj_id])
             alphas.setdefault(obj_id, self._empty())  # the tracker found nothing there
-            return self._retrying(
+            done = self._retrying(
                 lambda: self._commit_prompt(frame, obj_id, name, prompt, alphas, was_prompted)
             )
         except BaseException:
             self.reset_session()
             raise
+        self._prompt_matte = (frame, obj_id, self.journal.revision, self.choice)
+        return done
+
+    def prompt_matte_current(self, frame: int, objects: Sequence[int], revision: int) -> bool:
+        """Whether the matte `add_prompt` wrote on `frame` is what a job tracking `objects`
+        from the journal at `revision` would write there: the same prompts (nothing changed
+        since: `revision` is still the prompt's), the same object, tracker and engine, and the
+        matte still valid (not replaced, not made stale by new plate pixels). The job then
+        keeps it instead of matting the frame again (a second engine call of the same frame).
+        """
+        if self._prompt_matte is None:
+            return False
+        at, obj_id, made, choice = self._prompt_matte
+        return (
+            (at, made, choice) == (frame, revision, self.choice)
+            and set(objects) == {obj_id}
+            and self.journal.valid_revisions(obj_id).get(frame) == made
+        )
 
     def _commit_prompt(
         self,

@@ -177,6 +177,7 @@ class GpuWorker:
     def _end(self, job: PropagationJob, kind: str, error: Optional[ProtocolError]) -> None:
         with self._lock:
             self._jobs.pop(job.job_id, None)
+        job.shot.store.cancel_prefetch()  # done, cancelled, failed or shutting down
         self._on_job_end(job, kind, error)
 
     def _cancel_all(self) -> None:

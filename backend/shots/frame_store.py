@@ -1,9 +1,11 @@
 """A shot's plate on disk, read back on demand as the tracker's `FrameSource`.
 
 Frames arrive either inline (bytes from the host, stored under `<shot>/plate/`) or as paths to
-the studio's own files (recorded, never copied). `plate/refs.json` indexes both; it is rewritten
-atomically on every change, so a restarted backend finds its frames again. Decoded frames are
-kept in a small LRU so that host memory stays flat however long the shot is.
+the studio's own files (recorded, never copied). Inline frames are stored as sent (raw buffers
+too), never re-encoded. `plate/refs.json` indexes both; it is rewritten atomically once per put,
+so a restarted backend finds its frames again. Decoded frames are kept in a small LRU so that
+host memory stays flat however long the shot is; a propagation has the next few decoded ahead on
+a background thread (prefetch.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -22,6 +25,7 @@ from sam2matting.protocol.atomic import atomic_write_bytes, clean_stale_temp_fil
 from sam2matting.protocol.cache_layout import PLATE_DIR, plate_file
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 from sam2matting.protocol.frames import padding, to_ranges
+from sam2matting.protocol.limits import MAX_FILE_BYTES
 
 from ..imageio.colour import ColourConverter
 from ..imageio.decode import (
@@ -34,9 +38,10 @@ from ..imageio.decode import (
     decode_raw,
     image_size,
 )
-from ..imageio.exr import DEFAULT_MAX_PIXELS, encode_exr
-from ..imageio.reading import read_allowed
+from ..imageio.exr import DEFAULT_MAX_PIXELS
+from ..imageio.reading import read_allowed, read_regular_file
 from .plate_index import FrameEntry, PlateIndex
+from .prefetch import Prefetcher
 from .undo import FileChanges, roll_back_leftovers
 
 log = logging.getLogger(__name__)
@@ -98,6 +103,7 @@ class FrameStore:
         self._index = PlateIndex(self.plate_dir, width, height)
         self._entries: Dict[int, FrameEntry] = self._index.load()
         self._lru: OrderedDict[int, torch.Tensor] = OrderedDict()
+        self._prefetch: Prefetcher[torch.Tensor] = Prefetcher()
         self._converters: Dict[str, ColourConverter] = {}
 
     # ------------------------------------------------------------ FrameSource
@@ -128,7 +134,9 @@ class FrameStore:
             if cached is not None:
                 self._lru.move_to_end(frame)
                 return cached.clone()
-        pixels = self._decode(frame, entry)
+        pixels = self._prefetch.take(frame, entry)  # raises the error decoding it ahead met
+        if pixels is None:
+            pixels = self._decode(frame, entry)
         with self._lock:
             # Cache only if nobody re-put the frame while it was being decoded.
             if self._cache_frames and self._entries.get(frame) is entry:
@@ -137,6 +145,22 @@ class FrameStore:
                     self._lru.popitem(last=False)
                 return pixels.clone()
         return pixels
+
+    def prefetch(self, indices: Sequence[int]) -> None:
+        """Decode these frames (0-based, in the order they will be needed) ahead, on a
+        background thread (prefetch.py); frames not stored or already decoded are skipped."""
+        wanted = []
+        with self._lock:
+            for index in indices:
+                frame = self.first_frame + index
+                entry = self._entries.get(frame)
+                if entry is not None and self._in_range(frame) and frame not in self._lru:
+                    wanted.append((frame, entry, partial(self._decode, frame, entry)))
+        self._prefetch.ahead(wanted)
+
+    def cancel_prefetch(self) -> None:
+        """Stop decoding ahead and drop what was (a job ended, was cancelled or pre-empted)."""
+        self._prefetch.cancel()
 
     # ------------------------------------------------------------ putting frames
 
@@ -159,8 +183,9 @@ class FrameStore:
     ) -> Tuple[int, FrameEntry, Optional[bytes]]:
         """Check inline pixels for `frame`; what `store` then writes. Changes nothing.
 
-        EXR, PNG, JPEG and TIFF bytes are stored verbatim; raw buffers as half-float EXR.
-        The image is decoded once first, so a bad frame is refused now, not mid-track.
+        Every encoding is stored verbatim, raw buffers too (`.raw`, read back bit-exact): no
+        re-encoding on the I/O thread. The image is decoded once first, so a bad frame is
+        refused now, not mid-track.
 
         Args:
             descriptor: the protocol's image descriptor: encoding, and for raw buffers dtype,
@@ -247,6 +272,7 @@ class FrameStore:
                 self._entries = entries
                 for frame in old:
                     self._lru.pop(frame, None)
+                self._prefetch.discard(old)
         for frame, entry, _ in items:
             gone = old[frame]
             if gone is not None and gone.file is not None and gone.file != entries[frame].file:
@@ -277,6 +303,7 @@ class FrameStore:
 
     def release_memory(self) -> None:
         """Drop the decoded frames held in memory (the shot closed or went idle)."""
+        self._prefetch.cancel()
         with self._lock:
             self._lru.clear()
 
@@ -318,9 +345,19 @@ class FrameStore:
                 origin,
                 self.max_pixels,
             )
-            # Rows are in top-left order now, so the stored EXR needs no origin flag.
-            entry = FrameEntry(file=plate_file(frame, self._padding, "exr"), encoding="exr")
-            return decoded, _raw_as_exr(decoded), entry
+            # Stored as sent: re-encoding a 2K float frame as EXR took ~80% of the put, and
+            # the float32 -> half step lost precision. The price is disk (12-16 bytes/pixel).
+            entry = FrameEntry(
+                file=plate_file(frame, self._padding, "raw"),
+                origin=origin,
+                encoding="raw",
+                dtype=str(descriptor.get("dtype")),
+                shape=tuple(int(n) for n in shape),
+                channels=None
+                if descriptor.get("channels") is None
+                else tuple(descriptor["channels"]),
+            )
+            return decoded, data, entry
         decoded = decode_image(data, encoding, self.max_pixels, expected=(self.width, self.height))
         ext = _EXTENSIONS[encoding]
         entry = FrameEntry(
@@ -338,14 +375,25 @@ class FrameStore:
             if not source.is_file():
                 raise _missing(frame, f"its stored file {source} is gone")
         try:
-            decoded = decode_image(
-                source, entry.encoding, self.max_pixels, expected=(self.width, self.height)
-            )
+            decoded = self._read_pixels(source, entry)
         except ProtocolError as exc:
             raise _about_frame(exc, frame, resolved) from exc
         rgb = decoded.rgb[::-1] if entry.origin == "bottom_left" else decoded.rgb
         display = self._converter(entry.colourspace, decoded.display_referred)(rgb)
         return torch.from_numpy(np.ascontiguousarray(display.transpose(2, 0, 1)))
+
+    def _read_pixels(self, source: Union[Path, bytes], entry: FrameEntry) -> DecodedImage:
+        if entry.encoding != "raw":
+            return decode_image(
+                source, entry.encoding, self.max_pixels, expected=(self.width, self.height)
+            )
+        data = source if isinstance(source, bytes) else read_regular_file(source, MAX_FILE_BYTES)
+        # Rows as sent: the caller flips bottom_left frames like every other encoding.
+        decoded = decode_raw(
+            data, entry.dtype or "", entry.shape or (), entry.channels, "top_left", self.max_pixels
+        )
+        check_expected_size("stored frame", (decoded.width, decoded.height), self.size)
+        return decoded
 
     def _converter(self, colourspace: Optional[str], display_referred: bool) -> ColourConverter:
         name = colourspace or (DISPLAY_DEFAULT if display_referred else self.colourspace)
@@ -370,15 +418,6 @@ class FrameStore:
 
     def _check_size(self, frame: int, width: int, height: int) -> None:
         check_expected_size(f"frame {frame}", (width, height), self.size, frame=frame)
-
-
-def _raw_as_exr(decoded: DecodedImage) -> bytes:
-    rgb = decoded.rgb
-    planes = {"R": rgb[:, :, 0], "G": rgb[:, :, 1], "B": rgb[:, :, 2]}
-    # PIZ: lossless, and for half-float plates both the fastest to write and the smallest of
-    # OpenEXR's lossless methods (4K: about half ZIP's time, 60% of its size). Nuke never reads
-    # these files, so any method this build supports will do.
-    return encode_exr(planes, compression="piz", pixel_type="half")
 
 
 def _about_frame(exc: ProtocolError, frame: int, path: Path) -> ProtocolError:

@@ -1,8 +1,12 @@
 """`plate/refs.json`: which file holds each frame's pixels, and how to read them.
 
 Each frame is either a file the backend stored under plate/ (inline pixels from the host) or a
-path to the studio's own file. The whole index is rewritten atomically on every put: a few
-hundred kilobytes for a 2,000-frame shot, small next to the pixels of one frame.
+path to the studio's own file. The whole index is rewritten atomically once per put request
+(however many frames it carries): a few hundred kilobytes for a 2,000-frame shot, small next to
+the pixels of one frame.
+
+Version 2 added raw buffers stored as sent (`encoding: "raw"` with their dtype, shape and
+channels); version-1 indexes (every inline frame re-encoded as EXR) read unchanged.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from sam2matting.protocol.atomic import atomic_write_bytes
 from sam2matting.protocol.cache_layout import DAMAGED_PLATE_PREFIX
@@ -34,19 +38,34 @@ class FrameEntry:
     colourspace: Optional[str] = None
     origin: str = "top_left"  # "bottom_left": the stored image's first row is the bottom one
     encoding: Optional[str] = None  # None: tell from the file's signature
+    # A raw buffer stored as the host sent it (encoding "raw", version 2): how to read it.
+    dtype: Optional[str] = None
+    shape: Optional[Tuple[int, ...]] = None
+    channels: Optional[Tuple[str, ...]] = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FrameEntry:
-        fields = ("file", "path", "colourspace", "origin", "encoding")
-        entry = cls(**{k: data[k] for k in fields if k in data})
+        fields = ("file", "path", "colourspace", "origin", "encoding", "dtype")
+        values: Dict[str, Any] = {k: data[k] for k in fields if k in data}
+        if data.get("shape") is not None:
+            values["shape"] = tuple(int(n) for n in data["shape"])
+        if data.get("channels") is not None:
+            values["channels"] = tuple(str(c) for c in data["channels"])
+        entry = cls(**values)
         if (entry.file is None) == (entry.path is None):
             raise ValueError(f"a frame entry needs exactly one of file and path: {dict(data)}")
         if entry.file is not None and Path(entry.file).name != entry.file:
             raise ValueError(f"stored file names are plain names, not {entry.file!r}")
+        if entry.encoding == "raw" and (entry.file is None or not entry.dtype or not entry.shape):
+            raise ValueError(f"a raw frame needs its stored file, dtype and shape: {dict(data)}")
         return entry
 
     def to_json(self) -> Dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        data = {k: v for k, v in asdict(self).items() if v is not None}
+        for key in ("shape", "channels"):
+            if key in data:
+                data[key] = list(data[key])
+        return data
 
 
 class PlateIndex:

@@ -3,12 +3,17 @@
     .venv/bin/python -m benchmarks.pipeline                 # CPU parts (+ GPU part with CUDA)
     .venv/bin/python -m benchmarks.pipeline --load          # also with a busy process on one core
     .venv/bin/python -m benchmarks.pipeline --short         # CI: a few frames, toy sizes
+    .venv/bin/python -m benchmarks.pipeline --parts io --sizes 1080p   # I/O: put, prefetch, commit
+    .venv/bin/python -m benchmarks.pipeline --parts flow --sizes 1080p --threads 1,2 --load
     python3 -m benchmarks.pipeline --parts gpu --deadline-s 280   # what benchmarks/gpu_run.sh runs
     .venv/bin/python -m benchmarks.pipeline --parts gpu --gpu-device cpu --tiny   # its dry run
 
 Parts: `flow` (flow tracker + closed-form engine at 854x480 and 1920x1080, the demo's generated
 shot); `sam2` (SAM2.1 tiny with random weights at a 256 px input on the CPU, with the heads and
-the closed-form engine); `gpu` (gpu.py). Writes `<out>/pipeline.json` after every measurement
+the closed-form engine); `io` (io.py: inline put_frames of a 2K frame, the worker's plate wait
+with and without the prefetch, the matte commit); `gpu` (gpu.py). Torch's intra-op threads are
+the backend's own setting (`SAM2MATTING_CPU_THREADS`, default 1) unless `--threads` lists the
+counts to compare (flow part, interleaved). Writes `<out>/pipeline.json` after every measurement
 and `<out>/pipeline.png` at the end, and prints the medians and ratios. Timings are not
 asserted anywhere: the figures are for docs/BENCHMARKS.md, with the load they were taken under.
 """
@@ -20,14 +25,17 @@ import logging
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import torch
 
 from benchmarks.common import OUT_DIR
+from benchmarks.pipeline.backend import Server
 from benchmarks.pipeline.cpu import CpuSetup, flow_part, sam2_part
 from benchmarks.pipeline.gpu import GpuSetup, gpu_part
+from benchmarks.pipeline.io import PUT_SIZE, IoSetup, io_part
 from benchmarks.pipeline.report import Results, print_summary
+from sam2matting.backend.threads import apply_cpu_threads
 
 FLOW_SIZES = {"480p": (854, 480), "1080p": (1920, 1080)}
 SHORT_SIZES = {"96p": (128, 96), "120p": (160, 120)}
@@ -38,7 +46,16 @@ def parse(argv: Any = None) -> argparse.Namespace:
     parser.add_argument(
         "--parts",
         default=None,
-        help="flow,sam2,gpu (default: flow,sam2, and gpu with CUDA or --short)",
+        help="flow,sam2,io,gpu (default: flow,sam2,io, and gpu with CUDA or --short)",
+    )
+    parser.add_argument(
+        "--sizes", default=None, help=f"flow and io parts: of {','.join(FLOW_SIZES)} (default all)"
+    )
+    parser.add_argument(
+        "--threads",
+        default=None,
+        help="flow part: torch intra-op thread counts to compare, e.g. 1,2 (default: "
+        "$SAM2MATTING_CPU_THREADS, else 1)",
     )
     parser.add_argument("--short", action="store_true", help="CI: toy sizes, 3 frames, 1 rep")
     parser.add_argument("--reps", type=int, default=3)
@@ -64,7 +81,8 @@ def parse(argv: Any = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
     if args.parts is None:
-        args.parts = "flow,sam2,gpu" if torch.cuda.is_available() or args.short else "flow,sam2"
+        gpu = torch.cuda.is_available() or args.short
+        args.parts = "flow,sam2,io,gpu" if gpu else "flow,sam2,io"
     if args.tiny and not args.short:  # a dry run of the GPU part: the same code, a few frames
         args.gpu_frames, args.prompts, args.scale_frames = 8, 5, 40
     if args.short:
@@ -81,21 +99,27 @@ def run(args: argparse.Namespace) -> Results:
     }
     results = Results(args.out, settings)
     parts: List[str] = args.parts.split(",")
+    apply_cpu_threads()  # the backend's own setting, as `serve` applies it
+    threads = [int(t) for t in args.threads.split(",")] if args.threads else []
     with tempfile.TemporaryDirectory(prefix="sam2matting-bench-") as tmp:
+        sizes = _sizes(args)
         cpu = CpuSetup(
             work=Path(tmp),
             results=results,
             reps=args.reps,
             frames=args.frames,
-            sizes=SHORT_SIZES if args.short else FLOW_SIZES,
-            sam2_size=next(iter(SHORT_SIZES if args.short else FLOW_SIZES)),
+            sizes=sizes,
+            sam2_size=next(iter(sizes)),
             sam2_input=args.sam2_input,
             load=args.load,
+            threads=threads,
         )
         if "flow" in parts:
             flow_part(cpu)
         if "sam2" in parts:
             sam2_part(cpu, args.engines.split(","))
+        if "io" in parts:
+            _io(cpu, args.short)
         if "gpu" in parts:
             gpu_part(
                 GpuSetup(
@@ -116,6 +140,38 @@ def run(args: argparse.Namespace) -> Results:
     print_summary(results)
     print(f"wrote {path} and {path.with_suffix('.png')}")
     return results
+
+
+def _sizes(args: argparse.Namespace) -> Dict[str, Tuple[int, int]]:
+    known = SHORT_SIZES if args.short else FLOW_SIZES
+    if not args.sizes or args.short:
+        return dict(known)
+    names = args.sizes.split(",")
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"--sizes: unknown {unknown}; choose from {','.join(known)}")
+    return {n: known[n] for n in names}
+
+
+def _io(cpu: CpuSetup, short: bool) -> None:
+    """The I/O part on the largest of the sizes (the demo plate by path)."""
+    name = list(cpu.sizes)[-1]
+    plate, _ = cpu.plate(name)
+    server = Server(cpu.work / "io", "cpu", cpu.work / "models", [cpu.work])
+    try:
+        io_part(
+            IoSetup(
+                server=server,
+                results=cpu.results,
+                reps=cpu.reps,
+                put_size=cpu.sizes[name] if short else PUT_SIZE,
+                put_frames=cpu.frames,
+                plate=plate,
+                frames=cpu.frames,
+            )
+        )
+    finally:
+        server.close()
 
 
 def main(argv: Any = None) -> None:

@@ -94,6 +94,11 @@ class Server:
         self.thread.start()
         self.client = Client(self.server.info, timeout_s=600)
 
+    def set_threads(self, count: int) -> None:
+        """Torch's intra-op threads on the server's worker thread: OpenMP keeps a count per
+        thread, so setting it here (the benchmark's thread) does not reach a running worker."""
+        self.server.worker.submit(functools.partial(torch.set_num_threads, count))
+
     def open(self, shot: str, plate: Plate, frames: int, tracker: str, engine: str) -> None:
         """Open a shot of `frames` frames and reference the plate's files (by path)."""
         w, h = plate.size

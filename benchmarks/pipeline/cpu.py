@@ -43,6 +43,7 @@ class CpuSetup:
     sam2_size: str  # which of `sizes` the SAM2 part's plate uses
     sam2_input: int  # SAM2's square input on the CPU
     load: bool  # also run every configuration with a competing process
+    threads: List[int] = field(default_factory=list)  # flow part: torch intra-op threads to compare
     made: Dict[str, Tuple[Plate, Frames]] = field(default_factory=dict)  # plates made so far
 
     def plate(self, name: str) -> Tuple[Plate, Frames]:
@@ -96,12 +97,15 @@ def flow_part(setup: CpuSetup) -> None:
     measure.warm_up(tracker, engine, first_frames, Prompt(mask=first_plate.mask), CPU)
     server = Server(setup.work / "flow", "cpu", config.models_dir, [setup.work])
     n = setup.frames
+    threads = setup.threads or [torch.get_num_threads()]
     try:
         for rep in range(setup.reps):
             for name, (plate, frames) in plates.items():
-                for loaded in (False, True) if setup.load else (False,):
+                for loaded, count in _rotated(setup.load, threads, rep):
+                    torch.set_num_threads(count)
+                    server.set_threads(count)
                     prompt = Prompt(mask=plate.mask)
-                    shot = f"flow-{name}-{rep}-{int(loaded)}"
+                    shot = f"flow-{name}-{rep}-{int(loaded)}-{count}"
                     modes = {
                         "bare": partial(measure.bare_session, tracker, frames, prompt, CPU),
                         "in_process": partial(
@@ -109,18 +113,28 @@ def flow_part(setup: CpuSetup) -> None:
                         ),
                         "full": partial(_full, server, shot, plate, n, "flow", "closed_form", True),
                     }
+                    suffix = f" {count} threads" if len(threads) > 1 else ""
                     row: Dict[str, Any] = {
                         "part": "flow",
-                        "config": f"flow+closed_form {name}",
+                        "config": f"flow+closed_form {name}{suffix}",
                         "size": name,
                         "rep": rep,
                         "loaded": loaded,
+                        "threads": count,
                     }
                     with competing_load(loaded):
                         run_modes(row, modes, rep)
                     setup.results.add(row)
     finally:
+        torch.set_num_threads(threads[0])
         server.close()
+
+
+def _rotated(load: bool, threads: List[int], rep: int) -> List[Tuple[bool, int]]:
+    """(loaded, threads) pairs, quiet first, thread counts in an order rotated by `rep`."""
+    shift = rep % len(threads)
+    order = threads[shift:] + threads[:shift]
+    return [(loaded, count) for loaded in ((False, True) if load else (False,)) for count in order]
 
 
 def sam2_part(setup: CpuSetup, engines: List[str]) -> None:

@@ -162,7 +162,8 @@ def test_damaged_mask_prompt_leaves_the_shot_trackable(damaged):
 
 def test_damaged_stored_plate_frame_names_the_frame(damaged):
     root, restart = damaged
-    (root / "plate" / f"plate.{FIRST + 2}.exr").write_bytes(b"v/1\x01" + b"\0" * 100)
+    (stored,) = (root / "plate").glob(f"plate.{FIRST + 2}.*")  # raw buffers: .raw as sent
+    stored.write_bytes(b"v/1\x01" + b"\0" * 100)
     with restart().client() as client:
         open_shot(client, "sh", N)
         job = client.propagate(shot_id="sh", start_frame=FIRST, direction="forward")

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from sam2matting.backend.imageio.exr import read_exr
+from sam2matting.backend.shots.frame_store import FrameStore
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 
 from .harness import (
@@ -171,6 +173,7 @@ def test_cancel_stops_within_a_frame(backend, monkeypatch):
 
     Deterministic under any load: the third frame's matting waits until the server has
     registered the cancel (sent after the second frame's progress), so no frame can slip by.
+    The first frame, the prompt's, is not matted again (its matte is current).
     """
     server = backend.server
     registered = threading.Event()
@@ -191,7 +194,7 @@ def test_cancel_stops_within_a_frame(backend, monkeypatch):
 
         def gated(tracked, objects):
             matted.append(shot.frame_of(tracked.index))
-            if len(matted) == 3:
+            if len(matted) == 2:
                 assert registered.wait(60), "the cancel never reached the worker"
             return matte(tracked, objects)
 
@@ -204,7 +207,7 @@ def test_cancel_stops_within_a_frame(backend, monkeypatch):
                 job.cancel()
         assert job.end.msg_type == "cancelled"
         assert job.end.content["frames_done"] == 3  # the frame in flight, nothing after it
-        assert matted == [FIRST, FIRST + 1, FIRST + 2]
+        assert matted == [FIRST + 1, FIRST + 2]
         assert seen in ([FIRST, FIRST + 1], [FIRST, FIRST + 1, FIRST + 2])
 
 
@@ -349,3 +352,61 @@ def test_a_cache_folder_holding_other_files_is_not_taken_over(tmp_path):
     finally:
         running.stop()
     assert sorted(p.name for p in comp.iterdir()) == ["sh090_comp_v001.nk"]
+
+
+def _prefetch_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("plate-prefetch")]
+
+
+def test_propagation_decodes_next_frames_ahead_and_stops_prefetching_at_the_end(
+    backend, monkeypatch
+):
+    decode, threads = FrameStore._decode, []
+
+    def recording(store, frame, entry):
+        threads.append((frame, threading.current_thread().name))
+        return decode(store, frame, entry)
+
+    monkeypatch.setattr(FrameStore, "_decode", recording)
+    with backend.client() as client:
+        open_shot(client, "sh090", N)
+        put_all(client, "sh090", N)
+        client.request("add_prompt_request", box_prompt("sh090", FIRST))
+        job = client.propagate(shot_id="sh090", direction="forward")
+        assert len(list(job.events())) == N
+        assert job.end.msg_type == "done"
+    ahead = [frame for frame, name in threads if name.startswith("plate-prefetch")]
+    assert set(range(FIRST + 1, FIRST + N)) <= set(ahead)  # every frame after the prompted one
+    decoded = [frame for frame, _ in threads]
+    assert sorted(decoded) == list(range(FIRST, FIRST + N))  # each once: none decoded twice
+    for thread in _prefetch_threads():
+        thread.join(10)
+    assert not _prefetch_threads()  # the job's end stopped the prefetch thread
+
+
+def test_the_prompted_frame_is_not_matted_again_unless_its_inputs_changed(backend, monkeypatch):
+    with backend.client() as client:
+        open_shot(client, "sh091", N)
+        put_all(client, "sh091", N)
+        shot = backend.server.shots["sh091"]
+        matte, matted = shot.matte, []
+
+        def counting(tracked, objects):  # every engine call of the shot goes through here
+            matted.append(shot.frame_of(tracked.index))
+            return matte(tracked, objects)
+
+        monkeypatch.setattr(shot, "matte", counting)
+        start = FIRST + 5
+        prompt_matte = client.request("add_prompt_request", box_prompt("sh091", start))
+        prompt_bytes = Path(prompt_matte.content["matte_path"]).read_bytes()
+        progress = list(client.propagate(shot_id="sh091", direction="forward").events())
+        assert frames_of(progress) == list(range(start, FIRST + N))  # reported all the same
+        assert matted == list(range(start, FIRST + N))  # the prompt's call, then one per frame
+        kept = Path(progress[0].content["matte_path"]).read_bytes()
+        assert kept == prompt_bytes  # the prompt's matte, kept
+        # New pixels for the prompted frame: its matte is stale, so it is matted again.
+        entry, pixels = raw_frame(start, 0)
+        client.request("put_frames_request", {"shot_id": "sh091", "frames": [entry]}, [pixels])
+        matted.clear()
+        list(client.propagate(shot_id="sh091", start_frame=start, direction="forward").events())
+        assert matted == list(range(start, FIRST + N))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import psutil
 import pytest
 import torch
 
-from sam2matting.backend.imageio.colour import srgb_oetf
+from sam2matting.backend.imageio.colour import ColourConverter, srgb_oetf
+from sam2matting.backend.imageio.decode import decode_raw
 from sam2matting.backend.imageio.exr import write_exr
 from sam2matting.backend.shots.frame_store import FrameStore
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
@@ -68,12 +70,58 @@ def test_raw_linear_frame_is_converted_to_srgb(tmp_path: Path) -> None:
     out = store.rgb(2)
     assert out.dtype == torch.float32
     assert out.shape == (3, H, W)
-    # Stored as half EXR, converted through the sRGB table: well inside one 8-bit step.
-    expected = srgb_oetf(linear.astype(np.float16).astype(np.float64)).transpose(2, 0, 1)
+    # Converted through the sRGB table: well inside one 8-bit step.
+    expected = srgb_oetf(linear.astype(np.float64)).transpose(2, 0, 1)
     np.testing.assert_allclose(out.numpy(), expected, atol=5e-4)
     assert store.has(1003)
     assert store.frames() == [1003]
-    assert (tmp_path / "plate" / "plate.1003.exr").is_file()
+    assert (tmp_path / "plate" / "plate.1003.raw").is_file()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "uint16"])
+def test_raw_frame_is_stored_as_sent_and_read_back_bit_exact(tmp_path: Path, dtype: str) -> None:
+    store = _store(tmp_path)
+    rgba = (RNG.random((H, W, 4)) * (1000 if dtype == "uint16" else 1)).astype(dtype)
+    rgba[0, 0, :3] = 1 + 2**-20  # not a half-float value: a re-encoded plate would lose it
+    data = rgba.tobytes()
+    desc = {"encoding": "raw", "dtype": dtype, "shape": [H, W, 4], "channels": list("RGBA")}
+    store.put_image(1001, data, desc)
+    stored = tmp_path / "plate" / "plate.1001.raw"
+    assert stored.read_bytes() == data  # as sent, not re-encoded
+    entry = json.loads((tmp_path / "plate" / "refs.json").read_text())["frames"]["1001"]
+    assert (entry["dtype"], entry["shape"], entry["channels"]) == (dtype, [H, W, 4], list("RGBA"))
+    sent = decode_raw(data, dtype, [H, W, 4], list("RGBA"))  # the pixels as the host sent them
+    converter = ColourConverter("srgb" if dtype == "uint16" else "scene_linear")
+    expected = converter(sent.rgb).transpose(2, 0, 1)
+    for reader in (store, _store(tmp_path)):  # and after a restart
+        np.testing.assert_array_equal(reader.rgb(0).numpy(), expected)
+
+
+def test_version_1_plate_index_is_still_read(tmp_path: Path) -> None:
+    plate = tmp_path / "plate"
+    plate.mkdir()
+    _exr_plate(plate / "plate.1001.exr", value=0.25)
+    frames = {"1001": {"file": "plate.1001.exr", "encoding": "exr", "origin": "top_left"}}
+    index = {"format": "sam2matting-plate-refs", "version": 1, "width": W, "height": H}
+    (plate / "refs.json").write_text(json.dumps(dict(index, frames=frames)))
+    store = _store(tmp_path)
+    assert store.frames() == [1001]
+    np.testing.assert_allclose(store.rgb(0).numpy(), srgb_oetf(np.full((3, H, W), 0.25)), atol=1e-3)
+    store.put_image(1002, *_raw(_linear()))  # the next save writes version 2, keeping 1001
+    saved = json.loads((plate / "refs.json").read_text())
+    assert saved["version"] == 2
+    assert saved["frames"]["1001"] == frames["1001"]
+    assert _store(tmp_path).frames() == [1001, 1002]
+
+
+def test_one_put_of_many_frames_saves_the_index_once(tmp_path: Path, monkeypatch) -> None:
+    store = _store(tmp_path)
+    saves = []
+    real = store._index.save
+    monkeypatch.setattr(store._index, "save", lambda entries: (saves.append(1), real(entries)))
+    store.store([store.prepare_image(f, *_raw(_linear())) for f in (1001, 1002, 1003)])
+    assert len(saves) == 1
+    assert store.frames() == [1001, 1002, 1003]
 
 
 def test_png_is_stored_verbatim_and_taken_as_srgb(tmp_path: Path) -> None:
