@@ -131,7 +131,7 @@ def sync_job(ctx: JobContext, ui: JobUI, snap: Snapshot) -> Final:
 
 
 def check_job(ctx: JobContext, ui: JobUI, snap: Snapshot) -> Final:
-    """Check the probe plate frames (their files when they were sent by path, else rendered
+    """Check the recorded plate frames (their files when they were sent by path, else rendered
     again) and every mask prompt's frame of input 2 against what was sent. Nothing is sent."""
     folder = tempfile.mkdtemp(prefix="sam2matting-nuke-check-")
     try:

@@ -76,7 +76,7 @@ class Snapshot:
     track_objects: Optional[List[int]] = None  # None: every object
     removed_objects: List[int] = field(default_factory=list)  # the artist's explicit removals
     sent_masks: Dict[str, str] = field(default_factory=dict)  # "obj:frame" -> digest sent
-    plate_digests: Dict[int, str] = field(default_factory=dict)  # probe frame -> as sent
+    plate_digests: Dict[int, str] = field(default_factory=dict)  # frame -> as sent
     probe_frames: List[int] = field(default_factory=list)  # plate frames to keep digests of
     resend_plate: bool = False  # send every stored plate frame again (the plate changed)
 

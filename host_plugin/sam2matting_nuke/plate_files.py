@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .host import NukeHost, NukeNode
 
 FILE_IDENTITY = "file:"
+IDENTITY_HEX = 16
 # What the backend decodes from a path (backend/imageio/decode.py: EXR, PNG, JPEG, TIFF).
 EXTENSIONS = (".exr", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 # TCL in the file name that may name another file on another frame than %04d does.
@@ -125,7 +126,9 @@ def identity(path: str, colourspace: str) -> Optional[str]:
     except OSError:
         return None
     text = "\0".join((path, str(info.st_size), str(info.st_mtime_ns), colourspace))
-    return FILE_IDENTITY + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # 64 bits tell a change apart; kept short because every frame sent by path keeps one
+    # in the node's state (saved with the script)
+    return FILE_IDENTITY + hashlib.sha256(text.encode("utf-8")).hexdigest()[:IDENTITY_HEX]
 
 
 def is_file_identity(digest: str) -> bool:

@@ -95,9 +95,9 @@ def _send_read_files(
             why = f"plate rendered: the backend cannot use {read}'s files ({exc.message})"
             ctx.post(ui.on_plate_route, why, False)
             return _left_to_render(ctx, ui, snap, needed[done:], stored, ids)
-        probes = {f: ids[f] for f in snap.probe_frames if f in chunk}
-        if probes:
-            ctx.post(ui.on_plate_digests, probes)
+        # every frame sent by path keeps its file's identity (a stat each, so Track checks
+        # them all); rendered frames keep pixel digests of the probe frames only
+        ctx.post(ui.on_plate_digests, {f: ids[f] for f in chunk})
         ctx.post(ui.on_frames_put, put)
         done += len(chunk)
     ctx.post(ui.on_sending, done, len(needed), needed[-1])
@@ -139,7 +139,7 @@ def _left_to_render(
     before = set(frames.from_ranges(stored))
     now = set(frames.from_ranges(reply["frames_stored"]))
     rest = [f for f in unsent if f not in now or f in before]
-    kept = {f: ids[f] for f in snap.probe_frames if f in unsent and f not in rest}
+    kept = {f: ids[f] for f in unsent if f not in rest}
     if kept:
         ctx.post(ui.on_plate_digests, kept)
     return rest
@@ -166,9 +166,13 @@ def _send_rendered(
             ctx.post(ui.on_sending, done, len(needed), part[0])
             files.update(ctx.call(ui.render_plate, part, target))
             done += len(part)
-        probes = {f: provenance.exr_digest(files[f]) for f in snap.probe_frames if f in files}
-        if probes:
-            ctx.post(ui.on_plate_digests, probes)
+        # pixel digests of the probe frames (a render each to check); any other frame forgets
+        # what it was when sent before (a file identity that no longer describes it)
+        probes = set(snap.probe_frames)
+        ctx.post(
+            ui.on_plate_digests,
+            {f: provenance.exr_digest(files[f]) if f in probes else "" for f in files},
+        )
         put = _put(ctx, snap, files, use_paths and not ctx.cache.get("inline_only"))
         ctx.post(ui.on_frames_put, put)
     ctx.post(ui.on_sending, done, len(needed), needed[-1])
@@ -221,9 +225,9 @@ def _put(ctx: JobContext, snap: Snapshot, files: Dict[int, str], by_path: bool) 
 def plate_changes(
     ctx: JobContext, ui: JobUI, snap: Snapshot, stored: Sequence[Sequence[int]], folder: str
 ) -> List[str]:
-    """'plate:<frame>' for each probe frame that is not what was sent: for a frame sent by
-    the Read's path, its file (path, size, time, colourspace); for a rendered one, its pixels
-    rendered again."""
+    """'plate:<frame>' for each recorded frame that is not what was sent: every frame sent by
+    the Read's path, by its file (path, size, time, colourspace); the rendered probe frames, by
+    their pixels rendered again."""
     have = set(frames.from_ranges(stored))
     probes = sorted(f for f in snap.plate_digests if f in have)
     if not probes:

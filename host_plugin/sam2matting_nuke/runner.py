@@ -175,8 +175,13 @@ class JobRunner(JobUI):
             self.progress.update(text, int(100 * done / max(1, total)))
 
     def on_plate_digests(self, digests: Dict[int, str]) -> None:
+        """What each plate frame was when sent; '' forgets a frame's (sent again unprobed)."""
         state = self.ui.state()
-        state.plate_digests.update({str(f): d for f, d in digests.items()})
+        for frame, digest in digests.items():
+            if digest:
+                state.plate_digests[str(frame)] = digest
+            else:
+                state.plate_digests.pop(str(frame), None)
         state.changed_inputs = [c for c in state.changed_inputs if not c.startswith("plate:")]
         self._save(state)
 

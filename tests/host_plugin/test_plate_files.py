@@ -263,3 +263,44 @@ def test_a_plate_rendered_through_a_node_left_on_another_view_is_refused(home, t
         "error: rendering the plate (input 1) failed on frames 1001: "
         "SAM2Matte1: its view is 'overlay'"
     ), status
+
+
+def test_every_frame_sent_by_path_is_checked_not_only_the_prompted_ones(sharing, tmp_path):
+    node, read = new_node(tmp_path, FIRST, LAST)
+    prompt_on(node, FIRST)
+    track(node)
+    assert sorted(controller(node).state().plate_digests) == [
+        str(f) for f in range(FIRST, LAST + 1)
+    ]
+
+    # A frame nobody prompted is rendered again upstream (a plate fix on a few frames).
+    fixed = tmp_path / "plate" / f"plate.{LAST}.exr"
+    stat = fixed.stat()
+    os.utime(str(fixed), ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    nuke._fake.press(node, "track")
+    wait(node)
+    assert node["status"].value().startswith("not tracked: the plate changed since it was sent")
+    assert node["inputs_info"].value().startswith(f"the plate changed (frame {LAST})")
+    before = len(sharing.of_type("put_frames_request"))
+    nuke._fake.press(node, "resend")
+    wait(node)
+    again = sharing.of_type("put_frames_request")[before:]
+    assert LAST in [e["frame"] for r in again for e in r["content"]["frames"]]  # the plate again
+    nuke._fake.press(node, "check_inputs")
+    wait(node)
+    assert node["status"].value() == "inputs match what was sent"
+
+    # An operation put between: the frames are rendered when sent again, and the file
+    # identities they had are forgotten (else the check would compare files forever).
+    through_a_node(node, read)
+    nuke._fake.press(node, "check_inputs")
+    wait(node)
+    assert node["status"].value() == "inputs changed: press Re-send changed"
+    nuke._fake.press(node, "resend")
+    wait(node)
+    digests = controller(node).state().plate_digests
+    assert not any(plate_files.is_file_identity(d) for d in digests.values())
+    assert sorted(digests) == [str(FIRST)]  # the prompted frame: its pixels
+    nuke._fake.press(node, "check_inputs")
+    wait(node)
+    assert node["status"].value() == "inputs match what was sent"
