@@ -135,5 +135,15 @@ def is_file_identity(digest: str) -> bool:
     return digest.startswith(FILE_IDENTITY)
 
 
+def same_identity(now: Optional[str], sent: str) -> bool:
+    """Whether a plate frame is what was sent. Scripts saved before identities were cut to
+    IDENTITY_HEX digits hold the whole digest, of which today's is the start."""
+    if now is None:
+        return False
+    if is_file_identity(now) and is_file_identity(sent):
+        return sent.startswith(now)
+    return now == sent
+
+
 def identities(files: PlateFiles) -> Dict[int, Optional[str]]:
     return {f: identity(p, files.colourspace) for f, p in files.paths.items()}

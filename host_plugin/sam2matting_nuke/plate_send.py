@@ -244,4 +244,4 @@ def plate_changes(
     if rendered:
         files: Dict[int, str] = ctx.call(ui.render_plate, rendered, folder)
         now.update({f: provenance.exr_digest(files[f]) for f in rendered})
-    return [f"plate:{f}" for f in probes if now.get(f) != sent[f]]
+    return [f"plate:{f}" for f in probes if not plate_files.same_identity(now.get(f), sent[f])]

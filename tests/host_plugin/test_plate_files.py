@@ -4,6 +4,7 @@ with the reason on the status line; plates sent by path are identified by their 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -304,3 +305,20 @@ def test_every_frame_sent_by_path_is_checked_not_only_the_prompted_ones(sharing,
     nuke._fake.press(node, "check_inputs")
     wait(node)
     assert node["status"].value() == "inputs match what was sent"
+
+
+def test_file_identities_saved_by_an_earlier_version_still_match(tmp_path):
+    plate = tmp_path / "plate.1001.exr"
+    plate.write_bytes(b"pixels")
+    now = plate_files.identity(str(plate), "ACEScg")
+    assert now is not None
+    assert len(now) == len(plate_files.FILE_IDENTITY) + plate_files.IDENTITY_HEX
+    text = "\0".join((str(plate), "6", str(plate.stat().st_mtime_ns), "ACEScg"))
+    saved_whole = plate_files.FILE_IDENTITY + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert plate_files.same_identity(now, saved_whole)
+    assert plate_files.same_identity(now, now)
+    plate.write_bytes(b"other!")  # same size, new time
+    os.utime(str(plate), ns=(0, plate.stat().st_mtime_ns + 10**9))
+    assert not plate_files.same_identity(plate_files.identity(str(plate), "ACEScg"), saved_whole)
+    assert not plate_files.same_identity(None, saved_whole)
+    assert not plate_files.same_identity("pixels-digest", saved_whole)
