@@ -16,15 +16,13 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 import numpy as np
 
 from sam2matting.backend.server.shot import Shot
-from sam2matting.backend.shots.prefetch import AHEAD
+from sam2matting.backend.shots.prefetch import AHEAD as PREFETCH_AHEAD
 from sam2matting.backend.tracking.base import TrackedFrame
 from sam2matting.protocol.envelope import Message
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
 from sam2matting.protocol.frames import to_ranges as frame_ranges
 
 log = logging.getLogger(__name__)
-
-PREFETCH_AHEAD = AHEAD  # frames decoded ahead of the one being tracked
 
 
 @dataclass

@@ -65,27 +65,16 @@ def matte(tmp_path, plate, shot_file, *extra, out="farm/matte.####.exr"):
     return main(["farm", "matte", *args, "-o", str(tmp_path / out), *extra])
 
 
+def render(plate, shot_file, out, *extra):
+    """`sam2matting render` of the whole test range: its exit code."""
+    args = ["--plate", plate, "--frames", f"{FIRST}-{LAST}", "--shot", str(shot_file)]
+    return main(["render", *args, "-o", str(out), *extra])
+
+
 def render_reference(tmp_path, plate, shot_file):
-    assert (
-        main(
-            [
-                "render",
-                "--plate",
-                plate,
-                "--frames",
-                f"{FIRST}-{LAST}",
-                "--shot",
-                str(shot_file),
-                "-o",
-                str(tmp_path / "render" / "matte.####.exr"),
-                "--work-dir",
-                str(tmp_path / "work"),
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
-    )
+    out = tmp_path / "render" / "matte.####.exr"
+    work = ["--work-dir", str(tmp_path / "work"), "--device", "cpu"]
+    assert render(plate, shot_file, out, *work) == 0
 
 
 def max_difference(tmp_path, folder, frames=range(FIRST, LAST + 1)):
@@ -157,22 +146,7 @@ def test_openjd_job_writes_what_render_writes_and_survives_a_killed_matte(tmp_pa
     assert "openjd_progress: 100.0" in log
     assert max_difference(tmp_path, "farm") <= TOLERANCE
     # render sees the farm's frames as its own finished ones
-    assert (
-        main(
-            [
-                "render",
-                "--plate",
-                plate,
-                "--frames",
-                f"{FIRST}-{LAST}",
-                "--shot",
-                str(shot_file),
-                "-o",
-                str(tmp_path / "farm" / "matte.####.exr"),
-            ]
-        )
-        == 0
-    )
+    assert render(plate, shot_file, tmp_path / "farm" / "matte.####.exr") == 0
 
     # a Matte task killed mid-way, then re-run: the same files
     chunk = range(FIRST, FIRST + CHUNK)
