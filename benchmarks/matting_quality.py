@@ -6,7 +6,8 @@ mask), and the procedural dense-structure and hard-object sets (`matting.synthet
 Each set is scored with the masks the targets name (simulated tracker masks and exact ones) for
 each engine variant: "baseline" (the weight-free engine without the mask hold: the engine as it
 was before issue 11), "hold" (with the mask hold but without the fine-structure step: issue 11's
-round 1) and "default" (as shipped). Targets (issue 11):
+round 1), "fine" (with the fine-structure step but without the do-no-harm guard: round 2) and
+"default" (as shipped: round 3). Targets (issue 11):
 
 - alphamatting_dev, tracker masks: mean SAD <= 0.50x the mask's, mean Grad <= 0.18x, no image
   above 1.0x;
@@ -46,7 +47,7 @@ from sam2matting.backend.matting.synthetic.devset import scene_items
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SAM2MATTING_SHARED_DATA", REPO.parent / "shared" / "data"))
-VARIANTS = ("baseline", "hold", "default")
+VARIANTS = ("baseline", "hold", "fine", "default")
 # set -> masks scored; the first is the one its targets name
 SET_MASKS: Dict[str, Tuple[str, ...]] = {
     "alphamatting": ("tracker", "exact"),
@@ -57,8 +58,9 @@ SET_MASKS: Dict[str, Tuple[str, ...]] = {
 
 
 def engine(variant: str, threads: int) -> ClosedFormEngine:
-    """The weight-free engine as shipped ("default"), without the fine-structure step ("hold")
-    or without the mask hold either ("baseline")."""
+    """The weight-free engine as shipped ("default"), without the do-no-harm guard ("fine":
+    issue 11's round 2), without the fine-structure step either ("hold": round 1) or without
+    the mask hold either ("baseline": the engine before issue 11)."""
     params = ClosedFormEngineParams()
     params = replace(
         params,
@@ -70,9 +72,12 @@ def engine(variant: str, threads: int) -> ClosedFormEngine:
         params = replace(params, evidence=None, fine=False)
     elif variant == "hold":
         params = replace(params, fine=False)
-    elif variant != "default":
+    elif variant not in ("fine", "default"):
         raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
-    return ClosedFormEngine(params)
+    out = ClosedFormEngine(params)
+    if variant != "default":
+        out.guard = None
+    return out
 
 
 def items_for(set_name: str, every: int) -> List[evaluation.EvalItem]:

@@ -20,6 +20,7 @@ Distances are in pixels of the arrays given (the engine passes half-resolution a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -102,3 +103,15 @@ def band_from_alpha(
 def trimap_from(band: np.ndarray, known: np.ndarray) -> np.ndarray:
     """float32 trimap: 0.5 in the band, the 0/1 `known` values elsewhere."""
     return np.where(band, 0.5, (known > 0.5).astype(np.float32)).astype(np.float32)
+
+
+def grown_bbox(inside: np.ndarray, margin: int) -> Optional[Tuple[slice, slice]]:
+    """(rows, cols) slices of the bounding box of `inside` (bool) grown by `margin`, or None
+    if it is empty."""
+    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+    if rows.size == 0:
+        return None
+    h, w = inside.shape
+    ys = slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + margin + 1, h))
+    xs = slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + margin + 1, w))
+    return ys, xs

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping, Optional
+from typing import Any, ClassVar, Dict, Mapping, Optional
 
 import torch
 
 from sam2matting.backend.capabilities import Capability
 from sam2matting.backend.config import BackendConfig
+from sam2matting.backend.matting.guard import GuardParams, guard_tensor
 from sam2matting.backend.tracking.base import SAM2Features
 
 
@@ -55,6 +56,10 @@ class MattingEngine(abc.ABC):
     name: ClassVar[str] = ""
     # True for engines that need SAM2 backbone features (they cannot follow the flow tracker)
     needs_features: ClassVar[bool] = False
+    # the do-no-harm guard every result passes last (`matting/guard.py`); None turns it off
+    # (benchmarks measure engines without it)
+    guard: Optional[GuardParams] = GuardParams()
+    guard_stats: Dict[str, float]  # what the guard did on the latest call (set by `run`)
 
     @classmethod
     @abc.abstractmethod
@@ -75,7 +80,8 @@ class MattingEngine(abc.ABC):
         """(H, W) float32 alpha in [0, 1] on the input's device; never NaN."""
 
     def run(self, inp: MattingInput) -> torch.Tensor:
-        """`matte` as every caller runs it: in inference mode, NaN-free, clamped to [0, 1].
+        """`matte` as every caller runs it: in inference mode, NaN-free, clamped to [0, 1],
+        through the do-no-harm guard (never measurably worse than the mask it was given).
 
         The result is an ordinary tensor, not an inference tensor: callers (the server's
         shot, the writer) may change it in place, which PyTorch forbids for tensors made in
@@ -83,7 +89,15 @@ class MattingEngine(abc.ABC):
         """
         with torch.inference_mode():
             alpha = torch.nan_to_num(self.matte(inp).float(), nan=0.0).clamp(0.0, 1.0)
+            alpha = self._guarded(inp.rgb, inp.mask, alpha)
         return alpha.clone()
+
+    def _guarded(self, rgb: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """The engine's alpha moved back to the mask where the image does not support it."""
+        if self.guard is None:
+            return alpha
+        guarded, self.guard_stats = guard_tensor(rgb, mask, alpha, self.guard)
+        return guarded
 
     def track_phase(self, inp: MattingInput) -> MattePrior:
         """The part of `matte` that needs the tracker's logits or features.
@@ -106,6 +120,7 @@ class MattingEngine(abc.ABC):
         NaN-free, clamped to [0, 1], an ordinary tensor."""
         with torch.inference_mode():
             alpha = torch.nan_to_num(self.native_phase(rgb, prior).float(), nan=0.0).clamp(0.0, 1.0)
+            alpha = self._guarded(rgb, prior.mask, alpha)
         return alpha.clone()
 
 

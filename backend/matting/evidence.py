@@ -159,7 +159,14 @@ def pool_distances(
             ys, xs = ys + y0, xs + x0
             colours = rgb[ys, xs].astype(np.float32)
             for side in (0, 1):
-                samples = _local_pool(rgb, pools[side], (y0, x0), params)
+                samples = local_cover(
+                    rgb,
+                    pools[side],
+                    (y0, x0),
+                    (params.tile, params.margin, params.min_pool),
+                    params.max_colours,
+                    params.tau,
+                )
                 if samples is None:
                     continue
                 d = np.linalg.norm(colours[:, None, :] - samples[None], axis=2).min(axis=1)
@@ -167,20 +174,28 @@ def pool_distances(
     return dist[0], dist[1]
 
 
-def _local_pool(
-    rgb: np.ndarray, pool: np.ndarray, origin: Tuple[int, int], params: EvidenceParams
+def local_cover(
+    rgb: np.ndarray,
+    pool: np.ndarray,
+    origin: Tuple[int, int],
+    reach: Tuple[int, int, int],
+    most: int,
+    tau: float,
 ) -> Optional[np.ndarray]:
-    """Covering colours of the pool around one tile, or None where the pool is too thin."""
+    """Covering colours (farthest-point order) of a pool around one tile, or None where the
+    pool is too thin. reach: (tile, margin, min_pool): pool pixels are taken `margin` around
+    the tile, the margin doubled up to 4x while fewer than `min_pool` are found."""
     y0, x0 = origin
-    margin = params.margin
-    while margin <= 4 * params.margin:
+    tile, margin, min_pool = reach
+    widest = 4 * margin
+    while margin <= widest:
         win = (
-            slice(max(y0 - margin, 0), y0 + params.tile + margin),
-            slice(max(x0 - margin, 0), x0 + params.tile + margin),
+            slice(max(y0 - margin, 0), y0 + tile + margin),
+            slice(max(x0 - margin, 0), x0 + tile + margin),
         )
         colours = rgb[win][pool[win]]
-        if len(colours) >= params.min_pool:
-            return cover(colours.astype(np.float32), params.max_colours, params.tau)
+        if len(colours) >= min_pool:
+            return cover(colours.astype(np.float32), most, tau)
         margin *= 2
     return None
 

@@ -25,7 +25,7 @@ morphology alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Tuple
 
 import numpy as np
 import torch
@@ -126,7 +126,7 @@ def keep_fine_structure(
     h, w = mask.shape
     none = np.zeros((h, w), bool)
     m = mask.detach().float().cpu().numpy() > 0.5
-    box = _grown_bbox(m, round(params.radius + params.reach + params.rim) + 4)
+    box = bandlib.grown_bbox(m, round(params.radius + params.reach + params.rim) + 4)
     if box is None:
         return FineResult(alpha, none, none, 0)
     ys, xs = box
@@ -169,14 +169,3 @@ def _prior(
     long_enough[0] = False
     near = cv2.dilate(long_enough[labels].astype(np.uint8), bandlib.disk(params.rim)) > 0
     return np.where(near & rim, mask.astype(np.float32), alpha)
-
-
-def _grown_bbox(inside: np.ndarray, margin: int) -> Optional[Tuple[slice, slice]]:
-    """(rows, cols) slices of the mask's bounding box grown by `margin`, or None if empty."""
-    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
-    if rows.size == 0:
-        return None
-    h, w = inside.shape
-    ys = slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + margin + 1, h))
-    xs = slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + margin + 1, w))
-    return ys, xs

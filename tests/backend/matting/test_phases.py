@@ -107,4 +107,4 @@ def test_phase_runners_skip_lost_objects_and_return_float_alpha():
     assert list(alphas) == [1]
     assert alphas[1].dtype == np.float32
     assert alphas[1].shape == (h, w)
-    np.testing.assert_array_equal(alphas[1], engine.matte(inp).numpy())
+    np.testing.assert_array_equal(alphas[1], engine.run(inp).numpy())

@@ -1,0 +1,194 @@
+"""Do no harm: an engine's alpha departs from the tracker's mask only where the image says so.
+
+Every engine's alpha passes through this guard last (`base.MattingEngine.run` and
+`run_native`, so the server, the farm and `matte-image` all get it). A solve is
+free to change any pixel of its band, and where colours are ambiguous it drifts: grey rims
+along hard edges, hollowed wires and lace, speckle on textured backgrounds. The compositor's
+rule is that the mask is the answer wherever the image gives no evidence against it, so each
+pixel where the engine departs from the mask is put to the compositing equation
+(colour = alpha * F + (1 - alpha) * B):
+
+- **Pools.** Each side of the mask gets local colour pools: pixels at least `depth` from the
+  mask's edge (beyond a tracker's edge error) on which the engine agrees with the mask
+  (within `confident`). Per tile of `tile` pixels, the side's pixels within `margin` of it
+  (widened while too few), reduced by farthest-point sampling to colours that cover the pool
+  within `tau` (`evidence.cover`).
+- **Residuals.** The mask's value explains a pixel as well as its own side's nearest pool
+  colour does; the engine's alpha, as well as the best pair of one colour from each side
+  mixed in that proportion (the first `pair_colours` of each pool: a coarser cover, so the
+  comparison leans towards the mask).
+- **Decision.** The engine's alpha is kept in full where it explains the colour better than
+  the mask by `2 * gain` or more, the mask's value where it does not explain it better at
+  all, and a blend in between (no hard seam between the two). Where a side has no pool
+  nearby (thin structure with no confident pixels, a frame edge), there is no evidence and
+  the mask's value stands. Departures of at most `change` are solver residue: the mask's value.
+
+Measured on the development sets (docs/MATTING.md, "Issue 11, round 3"). The guard moves alpha
+only towards the mask, so it cannot make a pixel worse than the mask; it can undo a correct
+departure where both sides' colours explain a pixel equally (an ambiguous colour: then the
+mask's value is kept, as the compositor's rule says).
+
+Cost: the examined pixels' bounding box (grown by the pools' reach), one Gaussian blur and two
+distance transforms on it, then per occupied tile two covers and a pair search.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+import torch
+
+from sam2matting.backend.matting.band import grown_bbox
+from sam2matting.backend.matting.evidence import local_cover
+
+
+@dataclass(frozen=True)
+class GuardParams:
+    """Guard settings; distances in plate pixels, colours in RGB 0-1."""
+
+    change: float = 0.02  # departures from the mask up to this are residue: the mask's value
+    confident: float = 0.02  # pool pixels: the engine's alpha within this of the mask's value
+    depth: float = 3.0  # pool pixels lie at least this far from the mask's edge
+    tile: int = 48  # pixels per side of the tiles pools are made for
+    margin: int = 24  # pool pixels are taken this far around a tile (doubled while too few)
+    colours: int = 64  # covering colours per pool and tile at most (the mask's residual)
+    tau: float = 0.03  # ... until every pool colour is within this of one
+    pair_colours: int = 16  # of which the first this many make the mixtures (the engine's)
+    min_pool: int = 8  # fewer pool pixels than this within 4x the margin: no evidence
+    gain: float = 0.03  # the engine's alpha is kept in full from 2x this better than the mask
+    denoise: float = 1.0  # Gaussian sigma applied to colours before they are compared
+
+
+@dataclass
+class GuardResult:
+    alpha: np.ndarray  # (H, W) float32: the guarded alpha
+    examined: np.ndarray  # (H, W) bool: pixels where the engine departed from the mask
+    kept: np.ndarray  # (H, W) float32: how much of the engine's departure was kept (0..1)
+
+
+def guard(
+    rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray, params: Optional[GuardParams] = None
+) -> GuardResult:
+    """`alpha` moved back towards `mask` wherever the image does not support the departure.
+
+    rgb (H, W, 3) float in [0, 1]; mask (H, W) 0/1; alpha (H, W) in [0, 1]. CPU, numpy.
+    """
+    p = params or GuardParams()
+    m = (np.asarray(mask) > 0.5).astype(np.float32)
+    a = np.asarray(alpha, dtype=np.float32)
+    examined = np.abs(a - m) > p.change
+    out = np.where(examined, a, m).astype(np.float32)
+    kept = np.zeros(m.shape, np.float32)
+    box = grown_bbox(examined, 4 * p.margin + p.tile)
+    if box is None:
+        return GuardResult(out, examined, kept)
+    ys, xs = box
+    weight = _weights(
+        np.asarray(rgb, np.float32)[ys, xs], m[ys, xs], a[ys, xs], examined[ys, xs], p
+    )
+    out[ys, xs] = m[ys, xs] + weight * (a[ys, xs] - m[ys, xs])
+    kept[ys, xs] = weight
+    return GuardResult(np.clip(out, 0.0, 1.0), examined, kept)
+
+
+def guard_tensor(
+    rgb: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor, params: GuardParams
+) -> Tuple[torch.Tensor, Dict[str, float]]:
+    """`guard` for an engine's tensors: rgb (3, H, W), mask and alpha (H, W) on one device.
+
+    Only the examined pixels' bounding box (grown by the pools' reach) goes to the CPU, so a
+    GPU engine copies a crop, not the plate. Returns the alpha on the input's device and what
+    the guard did (fraction of pixels examined, mean support kept there, seconds).
+    """
+    start = time.perf_counter()
+    m = (mask.detach() > 0.5).float()
+    a = alpha.detach().float()
+    examined = (a - m).abs() > params.change
+    out = torch.where(examined, a, m)
+    stats = {"guard_examined": 0.0, "guard_kept": 0.0, "guard_seconds": 0.0}
+    box = grown_bbox(examined.cpu().numpy(), 4 * params.margin + params.tile)
+    if box is not None:
+        ys, xs = box
+        crop = guard(
+            rgb[:, ys, xs].detach().float().permute(1, 2, 0).cpu().numpy(),
+            m[ys, xs].cpu().numpy(),
+            a[ys, xs].cpu().numpy(),
+            params,
+        )
+        out[ys, xs] = torch.from_numpy(crop.alpha).to(out.device)
+        n = max(int(crop.examined.sum()), 1)
+        stats["guard_examined"] = float(crop.examined.sum()) / float(m.numel())
+        stats["guard_kept"] = float(crop.kept[crop.examined].sum()) / n
+    stats["guard_seconds"] = time.perf_counter() - start
+    return out, stats
+
+
+def _weights(
+    rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray, examined: np.ndarray, p: GuardParams
+) -> np.ndarray:
+    """Per pixel of the crop, how much of the engine's departure the image supports (0..1)."""
+    import cv2
+
+    colours = (
+        rgb if p.denoise <= 0 else cv2.GaussianBlur(np.ascontiguousarray(rgb), (0, 0), p.denoise)
+    )
+    inside = mask > 0.5
+    d_in = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
+    d_out = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)
+    pools = (
+        ~inside & (alpha <= p.confident) & (d_out >= p.depth),  # background
+        inside & (alpha >= 1.0 - p.confident) & (d_in >= p.depth),  # foreground
+    )
+    weight = np.zeros(mask.shape, np.float32)
+    h, w = mask.shape
+    for y0 in range(0, h, p.tile):
+        for x0 in range(0, w, p.tile):
+            tile = examined[y0 : y0 + p.tile, x0 : x0 + p.tile]
+            if not tile.any():
+                continue
+            reach = (p.tile, p.margin, p.min_pool)
+            back = local_cover(colours, pools[0], (y0, x0), reach, p.colours, p.tau)
+            fore = local_cover(colours, pools[1], (y0, x0), reach, p.colours, p.tau)
+            if back is None or fore is None:
+                continue  # no evidence on one side: the mask stands
+            py, px = np.nonzero(tile)
+            py, px = py + y0, px + x0
+            advantage = _advantage(colours[py, px], alpha[py, px], mask[py, px], (back, fore), p)
+            weight[py, px] = np.clip(advantage / (2.0 * p.gain), 0.0, 1.0)
+    return weight
+
+
+def _advantage(
+    c: np.ndarray,
+    a: np.ndarray,
+    m: np.ndarray,
+    pools: Tuple[np.ndarray, np.ndarray],
+    p: GuardParams,
+) -> np.ndarray:
+    """(n,) how much better alpha `a` explains colours `c` (n, 3) than mask value `m` does
+    (residual of the mask less residual of the alpha), given the (background, foreground)
+    covering colours in farthest-point order."""
+    back, fore = pools
+    d_back = _nearest(c, back)
+    d_fore = _nearest(c, fore)
+    r_mask = np.where(m > 0.5, d_fore, d_back)
+    f, b = fore[: p.pair_colours], back[: p.pair_colours]
+    mix = (
+        a[:, None, None, None] * f[None, :, None, :]
+        + (1.0 - a)[:, None, None, None] * b[None, None]
+    )
+    r_alpha = np.linalg.norm(c[:, None, None, :] - mix, axis=3).reshape(len(c), -1).min(axis=1)
+    # a near-binary alpha is as good as its side's full pool says (not only the coarse one)
+    r_alpha = np.where(a >= 1.0 - p.confident, np.minimum(r_alpha, d_fore), r_alpha)
+    r_alpha = np.where(a <= p.confident, np.minimum(r_alpha, d_back), r_alpha)
+    out: np.ndarray = (r_mask - r_alpha).astype(np.float32)
+    return out
+
+
+def _nearest(c: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """(n,) distance from each colour of c (n, 3) to the nearest of pool (k, 3)."""
+    out: np.ndarray = np.linalg.norm(c[:, None, :] - pool[None], axis=2).min(axis=1)
+    return out

@@ -1,0 +1,173 @@
+"""The do-no-harm guard: an engine departs from the mask only where the image supports it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from sam2matting.backend.capabilities import Capability
+from sam2matting.backend.config import BackendConfig
+from sam2matting.backend.matting.base import MattePrior, MattingEngine, MattingInput
+from sam2matting.backend.matting.guard import GuardParams, guard, guard_tensor
+
+FG = np.array([0.9, 0.75, 0.2], np.float32)  # an orange object
+BG = np.array([0.15, 0.35, 0.6], np.float32)  # over a blue ground
+
+
+def _plate(alpha: np.ndarray, seed: int = 0) -> np.ndarray:
+    """alpha * FG + (1 - alpha) * BG with a little sensor noise."""
+    rng = np.random.default_rng(seed)
+    a = alpha[..., None]
+    rgb = a * FG + (1 - a) * BG + rng.normal(0, 0.004, (*alpha.shape, 3))
+    return np.clip(rgb, 0, 1).astype(np.float32)
+
+
+def _disc(h: int = 96, w: int = 96, radius: float = 28.0) -> np.ndarray:
+    """A hard-edged disc with anti-aliased edge pixels (4x4 supersampled)."""
+    yy, xx = np.mgrid[0 : h * 4, 0 : w * 4] / 4.0
+    inside = ((yy - h / 2) ** 2 + (xx - w / 2) ** 2 < radius**2).astype(np.float32)
+    return inside.reshape(h, 4, w, 4).mean(axis=(1, 3))
+
+
+def _sad(a: np.ndarray, gt: np.ndarray) -> float:
+    return float(np.abs(a - gt).sum())
+
+
+def test_a_soft_rim_on_a_hard_edge_goes_back_to_the_mask_and_the_edge_stays_anti_aliased() -> None:
+    gt = _disc()
+    rgb, mask = _plate(gt), (gt > 0.5).astype(np.float32)
+    # what a drifting solve makes of it: a 6-px grey rim outside and a hollowed core inside
+    import cv2
+
+    d_out = cv2.distanceTransform((mask < 0.5).astype(np.uint8), cv2.DIST_L2, 5)
+    d_in = cv2.distanceTransform((mask > 0.5).astype(np.uint8), cv2.DIST_L2, 5)
+    drifted = np.where(mask > 0.5, np.where(d_in > 10, 0.7, 1.0), np.clip(0.5 - d_out / 12, 0, 1))
+    drifted = np.where(np.abs(gt - 0.5) < 0.45, gt, drifted).astype(np.float32)  # AA pixels right
+
+    out = guard(rgb, mask, drifted).alpha
+
+    assert _sad(drifted, gt) > 3 * _sad(mask, gt)  # the drift is far worse than the mask
+    assert _sad(out, gt) < _sad(mask, gt)  # guarded: better than the mask (the AA is kept)
+    core = d_in > 12
+    assert out[core].min() == 1.0  # a solid core again
+    rim = (d_out > 1.5) & (d_out < 6)
+    assert out[rim].max() == 0.0  # no rim
+
+
+def test_a_correct_departure_from_a_wrong_mask_is_kept() -> None:
+    gt = _disc()
+    rgb = _plate(gt)
+    import cv2
+
+    dilated = cv2.dilate((gt > 0.5).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(np.float32)
+    # an engine that got it right: the tracker's 3-px overreach is background
+    out = guard(rgb, dilated, gt).alpha
+    assert _sad(dilated, gt) > 200
+    assert _sad(out, gt) < 0.1 * _sad(dilated, gt)
+
+
+def test_a_hollowed_wire_is_restored_where_its_colour_is_the_objects() -> None:
+    gt = np.zeros((80, 120), np.float32)
+    gt[20:60, 10:50] = 1.0  # a body (its core makes the foreground pool)
+    gt[38:42, 50:100] = 1.0  # a 4-px wire leaving it
+    rgb, mask = _plate(gt), gt.copy()
+    hollow = gt.copy()
+    hollow[38:42, 60:100] = 0.3  # the solve lost the wire
+    out = guard(rgb, mask, hollow).alpha
+    assert _sad(hollow, gt) > 40
+    assert _sad(out, gt) < 0.1 * _sad(hollow, gt)
+
+
+def test_without_evidence_on_one_side_the_mask_stands() -> None:
+    gt = np.zeros((64, 64), np.float32)
+    gt[30:32, :] = 1.0  # only a 2-px line: no foreground pixel is 3 px deep
+    rgb, mask = _plate(gt), gt.copy()
+    wrong = np.where(gt > 0, 0.4, 0.0).astype(np.float32)
+    result = guard(rgb, mask, wrong)
+    assert result.examined.sum() == 128
+    np.testing.assert_array_equal(result.alpha, mask)
+
+
+def test_the_guard_only_ever_moves_alpha_towards_the_mask() -> None:
+    rng = np.random.default_rng(3)
+    gt = _disc()
+    rgb, mask = _plate(gt), (gt > 0.5).astype(np.float32)
+    alpha = np.clip(mask + rng.normal(0, 0.4, mask.shape), 0, 1).astype(np.float32)
+    out = guard(rgb, mask, alpha).alpha
+    assert np.all(np.abs(out - mask) <= np.abs(alpha - mask) + 1e-6)
+    assert np.all(np.minimum(alpha, mask) - 1e-6 <= out)
+    assert np.all(out <= np.maximum(alpha, mask) + 1e-6)
+    # residue within `change` of the mask is the mask's value
+    small = np.abs(alpha - mask) <= GuardParams().change
+    np.testing.assert_array_equal(out[small], mask[small])
+
+
+def test_the_tensor_form_crops_and_matches_the_array_form() -> None:
+    gt = np.zeros((200, 300), np.float32)
+    gt[:, :] = 0
+    gt[40:80, 200:260] = _disc(40, 60, 18)
+    rgb, mask = _plate(gt), (gt > 0.5).astype(np.float32)
+    alpha = np.where(np.abs(gt - 0.5) < 0.5, 0.5, mask).astype(np.float32)
+    alpha[50:70, 210:250] = 0.6  # a hollow
+    whole = guard(rgb, mask, alpha).alpha
+    out, stats = guard_tensor(
+        torch.from_numpy(rgb).permute(2, 0, 1),
+        torch.from_numpy(mask),
+        torch.from_numpy(alpha),
+        GuardParams(),
+    )
+    np.testing.assert_allclose(out.numpy(), whole, atol=1e-6)
+    assert 0 < stats["guard_examined"] < 0.05
+    assert stats["guard_seconds"] > 0
+
+
+class _Drifting(MattingEngine):
+    """An engine whose answer is a grey disc twice the mask's size (what drift looks like)."""
+
+    name = "drifting"
+
+    @classmethod
+    def capability(cls, config: BackendConfig, name: str = "") -> Capability:
+        raise NotImplementedError
+
+    @classmethod
+    def create(
+        cls, name: str, config: BackendConfig, device: torch.device, options: Mapping[str, Any]
+    ) -> MattingEngine:
+        return cls()
+
+    def matte(self, inp: MattingInput) -> torch.Tensor:
+        import cv2
+
+        m = inp.mask.numpy().astype(np.uint8)
+        grown = cv2.dilate(m, np.ones((13, 13), np.uint8)).astype(np.float32)
+        return torch.from_numpy(0.6 * grown)
+
+
+def test_every_engine_run_and_native_phase_is_guarded() -> None:
+    gt = _disc()
+    rgb, mask = _plate(gt), (gt > 0.5).astype(np.float32)
+    inp = MattingInput(torch.from_numpy(rgb).permute(2, 0, 1), torch.from_numpy(mask))
+    engine = _Drifting()
+    raw = engine.matte(inp).numpy()
+    ran = engine.run(inp).numpy()
+    native = engine.run_native(inp.rgb, MattePrior(mask=inp.mask)).numpy()
+    assert _sad(raw, gt) > 5 * _sad(mask, gt)
+    assert _sad(ran, gt) <= _sad(mask, gt)
+    np.testing.assert_array_equal(ran, native)
+    assert engine.guard_stats["guard_examined"] > 0
+    engine.guard = None  # off: the engine's own answer
+    np.testing.assert_array_equal(engine.run(inp).numpy(), raw)
+
+
+def test_a_larger_gain_keeps_less_of_a_departure() -> None:
+    gt = _disc()
+    rgb, mask = _plate(gt), (gt > 0.5).astype(np.float32)
+    half = np.where(np.abs(gt - 0.5) < 0.45, 0.5, mask).astype(np.float32)  # AA pixels at 0.5
+    easy = guard(rgb, mask, half, GuardParams()).kept
+    strict = guard(rgb, mask, half, replace(GuardParams(), gain=0.2)).kept
+    edge = np.abs(gt - 0.5) < 0.45
+    assert strict[edge].mean() < easy[edge].mean()
