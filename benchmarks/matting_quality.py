@@ -7,7 +7,8 @@ Each set is scored with the masks the targets name (simulated tracker masks and 
 each engine variant: "baseline" (the weight-free engine without the mask hold: the engine as it
 was before issue 11), "hold" (with the mask hold but without the fine-structure step: issue 11's
 round 1), "fine" (with the fine-structure step but without the do-no-harm guard: round 2) and
-"default" (as shipped: round 3). Targets (issue 11):
+"default" (as shipped: round 3); "guardS" is the default with the engines' `guard` option at
+S (e.g. guard0.5). Targets (issue 11):
 
 - alphamatting_dev, tracker masks: mean SAD <= 0.50x the mask's, mean Grad <= 0.18x, no image
   above 1.0x;
@@ -72,10 +73,13 @@ def engine(variant: str, threads: int) -> ClosedFormEngine:
         params = replace(params, evidence=None, fine=False)
     elif variant == "hold":
         params = replace(params, fine=False)
-    elif variant not in ("fine", "default"):
-        raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    elif variant not in ("fine", "default") and not variant.startswith("guard"):
+        known = ", ".join(VARIANTS)
+        raise ValueError(f"unknown variant {variant!r}; known: {known}, guardS (S in 0-1)")
     out = ClosedFormEngine(params)
-    if variant != "default":
+    if variant.startswith("guard"):  # the default engine with the `guard` option at S
+        out.guard_strength = float(variant[len("guard") :])
+    elif variant != "default":
         out.guard = None
     return out
 

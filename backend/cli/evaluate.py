@@ -27,6 +27,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from sam2matting.backend.cli import exit_codes
+from sam2matting.backend.cli.matte_image import add_guard_argument, guard_option
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="images on the contact sheet: the worst by SAD ratio (default 8)",
     )
     parser.add_argument("--engine", default="auto", help="engine to score (default: auto)")
+    add_guard_argument(parser)
     parser.add_argument(
         "-o",
         "--out",
@@ -117,7 +119,8 @@ def _run(args: argparse.Namespace) -> int:
 
     items = _items(args)
     config = BackendConfig.load()
-    matter = load_matter(args.engine, config, resolve_device(args.device or config.device))
+    device = resolve_device(args.device or config.device)
+    matter = load_matter(args.engine, config, device, guard_option(args))
     report = evaluation.EvalReport(engine=matter.name, region=args.region, seed=args.seed)
     sheet = WorstRows(args.worst)
     temporal = Temporal()

@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Dict
 
 import numpy as np
 
@@ -46,10 +47,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="farthest the unknown band reaches from the mask edge, in pixels",
     )
+    add_guard_argument(parser)
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: config)")
     parser.add_argument(
         "--compression", default=None, help="EXR compression (default: the backend config's, zip)"
     )
+
+
+def add_guard_argument(parser: argparse.ArgumentParser) -> None:
+    """`--guard S`: every engine's `guard` option (matting/registry.py)."""
+    parser.add_argument(
+        "--guard",
+        type=float,
+        default=None,
+        help="strength of the do-no-harm guard, 0-1: 1 (default) the matte is never "
+        "measurably worse than the mask; 0 the engine's alpha as solved",
+    )
+
+
+def guard_option(args: argparse.Namespace) -> Dict[str, float]:
+    return {} if args.guard is None else {"guard": args.guard}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,7 +96,9 @@ def _run(args: argparse.Namespace) -> int:
     rgb = load_rgb(args.image)
     mask = read_mask(args.mask, rgb.shape[:2])
     device = resolve_device(args.device or config.device)
-    options = {} if args.max_width is None else {"max_width": args.max_width}
+    options = guard_option(args)
+    if args.max_width is not None:
+        options["max_width"] = args.max_width
     matte = load_matter(args.engine, config, device, options)
     start = time.perf_counter()
     alpha = np.clip(np.nan_to_num(matte(rgb, mask)), 0.0, 1.0).astype(np.float32)

@@ -59,6 +59,9 @@ class MattingEngine(abc.ABC):
     # the do-no-harm guard every result passes last (`matting/guard.py`); None turns it off
     # (benchmarks measure engines without it)
     guard: Optional[GuardParams] = GuardParams()
+    # how much of the guard's correction is applied (the engines' `guard` option): 1 in full,
+    # 0 none; in between, a blend, which moves alpha towards the mask only, as the guard does
+    guard_strength: float = 1.0
     guard_stats: Dict[str, float]  # what the guard did on the latest call (set by `run`)
 
     @classmethod
@@ -94,10 +97,12 @@ class MattingEngine(abc.ABC):
 
     def _guarded(self, rgb: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         """The engine's alpha moved back to the mask where the image does not support it."""
-        if self.guard is None:
+        if self.guard is None or self.guard_strength <= 0.0:
             return alpha
         guarded, self.guard_stats = guard_tensor(rgb, mask, alpha, self.guard)
-        return guarded
+        if self.guard_strength >= 1.0:
+            return guarded
+        return alpha + self.guard_strength * (guarded - alpha)
 
     def track_phase(self, inp: MattingInput) -> MattePrior:
         """The part of `matte` that needs the tracker's logits or features.

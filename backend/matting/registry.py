@@ -8,17 +8,19 @@
 
 Each class answers `capability(config, name)` and `create(name, config, device, options)`
 (`MattingEngine`); `backend/registry.py` does the rest: "auto", checking options against what
-`describe` advertises, a reason for each engine that cannot run here.
+`describe` advertises, a reason for each engine that cannot run here. One option belongs to
+every engine and is handled here, not by the classes: `guard`, the strength of the do-no-harm
+guard every result passes last (`matting/guard.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import torch
 
-from sam2matting.backend.capabilities import Capability, Scalar
+from sam2matting.backend.capabilities import Capability, Param, Scalar, check_params
 from sam2matting.backend.config import BackendConfig
 from sam2matting.backend.matting.base import MattingEngine
 from sam2matting.backend.model_files import SAM2MATTING_HEADS
@@ -31,7 +33,43 @@ CLOSED_FORM = "closed_form"
 REFINER = "refiner"
 _PACKAGE = "sam2matting.backend.matting"
 
-ENGINES: Registry[MattingEngine] = Registry(
+GUARD = Param(
+    "guard",
+    "float",
+    1.0,
+    "how firmly the matte is held to the tracker's mask where the image does not support a "
+    "change: 1 never measurably worse than the mask; lower keeps more of the engine's own "
+    "alpha (finer hair on a mask drawn over it, but grey rims and speckle on hard edges); "
+    "0 off",
+    minimum=0.0,
+    maximum=1.0,
+)
+
+
+class EngineRegistry(Registry[MattingEngine]):
+    """The registry, with the option every engine shares (`GUARD`) added and applied here."""
+
+    def capability(self, name: str, config: BackendConfig) -> Capability:
+        cap = super().capability(name, config)
+        return replace(cap, params=[*cap.params, GUARD])
+
+    def create(
+        self,
+        name: str,
+        config: BackendConfig,
+        device: torch.device,
+        options: Optional[Mapping[str, Any]] = None,
+    ) -> MattingEngine:
+        own: Dict[str, Any] = dict(options or {})
+        shared = check_params([GUARD], {k: own.pop(k) for k in [GUARD.name] if k in own})
+        engine = super().create(name, config, device, own)
+        strength = shared.get(GUARD.name)
+        if isinstance(strength, (int, float)):  # checked: a number in [0, 1]
+            engine.guard_strength = float(strength)
+        return engine
+
+
+ENGINES: EngineRegistry = EngineRegistry(
     "matting engine",
     [
         *(Entry(name, f"{_PACKAGE}.heads.engine:HeadsEngine") for name in SAM2MATTING_HEADS),

@@ -171,3 +171,17 @@ def test_a_larger_gain_keeps_less_of_a_departure() -> None:
     strict = guard(rgb, mask, half, replace(GuardParams(), gain=0.2)).kept
     edge = np.abs(gt - 0.5) < 0.45
     assert strict[edge].mean() < easy[edge].mean()
+
+
+def test_the_guard_strength_blends_between_the_engine_and_the_guarded_alpha() -> None:
+    gt = _disc()
+    rgb, mask = _plate(gt), (gt > 0.5).astype(np.float32)
+    inp = MattingInput(torch.from_numpy(rgb).permute(2, 0, 1), torch.from_numpy(mask))
+    engine = _Drifting()
+    raw, full = engine.matte(inp).numpy(), engine.run(inp).numpy()
+    engine.guard_strength = 0.25
+    quarter = engine.run(inp).numpy()
+    np.testing.assert_allclose(quarter, raw + 0.25 * (full - raw), atol=1e-6)
+    assert _sad(full, gt) < _sad(quarter, gt) < _sad(raw, gt)
+    engine.guard_strength = 0.0
+    np.testing.assert_array_equal(engine.run(inp).numpy(), raw)

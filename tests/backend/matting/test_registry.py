@@ -21,7 +21,8 @@ def test_capabilities_list_every_engine_best_first(tmp_path: Path) -> None:
     assert closed.name == "closed_form"
     assert closed.available
     assert closed.fallback
-    assert [p.name for p in closed.params] == ["max_width", "hold_tolerance"]
+    assert [p.name for p in closed.params] == ["max_width", "hold_tolerance", "guard"]
+    assert all(cap.params[-1] == registry.GUARD for cap in caps)  # every engine has it
     for cap in caps[:2]:
         assert not cap.available
         entry = SAM2MATTING_HEADS[cap.name]
@@ -55,6 +56,13 @@ def test_auto_without_weights_is_weight_free(tmp_path: Path) -> None:
     )
     assert isinstance(engine, ClosedFormEngine)
     assert engine.params.band.max_width == 12.0
+    assert engine.guard_strength == 1.0
+    weak = registry.load_engine("closed_form", config, torch.device("cpu"), options={"guard": 0})
+    assert weak.guard_strength == 0.0
+    assert weak.params == ClosedFormEngine().params
+    with pytest.raises(ProtocolError) as err:
+        registry.load_engine("closed_form", config, torch.device("cpu"), options={"guard": -1})
+    assert err.value.code is ErrorCode.INVALID_FIELD
 
 
 def test_unknown_and_unavailable_names_are_explained(tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ def test_heads_engine_runs_through_the_server(heads_backend: Running) -> None:
     with heads_backend.client() as client:
         caps = {c["name"]: c for c in client.describe()["engines"]}
     assert caps[HEADS]["available"], caps[HEADS]["reason"]
-    assert [p["name"] for p in caps[HEADS]["params"]] == ["native"]
+    assert [p["name"] for p in caps[HEADS]["params"]] == ["native", "guard"]
     state, _ = _prompt_and_track(heads_backend, "sh100", 3, engine_params={"native": "none"})
     assert (state["tracker"], state["engine"]) == ("sam2.1-tiny", HEADS)
     engine = _loaded_engine(heads_backend)
@@ -138,11 +138,13 @@ def test_refiner_engine_runs_through_the_server(
     monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path / "weights")
     running = start_server(tmp_path / "cache", engine="refiner")
     try:
-        state, _ = _prompt_and_track(running, "sh110", 2, engine_params={"max_width": 12.0})
+        options = {"max_width": 12.0, "guard": 0.5}
+        state, _ = _prompt_and_track(running, "sh110", 2, engine_params=options)
         assert state["engine"] == "refiner"
         engine = _loaded_engine(running)
         assert isinstance(engine, RefinerEngine)
         assert engine.band.max_width == 12.0
+        assert engine.guard_strength == 0.5  # the option every engine shares
     finally:
         running.stop()
 
@@ -171,6 +173,7 @@ def test_closed_form_options_reach_the_engine_and_follow_a_reopen(backend: Runni
     [
         ({"engine_params": {"max_width": 1000}}, "engine_params.max_width"),  # out of range
         ({"engine_params": {"max_width": "wide"}}, "engine_params.max_width"),  # wrong type
+        ({"engine_params": {"guard": 1.5}}, "engine_params.guard"),  # the shared one, too
         ({"engine_params": {"native": "none"}}, "engine_params.native"),  # another engine's
         ({"tracker_params": {"preset": "slow"}}, "tracker_params.preset"),  # not a choice
         ({"tracker_params": {"colour": 1}}, "tracker_params.colour"),  # unknown
