@@ -10,9 +10,12 @@ pixel where the engine departs from the mask is put to the compositing equation
 
 - **Pools.** Each side of the mask gets local colour pools: pixels at least `depth` from the
   mask's edge (beyond a tracker's edge error) on which the engine agrees with the mask
-  (within `confident`). Per tile of `tile` pixels, the side's pixels within `margin` of it
-  (widened while too few), reduced by farthest-point sampling to colours that cover the pool
-  within `tau` (`evidence.cover`).
+  (within `confident`), and every pixel at least `trusted` from the edge whatever the engine
+  says: beyond the tracker's edge error the mask is the evidence. Without that, an engine that
+  removed a whole region of one colour (a dark dog's hip before a dark pole) took that
+  colour out of its side's pool and the guard then confirmed the hole. Per tile of `tile`
+  pixels, the side's pixels within `margin` of it (widened while too few), reduced by
+  farthest-point sampling to colours that cover the pool within `tau` (`evidence.cover`).
 - **Residuals.** The mask's value explains a pixel as well as its own side's nearest pool
   colour does; the engine's alpha, as well as the best pair of one colour from each side
   mixed in that proportion (the first `pair_colours` of each pool: a coarser cover, so the
@@ -23,10 +26,10 @@ pixel where the engine departs from the mask is put to the compositing equation
   nearby (thin structure with no confident pixels, a frame edge), there is no evidence and
   the mask's value stands. Departures of at most `change` are solver residue: the mask's value.
 
-Measured on the development sets (docs/MATTING.md, "Issue 11, round 3"). The guard moves alpha
-only towards the mask, so it cannot make a pixel worse than the mask; it can undo a correct
-departure where both sides' colours explain a pixel equally (an ambiguous colour: then the
-mask's value is kept, as the compositor's rule says).
+Measured on the development sets (docs/MATTING.md, "Issue 11, round 3" and "round 4"). The
+guard moves alpha only towards the mask, so it cannot make a pixel worse than the mask; it
+can undo a correct departure where both sides' colours explain a pixel equally (an ambiguous
+colour: then the mask's value is kept, as the compositor's rule says).
 
 Cost: the examined pixels' bounding box (grown by the pools' reach), one Gaussian blur and two
 distance transforms on it, then per occupied tile two covers and a pair search.
@@ -52,6 +55,8 @@ class GuardParams:
     change: float = 0.02  # departures from the mask up to this are residue: the mask's value
     confident: float = 0.02  # pool pixels: the engine's alpha within this of the mask's value
     depth: float = 3.0  # pool pixels lie at least this far from the mask's edge
+    # ... and from this far they are pool pixels whatever the engine says (None: never)
+    trusted: Optional[float] = 5.0
     tile: int = 48  # pixels per side of the tiles pools are made for
     margin: int = 24  # pool pixels are taken this far around a tile (doubled while too few)
     colours: int = 64  # covering colours per pool and tile at most (the mask's residual)
@@ -138,9 +143,10 @@ def _weights(
     inside = mask > 0.5
     d_in = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
     d_out = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)
+    trusted = np.inf if p.trusted is None else p.trusted
     pools = (
-        ~inside & (alpha <= p.confident) & (d_out >= p.depth),  # background
-        inside & (alpha >= 1.0 - p.confident) & (d_in >= p.depth),  # foreground
+        ~inside & (((alpha <= p.confident) & (d_out >= p.depth)) | (d_out >= trusted)),  # back
+        inside & (((alpha >= 1.0 - p.confident) & (d_in >= p.depth)) | (d_in >= trusted)),  # fore
     )
     weight = np.zeros(mask.shape, np.float32)
     h, w = mask.shape

@@ -81,6 +81,30 @@ def test_a_hollowed_wire_is_restored_where_its_colour_is_the_objects() -> None:
     assert _sad(out, gt) < 0.1 * _sad(hollow, gt)
 
 
+def test_a_region_the_engine_removed_whole_keeps_its_colour_as_evidence() -> None:
+    # libby frame 45 in miniature: the object's lower half is dark, nearly the colour of the
+    # ground, and the engine took it all out; its dark colour then never reached the
+    # foreground pool (the engine did not agree with the mask there) and the hole stood
+    dark = np.array([0.17, 0.33, 0.55], np.float32)  # 0.04-0.05 from BG: hardly separable
+    h = w = 96
+    mask = np.zeros((h, w), np.float32)
+    mask[20:76, 20:76] = 1.0
+    rng = np.random.default_rng(5)
+    rgb = np.where(mask[..., None] > 0, FG, BG) + rng.normal(0, 0.004, (h, w, 3))
+    rgb[48:76, 20:76] = dark + rng.normal(0, 0.004, (28, 56, 3))
+    hollow = mask.copy()
+    hollow[48:76, 20:76] = 0.0
+    rgb = np.clip(rgb, 0, 1).astype(np.float32)
+
+    untrusted = guard(rgb, mask, hollow, replace(GuardParams(), trusted=None)).alpha
+    out = guard(rgb, mask, hollow).alpha
+
+    deep = np.zeros_like(mask, bool)
+    deep[54:70, 26:70] = True  # the removed region's pixels more than 5 px inside
+    assert untrusted[deep].mean() < 0.5  # without the deep pool the hole was confirmed
+    assert out[deep].min() == 1.0  # with it the mask stands
+
+
 def test_without_evidence_on_one_side_the_mask_stands() -> None:
     gt = np.zeros((64, 64), np.float32)
     gt[30:32, :] = 1.0  # only a 2-px line: no foreground pixel is 3 px deep
@@ -125,7 +149,8 @@ def test_the_tensor_form_crops_and_matches_the_array_form() -> None:
 
 
 class _Drifting(MattingEngine):
-    """An engine whose answer is a grey disc twice the mask's size (what drift looks like)."""
+    """An engine whose answer is a grey core and a grey rim 3-6 px out (what drift looks like);
+    the 2 px each side of the edge it leaves at the mask's value."""
 
     name = "drifting"
 
@@ -143,8 +168,10 @@ class _Drifting(MattingEngine):
         import cv2
 
         m = inp.mask.numpy().astype(np.uint8)
-        grown = cv2.dilate(m, np.ones((13, 13), np.uint8)).astype(np.float32)
-        return torch.from_numpy(0.6 * grown)
+        d_in = cv2.distanceTransform(m, cv2.DIST_L2, 5)
+        d_out = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5)
+        drift = ((d_in > 2.5) | ((d_out > 2.5) & (d_out <= 6))).astype(np.float32)
+        return torch.from_numpy(np.where(drift > 0, 0.6, m).astype(np.float32))
 
 
 def test_every_engine_run_and_native_phase_is_guarded() -> None:
