@@ -13,7 +13,8 @@ pixel where the engine departs from the mask is put to the compositing equation
   (within `confident`), and every pixel at least `trusted` from the edge whatever the engine
   says: beyond the tracker's edge error the mask is the evidence. Without that, an engine that
   removed a whole region of one colour (a dark dog's hip before a dark pole) took that
-  colour out of its side's pool and the guard then confirmed the hole. Per tile of `tile`
+  colour out of its side's pool and the guard then confirmed the hole. (In that trusted core,
+  a kept departure smaller than `core_residue` is residue: the mask's value.) Per tile of `tile`
   pixels, the side's pixels within `margin` of it (widened while too few), reduced by
   farthest-point sampling to colours that cover the pool within `tau` (`evidence.cover`).
 - **Residuals.** The mask's value explains a pixel as well as its own side's nearest pool
@@ -57,6 +58,8 @@ class GuardParams:
     depth: float = 3.0  # pool pixels lie at least this far from the mask's edge
     # ... and from this far they are pool pixels whatever the engine says (None: never)
     trusted: Optional[float] = 5.0
+    # there, a departure the evidence keeps less than this of is the mask's value (a solid core)
+    core_residue: float = 0.2
     tile: int = 48  # pixels per side of the tiles pools are made for
     margin: int = 24  # pool pixels are taken this far around a tile (doubled while too few)
     colours: int = 64  # covering colours per pool and tile at most (the mask's residual)
@@ -164,6 +167,9 @@ def _weights(
             py, px = py + y0, px + x0
             advantage = _advantage(colours[py, px], alpha[py, px], mask[py, px], (back, fore), p)
             weight[py, px] = np.clip(advantage / (2.0 * p.gain), 0.0, 1.0)
+    # in the trusted core, what is left of a departure below `core_residue` is residue too
+    core = np.where(inside, d_in, d_out) >= trusted
+    weight[core & (weight * np.abs(alpha - mask) < p.core_residue)] = 0.0
     return weight
 
 

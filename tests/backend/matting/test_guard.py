@@ -105,6 +105,31 @@ def test_a_region_the_engine_removed_whole_keeps_its_colour_as_evidence() -> Non
     assert out[deep].min() == 1.0  # with it the mask stands
 
 
+def test_the_trusted_core_keeps_no_small_remainder_of_a_departure() -> None:
+    # a busily textured object (more colours than a pool's cover holds) that the engine made
+    # slightly transparent: where the evidence keeps a little of that deep inside, the core
+    # would be speckled grey; what is left there below `core_residue` is the mask's value
+    import cv2
+
+    gt = _disc(radius=34.0)
+    mask = (gt > 0.5).astype(np.float32)
+    rng = np.random.default_rng(7)
+    texture = np.kron(rng.uniform(0.1, 0.9, (48, 48, 3)), np.ones((2, 2, 1))).astype(np.float32)
+    rgb = np.where(mask[..., None] > 0, texture, BG).astype(np.float32)
+    alpha = np.where(mask > 0, 0.85, 0.0).astype(np.float32)
+    deep = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5) >= 5
+
+    loose = guard(rgb, mask, alpha, replace(GuardParams(), core_residue=0.0)).alpha
+    out = guard(rgb, mask, alpha).alpha
+
+    def grey(a: np.ndarray) -> int:
+        return int((deep & (a > 1.0 - 0.2) & (a < 1.0)).sum())
+
+    assert grey(loose) > 20  # without the rule: a speckled core
+    assert grey(out) == 0
+    np.testing.assert_array_equal(out[~deep], loose[~deep])  # nothing changes nearer the edge
+
+
 def test_without_evidence_on_one_side_the_mask_stands() -> None:
     gt = np.zeros((64, 64), np.float32)
     gt[30:32, :] = 1.0  # only a 2-px line: no foreground pixel is 3 px deep
