@@ -45,7 +45,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 import torch
 
-from sam2matting.backend.matting.band import grown_bbox
+from sam2matting.backend.matting.band import edge_distances, grown_bbox
 from sam2matting.backend.matting.evidence import local_cover
 
 
@@ -144,8 +144,7 @@ def _weights(
         rgb if p.denoise <= 0 else cv2.GaussianBlur(np.ascontiguousarray(rgb), (0, 0), p.denoise)
     )
     inside = mask > 0.5
-    d_in = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
-    d_out = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)
+    d_in, d_out = edge_distances(mask)
     trusted = np.inf if p.trusted is None else p.trusted
     pools = (
         ~inside & (((alpha <= p.confident) & (d_out >= p.depth)) | (d_out >= trusted)),  # back
