@@ -5,12 +5,16 @@ behind it in the propagation direction and re-seeded at every prompted frame. Wo
 reduced resolution (long side `working_size`); logits come back at that resolution.
 
 How a mask moves: DIS flow from the new frame to the previous one tells each new pixel where it came
-from; the previous foreground probability is sampled there (backward warping, bilinear). Limits: the
-mask drifts as flow errors accumulate, background revealed behind a moving object can be dragged
-along (a trail), and objects that move fast, blur or are occluded get lost. Mean IoU on three real
-DAVIS clips (benchmarks/tracking_flow_cpu.py): from the first frame's mask only, 0.62 on a car,
-0.17 on a running dog (lost after ~15 frames), 0.23 on a twirling dancer; with a mask every 10
-frames 0.91, 0.42 and 0.71. It is a stand-in that needs frequent prompts, not a SAM2 substitute.
+from; the previous foreground probability is sampled there (backward warping, bilinear). Then the
+colour snap (flow_colour.py): within a few pixels of the warped edge, each pixel moves towards the
+side whose colours (learned on the nearest prompted frame) it has. Limits: flow errors still add
+up where the object's colours also fill its surroundings (the snap has no evidence there),
+background revealed behind a moving object can be dragged along (a trail), and objects that move
+fast, blur or are occluded get lost. Mean IoU on three real DAVIS clips
+(benchmarks/tracking_flow_cpu.py), from the first frame's mask only: 0.66 on a car, 0.34 on a
+running dog, 0.36 on a twirling dancer (flow alone: 0.62, 0.17, 0.23); with a mask every 10
+frames 0.90, 0.53 and 0.75 (flow alone: 0.91, 0.42, 0.71). It is a stand-in that needs frequent
+prompts, not a SAM2 substitute.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from sam2matting.backend.tracking.base import (
     Tracker,
     TrackerSession,
 )
+from sam2matting.backend.tracking.flow_colour import ColourModel, colour_model, snap
 from sam2matting.backend.tracking.flow_seed import seed_probability
 from sam2matting.backend.tracking.prompts import check_index, check_prompt
 from sam2matting.protocol.errors import ErrorCode, ProtocolError
@@ -54,6 +59,7 @@ class FlowSettings:
     working_size: int = 640  # long side in pixels of the working resolution (never upscaled)
     preset: str = "ultrafast"  # DIS preset; on DAVIS clips ultrafast tracked as well as medium
     memory_window: int = 16  # tracked frames kept on each side of the current frame
+    colour_snap: float = 1.0  # strength of the colour snap near the mask's edge (0: flow only)
 
 
 LABEL = "Optical flow (fallback: no model weights, rough masks)"
@@ -81,7 +87,20 @@ PARAMS: List[Param] = [
         minimum=1,
         maximum=512,
     ),
+    Param(
+        "colour_snap",
+        "float",
+        FlowSettings.colour_snap,
+        "How strongly the mask's edge is pulled to the object's colours from the prompted frame "
+        "(0: flow only; lower it where the object's colours fill its surroundings).",
+        minimum=0.0,
+        maximum=4.0,
+    ),
 ]
+# Colour snap, in working-resolution pixels (flow_colour.py): how far from the warped mask's edge
+# a pixel may change, and how far around the prompted mask the background's colours are taken.
+SNAP_BAND = 8.0
+SNAP_RING = 48.0
 
 
 @dataclass
@@ -89,6 +108,8 @@ class _Object:
     # prompted frames: foreground probability at working resolution, and the prompt that made it
     seeds: Dict[int, np.ndarray] = field(default_factory=dict)
     prompts: Dict[int, Prompt] = field(default_factory=dict)
+    # prompted frames: the object's and its surroundings' colours there (the colour snap)
+    colours: Dict[int, ColourModel] = field(default_factory=dict)
     # tracked (non-prompted) frames, pruned to the memory window around the current frame
     results: Dict[int, np.ndarray] = field(default_factory=dict)
 
@@ -104,7 +125,11 @@ class FlowTracker(Tracker):
         self.settings = settings or FlowSettings()
         if self.settings.preset not in DIS_PRESETS:
             raise ValueError(f"unknown DIS preset {self.settings.preset!r}: {sorted(DIS_PRESETS)}")
-        if self.settings.working_size < 16 or self.settings.memory_window < 1:
+        if (
+            self.settings.working_size < 16
+            or self.settings.memory_window < 1
+            or not 0.0 <= self.settings.colour_snap <= 4.0
+        ):
             raise ValueError(f"invalid flow settings: {self.settings}")
         self.device = torch.device(device or "cpu")
 
@@ -133,7 +158,7 @@ class FlowSession(TrackerSession):
         self.scale = min(1.0, settings.working_size / max(width, height))
         self.working_size = (max(1, round(width * self.scale)), max(1, round(height * self.scale)))
         self._objects: Dict[int, _Object] = {}
-        self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._frames: OrderedDict[int, Tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._flows: OrderedDict[Tuple[int, int], np.ndarray] = OrderedDict()
         self._dis = cv2.DISOpticalFlow.create(DIS_PRESETS[settings.preset])
         w, h = self.working_size
@@ -146,10 +171,13 @@ class FlowSession(TrackerSession):
         check_prompt(prompt, self._source.size)
         obj = self._objects.get(obj_id) or _Object()
         prompt = self._merged(obj.prompts.get(index), prompt)
-        seed = seed_probability(prompt, self._rgb(index), self.scale)  # may fail: frame missing
+        rgb = self._rgb(index)  # may fail: frame missing
+        seed = seed_probability(prompt, rgb, self.scale)
+        colours = colour_model(seed, rgb, SNAP_RING)
         self._objects[obj_id] = obj
         obj.seeds[index] = seed
         obj.prompts[index] = prompt
+        obj.colours[index] = colours
         # masks tracked from the old seeds are stale; they are recomputed on the next propagate
         obj.results.clear()
         return self._result(index, self._known_at(index))
@@ -176,11 +204,12 @@ class FlowSession(TrackerSession):
 
     def memory_bytes(self) -> int:
         arrays = [self._grid, *self._flows.values()]
-        arrays += list(self._frames.values())
+        arrays += [image for pair in self._frames.values() for image in pair]
         for obj in self._objects.values():
             arrays += [*obj.seeds.values(), *obj.results.values()]
             arrays += [p.mask for p in obj.prompts.values() if p.mask is not None]
-        return int(sum(a.nbytes for a in arrays))
+        models = sum(m.nbytes for o in self._objects.values() for m in o.colours.values())
+        return int(sum(a.nbytes for a in arrays)) + models
 
     def close(self) -> None:
         self._objects.clear()
@@ -214,7 +243,7 @@ class FlowSession(TrackerSession):
         if seed is not None:
             return seed
         if previous is not None:
-            return self._warp(self._known(obj, previous), previous, index)
+            return self._step(obj, self._known(obj, previous), previous, index)
         retained = obj.results.get(index)
         return retained if retained is not None else self._catch_up(obj, index, step)
 
@@ -234,8 +263,18 @@ class FlowSession(TrackerSession):
         direction = 1 if index > source else -1
         prob = obj.seeds[source]
         for frame in range(source, index, direction):
-            prob = self._warp(prob, frame, frame + direction)
+            prob = self._step(obj, prob, frame, frame + direction)
         return prob
+
+    def _step(self, obj: _Object, prob: np.ndarray, src: int, dst: int) -> np.ndarray:
+        """`prob` carried from frame src to dst: warped by the flow, then its edge snapped to
+        the colours of the object's nearest prompted frame (flow_colour.py)."""
+        warped = self._warp(prob, src, dst)
+        if self._settings.colour_snap <= 0:
+            return warped
+        model = obj.colours[min(obj.colours, key=lambda s: (abs(s - dst), s))]
+        strength = self._settings.colour_snap
+        return snap(warped, self._rgb(dst), model, SNAP_BAND, strength)
 
     def _warp(self, prob: np.ndarray, src: int, dst: int) -> np.ndarray:
         """Sample `prob` (frame src) where each pixel of frame dst came from."""
@@ -262,8 +301,16 @@ class FlowSession(TrackerSession):
         return flow
 
     def _grey(self, index: int) -> np.ndarray:
-        """A frame's grey uint8 image at working resolution (what DIS sees); the latest three
-        are cached, which covers a propagation step and the flow it reuses."""
+        """A frame's grey uint8 image at working resolution (what DIS sees)."""
+        return self._working(index)[0]
+
+    def _rgb(self, index: int) -> np.ndarray:
+        """A frame's (H, W, 3) RGB uint8 image at working resolution (seeds, colour snap)."""
+        return self._working(index)[1]
+
+    def _working(self, index: int) -> Tuple[np.ndarray, np.ndarray]:
+        """(grey, RGB) uint8 images of a frame at working resolution, made from one read; the
+        latest three frames are cached, which covers a propagation step and the flow it reuses."""
         cached = self._frames.get(index)
         if cached is not None:
             self._frames.move_to_end(index)
@@ -271,14 +318,11 @@ class FlowSession(TrackerSession):
         red, green, blue = self._planes(index)
         # Rec. 601 luma, as cv2.cvtColor(RGB2GRAY), on the small planes
         grey = cv2.convertScaleAbs(0.299 * red + 0.587 * green + 0.114 * blue, alpha=255.0)
-        self._frames[index] = grey
+        rgb = cv2.convertScaleAbs(cv2.merge((red, green, blue)), alpha=255.0)
+        self._frames[index] = (grey, rgb)
         while len(self._frames) > 3:
             self._frames.popitem(last=False)
-        return grey
-
-    def _rgb(self, index: int) -> np.ndarray:
-        """A frame's (H, W, 3) RGB uint8 image at working resolution, for grabCut seeds."""
-        return cv2.convertScaleAbs(cv2.merge(self._planes(index)), alpha=255.0)
+        return grey, rgb
 
     def _planes(self, index: int) -> Tuple[np.ndarray, ...]:
         """R, G, B float32 planes at working resolution: resized plane by plane, which avoids

@@ -132,8 +132,8 @@ def _propagation(setup: IoSetup, shot: str, prefetch: bool) -> Tuple[List[float]
     commits: List[float] = []
     with _timed_plate_reads(waits), _timed_commits(commits), _prefetch_on(prefetch):
         server.propagate(shot)
-    first = min(waits) if waits else 0
-    return [ms for index, ms in sorted(waits.items()) if index != first], commits
+    # the prompted frame is not a tracked frame's wait (the flow tracker keeps it from the prompt)
+    return [ms for index, ms in sorted(waits.items()) if index != FIRST], commits
 
 
 @contextlib.contextmanager

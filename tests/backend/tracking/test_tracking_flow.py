@@ -16,16 +16,17 @@ from sam2matting.protocol.errors import ErrorCode, ProtocolError
 
 from .conftest import DavisClip, SyntheticShot, iou
 
-# Mean IoU over frames 1..N-1 measured here (working size 640, ultrafast DIS), and floors a little
-# below that catch breakage. "hold" is the baseline that repeats the latest prompted mask.
+# Mean IoU over frames 1..N-1 measured here (working size 640, ultrafast DIS, colour snap 1), and
+# floors a little below that catch breakage. "hold" is the baseline that repeats the latest
+# prompted mask. Flow alone (colour_snap 0) measured 0.62 / 0.91, 0.17 / 0.42, 0.23 / 0.71.
 #   clip          first-frame mask   mask every 10 frames (hold baseline)
-#   car-shadow    0.62               0.91 (0.79)
-#   libby         0.17               0.42 (0.44)
-#   dance-twirl   0.23               0.71 (0.57)
+#   car-shadow    0.66               0.90 (0.79)
+#   libby         0.34               0.53 (0.44)
+#   dance-twirl   0.36               0.75 (0.57)
 FLOORS: Dict[str, Dict[str, float]] = {
-    "car-shadow": {"first": 0.50, "every10": 0.85, "box": 0.5, "point": 0.3},
-    "libby": {"first": 0.08, "every10": 0.33, "box": 0.5, "point": 0.3},
-    "dance-twirl": {"first": 0.12, "every10": 0.62, "box": 0.3, "point": 0.15},
+    "car-shadow": {"first": 0.55, "every10": 0.85, "box": 0.5, "point": 0.3},
+    "libby": {"first": 0.25, "every10": 0.45, "box": 0.5, "point": 0.3},
+    "dance-twirl": {"first": 0.28, "every10": 0.68, "box": 0.3, "point": 0.15},
 }
 
 
@@ -66,8 +67,7 @@ def test_flow_tracks_real_davis_clips(shared_data: Path, name: str) -> None:
     assert keyed.conditioning_frames(1) == set(keys)
     assert first_iou >= FLOORS[name]["first"]
     assert keyed_iou >= FLOORS[name]["every10"]
-    if name != "libby":  # the fence and the dog's speed defeat flow there (see module docstring)
-        assert keyed_iou > hold
+    assert keyed_iou > hold  # (flow alone lost to holding on libby: 0.42 vs 0.44)
 
 
 @pytest.mark.parametrize("name", ["car-shadow", "libby", "dance-twirl"])

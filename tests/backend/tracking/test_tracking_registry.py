@@ -40,7 +40,12 @@ def test_without_weights_only_the_flow_fallback_runs(tmp_path: Path) -> None:
     assert flow.available
     assert flow.fallback
     assert "fallback" in flow.label.lower()
-    assert {p.name for p in flow.params} == {"working_size", "preset", "memory_window"}
+    assert {p.name for p in flow.params} == {
+        "working_size",
+        "preset",
+        "memory_window",
+        "colour_snap",
+    }
     assert flow.to_wire()["params"][1]["choices"] == ["ultrafast", "fast", "medium"]
     assert registry.best_available(_config(tmp_path)) == "flow"
     assert isinstance(registry.load_tracker("auto", _config(tmp_path), "cpu"), FlowTracker)
