@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from sam2matting.backend.matting.band import edge_distances, grown_bbox
+from sam2matting.backend.matting.colour_cover import mixture_residual, nearest
 from sam2matting.backend.matting.evidence import local_cover
 
 
@@ -183,23 +184,12 @@ def _advantage(
     (residual of the mask less residual of the alpha), given the (background, foreground)
     covering colours in farthest-point order."""
     back, fore = pools
-    d_back = _nearest(c, back)
-    d_fore = _nearest(c, fore)
+    d_back = nearest(c, back)
+    d_fore = nearest(c, fore)
     r_mask = np.where(m > 0.5, d_fore, d_back)
-    f, b = fore[: p.pair_colours], back[: p.pair_colours]
-    mix = (
-        a[:, None, None, None] * f[None, :, None, :]
-        + (1.0 - a)[:, None, None, None] * b[None, None]
-    )
-    r_alpha = np.linalg.norm(c[:, None, None, :] - mix, axis=3).reshape(len(c), -1).min(axis=1)
+    r_alpha = mixture_residual(c, a, fore[: p.pair_colours], back[: p.pair_colours])
     # a near-binary alpha is as good as its side's full pool says (not only the coarse one)
     r_alpha = np.where(a >= 1.0 - p.confident, np.minimum(r_alpha, d_fore), r_alpha)
     r_alpha = np.where(a <= p.confident, np.minimum(r_alpha, d_back), r_alpha)
     out: np.ndarray = (r_mask - r_alpha).astype(np.float32)
-    return out
-
-
-def _nearest(c: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """(n,) distance from each colour of c (n, 3) to the nearest of pool (k, 3)."""
-    out: np.ndarray = np.linalg.norm(c[:, None, :] - pool[None], axis=2).min(axis=1)
     return out

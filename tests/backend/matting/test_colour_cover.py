@@ -1,0 +1,100 @@
+"""The compiled colour covers and distances return what the numpy expressions they replace do,
+bit for bit; and the hold's crop (`evidence.reach_box`) changes nothing."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from sam2matting.backend.matting import evidence
+from sam2matting.backend.matting.band import edge_distances
+from sam2matting.backend.matting.colour_cover import (
+    cover,
+    merged_colours,
+    mixture_residual,
+    nearest,
+    reference_cover,
+)
+
+
+def _colours(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Random colours, skewed (clustered near black) so the grid cells' counts vary."""
+    return (rng.random((n, 3)) ** rng.uniform(0.3, 3.0)).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_cover_equals_the_numpy_farthest_point_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    colours = _colours(rng, int(rng.integers(1, 4000)))
+    for most, tau in ((64, 0.06), (64, 0.03), (16, 0.01), (4096, 0.2), (1, 0.06)):
+        fast, ref = cover(colours, most, tau), reference_cover(colours, most, tau)
+        assert fast.dtype == ref.dtype == np.float32
+        np.testing.assert_array_equal(fast, ref)
+
+
+def test_the_cover_comparison_can_fail() -> None:
+    """The equality above is not vacuous: covers are long and order-sensitive, so a loop
+    that started elsewhere or took a later maximum would not pass it."""
+    colours = _colours(np.random.default_rng(0), 3000)
+    ref = reference_cover(colours, 64, 0.03)
+    assert len(ref) == 64
+    merged, counts = merged_colours(colours, 0.03)
+    assert not np.array_equal(ref, merged[np.argsort(-counts, kind="stable")[:64]])
+    assert not np.array_equal(cover(colours, 64, 0.03), reference_cover(colours, 64, 0.031))
+
+
+def test_merged_colours_are_the_cell_means_in_key_order() -> None:
+    colours = np.array([[0.5, 0.5, 0.5], [0.0, 0.0, 0.0], [0.505, 0.5, 0.5]], np.float32)
+    merged, counts = merged_colours(colours, 0.06)  # 0.5 and 0.505 share a 0.03 cell
+    np.testing.assert_allclose(merged, [[0.0, 0.0, 0.0], [0.5025, 0.5, 0.5]], atol=1e-7)
+    np.testing.assert_array_equal(counts, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_nearest_and_mixture_equal_their_numpy_expressions(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 1500))
+    colours = _colours(rng, n)
+    samples = colours[rng.integers(0, n, int(rng.integers(1, 64)))] + np.float32(0.01)
+    ref = np.linalg.norm(colours[:, None] - samples[None], axis=2).min(axis=1)
+    np.testing.assert_array_equal(nearest(colours, samples), ref)
+    alpha = rng.random(n).astype(np.float32)
+    alpha[: n // 3] = np.round(alpha[: n // 3])
+    fore, back = samples[:16], colours[rng.integers(0, n, 16)]
+    mix = (
+        alpha[:, None, None, None] * fore[None, :, None]
+        + (1.0 - alpha)[:, None, None, None] * (back[None, None])
+    )
+    ref = np.linalg.norm(colours[:, None, None] - mix, axis=3).reshape(n, -1).min(axis=1)
+    np.testing.assert_array_equal(mixture_residual(colours, alpha, fore, back), ref)
+
+
+def test_the_hold_on_its_reach_box_equals_the_hold_on_the_whole_frame() -> None:
+    """A small textured object in a larger frame: the crop is smaller, the answer identical
+    (and the scene is one where a crop off the tile grid would change it)."""
+    rng = np.random.default_rng(0)
+    h, w = 420, 560
+    yy, xx = np.mgrid[0:h, 0:w]
+    mask = (((yy - 260) / 40.0) ** 2 + ((xx - 330) / 70.0) ** 2 < 1).astype(np.float32)
+    mask[250:254, 330:480] = 1.0  # a thin arm (pools from its middle line)
+    texture = rng.random((h // 8 + 1, w // 8 + 1, 3))[yy // 8, xx // 8]
+    rgb = np.where(mask[..., None] > 0.5, 0.5 * texture + 0.4, 0.5 * texture).astype(np.float32)
+    alpha = cv2.GaussianBlur(mask, (0, 0), 1.0)
+    d_in, d_out = edge_distances(mask)
+    region = np.where(mask > 0.5, d_in, d_out) < 12
+    params = evidence.EvidenceParams()
+    box = evidence.reach_box(region, params)
+    assert box is not None
+    ys, xs = box
+    assert ys.start % params.tile == 0
+    assert xs.start % params.tile == 0
+    assert (ys.stop - ys.start) * (xs.stop - xs.start) < 0.8 * h * w
+    whole = evidence._pinned(rgb, mask, alpha, region, params)
+    assert 1000 < whole.sum() < region.sum()
+    np.testing.assert_array_equal(evidence.pinned_map(rgb, mask, alpha, region, params), whole)
+    assert evidence.reach_box(np.zeros((8, 8), bool), params) is None
+    ys, xs = slice(ys.start + 8, ys.stop), slice(xs.start + 8, xs.stop)  # off the grid
+    off = np.zeros_like(whole)
+    off[ys, xs] = evidence._pinned(rgb[ys, xs], mask[ys, xs], alpha[ys, xs], region[ys, xs], params)
+    assert (off != whole).sum() > 100
