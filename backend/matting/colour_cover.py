@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 
@@ -27,7 +27,21 @@ def cover(colours: np.ndarray, most: int, tau: float) -> np.ndarray:
     Colours are first merged on a grid of tau/2 (each cell keeps its mean), which bounds the
     work by the number of distinct colours rather than pixels; deterministic; at most `most`.
     """
-    merged, counts = merged_colours(colours, tau)
+    pixels = np.asarray(colours)[None]
+    return window_cover(pixels, np.ones(pixels.shape[:2], bool), (0, 1, 0, len(colours)), most, tau)
+
+
+def window_cover(
+    rgb: np.ndarray, pool: np.ndarray, window: Tuple[int, int, int, int], most: int, tau: float
+) -> np.ndarray:
+    """`cover` of the colours of rgb (H, W, 3) where pool (H, W) is set inside window
+    (y0, y1, x0, x1; clipped to the arrays as slices are), taken in row order (as
+    `rgb[win][pool[win]]` takes them), without gathering them first."""
+    h, w = pool.shape
+    y0, y1, x0, x1 = max(window[0], 0), min(window[1], h), max(window[2], 0), min(window[3], w)
+    colours, keys, size = _kernel("gather")(rgb, pool, y0, y1, x0, x1, np.float32(tau / 2.0))
+    index, m = _kernel("cell_index")(keys, size)
+    merged, counts = _kernel("cell_means")(colours, index, m)
     picks = _kernel("farthest")(merged, int(np.argmax(counts)), int(most), float(tau))
     out: np.ndarray = merged[picks]
     return out
@@ -45,18 +59,19 @@ def reference_cover(colours: np.ndarray, most: int, tau: float) -> np.ndarray:
     return merged[picks]
 
 
-def merged_colours(colours: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
+def merged_colours(colours: np.ndarray, tau: float) -> Tuple[np.ndarray, np.ndarray]:
     """(means (m, 3) float32, counts (m,) float32) of the occupied cells of a tau/2 grid, in
-    order of the cells' keys. Counted with bincount over the key range (a few thousand cells
-    in a window) rather than sorted with np.unique: same cells, same order, same sums."""
+    order of the cells' keys (`cover`'s merge in numpy: the compiled one is tested against it).
+    """
+    colours = colours.astype(np.float32)
     cell = np.floor(colours / (tau / 2.0)).astype(np.int64)
     cell -= cell.min(axis=0)
     span = cell.max(axis=0) + 1
     key = (cell[:, 0] * span[1] + cell[:, 1]) * span[2] + cell[:, 2]  # one int per grid cell
-    occupied = np.flatnonzero(np.bincount(key))
-    sums = np.stack([np.bincount(key, weights=colours[:, c])[occupied] for c in range(3)], axis=1)
-    counts = np.bincount(key)[occupied].astype(np.float32)
-    return (sums / counts[:, None]).astype(np.float32), counts
+    _, inverse = np.unique(key, return_inverse=True)
+    counts = np.bincount(inverse).astype(np.float32)
+    merged = np.stack([np.bincount(inverse, weights=colours[:, c]) for c in range(3)], axis=1)
+    return (merged / counts[:, None]).astype(np.float32), counts
 
 
 def nearest(colours: np.ndarray, samples: np.ndarray) -> np.ndarray:
@@ -77,6 +92,79 @@ def mixture_residual(
 
 def _f32(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+DENSE_CELLS = 1 << 16  # key ranges up to this are counted in a table, longer ones sorted
+
+
+def _gather(rgb: Any, pool: Any, y0: int, y1: int, x0: int, x1: int, half: Any) -> Any:
+    """(colours (n, 3) float32, grid keys (n,), key range) of the window's pool pixels, in row
+    order; keys as `merged_colours` makes them (cells from the lowest occupied one)."""
+    n = 0
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            n += pool[y, x]
+    colours = np.empty((n, 3), np.float32)
+    cells = np.empty((n, 3), np.int64)
+    i = 0
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            if pool[y, x]:
+                for c in range(3):
+                    colours[i, c] = np.float32(rgb[y, x, c])
+                    cells[i, c] = np.int64(np.floor(colours[i, c] / half))  # float32, as numpy
+                i += 1
+    low = np.zeros(3, np.int64)
+    span = np.ones(3, np.int64)
+    for c in range(n and 3):
+        low[c] = cells[:, c].min()
+        span[c] = cells[:, c].max() - low[c] + 1
+    keys = np.empty(n, np.int64)
+    for i in range(n):
+        cell = cells[i] - low
+        keys[i] = (cell[0] * span[1] + cell[1]) * span[2] + cell[2]
+    return colours, keys, span[0] * span[1] * span[2]
+
+
+def _cell_index(keys: Any, size: int) -> Any:
+    """(index of each key among the distinct keys in ascending order, number of distinct):
+    np.unique's inverse, by a table when the key range is short, else by a stable sort."""
+    n = keys.size
+    index = np.empty(n, np.int64)
+    m = 0
+    if size <= DENSE_CELLS:
+        slot = np.zeros(size, np.int64)
+        for i in range(n):
+            slot[keys[i]] = 1
+        for k in range(size):
+            if slot[k]:
+                m += 1
+                slot[k] = m - 1
+        for i in range(n):
+            index[i] = slot[keys[i]]
+        return index, m
+    order = np.argsort(keys, kind="mergesort")
+    for j in range(n):
+        if j == 0 or keys[order[j]] != keys[order[j - 1]]:
+            m += 1
+        index[order[j]] = m - 1
+    return index, m
+
+
+def _cell_means(colours: Any, index: Any, m: int) -> Any:
+    """(means (m, 3) float32, counts (m,) float32) per cell: float64 sums in row order, as
+    np.bincount's weighted sums add up, divided by the count, rounded to float32."""
+    sums = np.zeros((m, 3), np.float64)
+    counts = np.zeros(m, np.float32)
+    for i in range(colours.shape[0]):
+        for c in range(3):
+            sums[index[i], c] += np.float64(colours[i, c])
+        counts[index[i]] += 1
+    merged = np.empty((m, 3), np.float32)
+    for j in range(m):
+        for c in range(3):
+            merged[j, c] = np.float32(sums[j, c] / np.float64(counts[j]))
+    return merged, counts
 
 
 def _farthest(merged: Any, first: int, most: int, tau: float) -> Any:
@@ -144,6 +232,9 @@ def _kernel(name: str) -> Callable[..., Any]:
 
     # no fastmath: the loops must keep numpy's float32 rounding (no reassociation, no FMA)
     loops: Dict[str, Callable[..., Any]] = {
+        "gather": _gather,
+        "cell_index": _cell_index,
+        "cell_means": _cell_means,
         "farthest": _farthest,
         "nearest": _nearest,
         "mixture": _mixture,

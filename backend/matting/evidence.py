@@ -31,7 +31,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from sam2matting.backend.matting.colour_cover import cover, nearest
+from sam2matting.backend.matting.colour_cover import nearest, window_cover
 
 
 @dataclass(frozen=True)
@@ -171,9 +171,10 @@ def local_cover(
             slice(max(y0 - margin, 0), y0 + tile + margin),
             slice(max(x0 - margin, 0), x0 + tile + margin),
         )
-        colours = rgb[win][pool[win]]
-        if len(colours) >= min_pool:
-            return cover(colours.astype(np.float32), most, tau)
+        if np.count_nonzero(pool[win]) >= min_pool:
+            return window_cover(
+                rgb, pool, (win[0].start, win[0].stop, win[1].start, win[1].stop), most, tau
+            )
         margin *= 2
     return None
 

@@ -15,6 +15,7 @@ from sam2matting.backend.matting.colour_cover import (
     mixture_residual,
     nearest,
     reference_cover,
+    window_cover,
 )
 
 
@@ -31,6 +32,24 @@ def test_cover_equals_the_numpy_farthest_point_loop(seed: int) -> None:
         fast, ref = cover(colours, most, tau), reference_cover(colours, most, tau)
         assert fast.dtype == ref.dtype == np.float32
         np.testing.assert_array_equal(fast, ref)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_window_cover_equals_the_cover_of_the_gathered_colours(seed: int) -> None:
+    """Windows reaching past the array are clipped like slices; short and long key ranges
+    (tau 0.06 and 0.005: a table and a sort) give the same cells."""
+    rng = np.random.default_rng(seed)
+    rgb = _colours(rng, 90 * 70).reshape(90, 70, 3)
+    pool = rng.random((90, 70)) < rng.uniform(0.05, 1.0)
+    for _ in range(10):
+        y0, x0 = int(rng.integers(-20, 80)), int(rng.integers(-20, 60))
+        y1, x1 = y0 + int(rng.integers(25, 120)), x0 + int(rng.integers(25, 120))
+        win = (slice(max(y0, 0), y1), slice(max(x0, 0), x1))
+        if not pool[win].any():
+            continue
+        for tau in (0.06, 0.005):
+            ref = reference_cover(rgb[win][pool[win]], 64, tau)
+            np.testing.assert_array_equal(window_cover(rgb, pool, (y0, y1, x0, x1), 64, tau), ref)
 
 
 def test_the_cover_comparison_can_fail() -> None:

@@ -15,9 +15,9 @@ from sam2matting.backend.matting.closed_form_engine import (
     ClosedFormEngine,
     ClosedFormEngineParams,
 )
+from sam2matting.backend.matting.colour_cover import cover
 from sam2matting.backend.matting.evidence import (
     EvidenceParams,
-    cover,
     pinned_map,
     soft_texture,
 )
