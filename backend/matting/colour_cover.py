@@ -38,6 +38,8 @@ def window_cover(
     (y0, y1, x0, x1; clipped to the arrays as slices are), taken in row order (as
     `rgb[win][pool[win]]` takes them), without gathering them first."""
     h, w = pool.shape
+    if rgb.shape[:2] != (h, w) or rgb.shape[2:] != (3,):  # the loops do not check bounds
+        raise ValueError(f"rgb {rgb.shape} does not match pool {pool.shape}")
     y0, y1, x0, x1 = max(window[0], 0), min(window[1], h), max(window[2], 0), min(window[3], w)
     colours, keys, size = _kernel("gather")(rgb, pool, y0, y1, x0, x1, np.float32(tau / 2.0))
     index, m = _kernel("cell_index")(keys, size)

@@ -221,7 +221,7 @@ def pinned_map(
 
 
 def reach_box(region: np.ndarray, params: EvidenceParams) -> Optional[Tuple[slice, slice]]:
-    """(rows, cols) of the smallest crop on which `pinned_map` sees everything it would see on
+    """(rows, cols) of a crop on which `pinned_map` sees everything it would see on
     the whole array, or None for an empty region.
 
     It starts on the tile grid (tiles stay where they were), spans the region's tiles and the
