@@ -9,7 +9,7 @@ was before issue 11), "hold" (with the mask hold but without the fine-structure 
 round 1), "fine" (with the fine-structure step but without the do-no-harm guard: round 2),
 "round3" (the guard as first shipped, without its trusted deep pools), "default" (as shipped:
 round 4); "guardS" is the default with the engines' `guard` option at
-S (e.g. guard0.5). Targets (issue 11):
+S (e.g. guard0.5; above 1 the strict guard, e.g. guard2). Targets (issue 11):
 
 - alphamatting_dev, tracker masks: mean SAD <= 0.50x the mask's, mean Grad <= 0.18x, no image
   above 1.0x;
@@ -78,7 +78,7 @@ def engine(variant: str, threads: int) -> ClosedFormEngine:
         params = replace(params, fine=False)
     elif variant not in ("fine", "round3", "default") and not variant.startswith("guard"):
         known = ", ".join(VARIANTS)
-        raise ValueError(f"unknown variant {variant!r}; known: {known}, guardS (S in 0-1)")
+        raise ValueError(f"unknown variant {variant!r}; known: {known}, guardS (S in 0-2)")
     out = ClosedFormEngine(params)
     if variant.startswith("guard"):  # the default engine with the `guard` option at S
         out.guard_strength = float(variant[len("guard") :])

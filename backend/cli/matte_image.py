@@ -60,8 +60,9 @@ def add_guard_argument(parser: argparse.ArgumentParser) -> None:
         "--guard",
         type=float,
         default=None,
-        help="strength of the do-no-harm guard, 0-1: 1 (default) the matte is never "
-        "measurably worse than the mask; 0 the engine's alpha as solved",
+        help="strength of the do-no-harm guard, 0-2: 1 (default) the matte is never "
+        "measurably worse than the mask; 0 the engine's alpha as solved; up to 2 strict "
+        "(solid hard objects, hair outside the mask given up)",
     )
 
 

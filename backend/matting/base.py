@@ -13,7 +13,7 @@ step the second (docs/FARM.md); on one machine they run back to back.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Dict, Mapping, Optional
 
 import torch
@@ -60,7 +60,8 @@ class MattingEngine(abc.ABC):
     # (benchmarks measure engines without it)
     guard: Optional[GuardParams] = GuardParams()
     # how much of the guard's correction is applied (the engines' `guard` option): 1 in full,
-    # 0 none; in between, a blend, which moves alpha towards the mask only, as the guard does
+    # 0 none; in between, a blend, which moves alpha towards the mask only, as the guard does;
+    # above 1 (at most 2), in full and strict: GuardParams.ambiguity = strength - 1
     guard_strength: float = 1.0
     guard_stats: Dict[str, float]  # what the guard did on the latest call (set by `run`)
 
@@ -99,7 +100,10 @@ class MattingEngine(abc.ABC):
         """The engine's alpha moved back to the mask where the image does not support it."""
         if self.guard is None or self.guard_strength <= 0.0:
             return alpha
-        guarded, self.guard_stats = guard_tensor(rgb, mask, alpha, self.guard)
+        params = self.guard
+        if self.guard_strength > 1.0:
+            params = replace(params, ambiguity=self.guard_strength - 1.0)
+        guarded, self.guard_stats = guard_tensor(rgb, mask, alpha, params)
         if self.guard_strength >= 1.0:
             return guarded
         return alpha + self.guard_strength * (guarded - alpha)

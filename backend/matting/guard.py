@@ -26,6 +26,11 @@ pixel where the engine departs from the mask is put to the compositing equation
   all, and a blend in between (no hard seam between the two). Where a side has no pool
   nearby (thin structure with no confident pixels, a frame edge), there is no evidence and
   the mask's value stands. Departures of at most `change` are solver residue: the mask's value.
+- **Strict** (`ambiguity` > 0, the engines' `guard` option above 1): the advantage must also
+  beat `ambiguity` times the colour's distance to the nearer side's pool. A colour close to a
+  pool is weak evidence of a mixture; at 1, a pixel whose colour is nearer its own side's pool
+  than the other side's is never moved (hard objects whose dark or light parts match the
+  background's shadows or highlights; hair outside the mask is then mostly given up).
 
 Measured on the development sets (docs/MATTING.md, "Issue 11, round 3" and "round 4"). The
 guard moves alpha only towards the mask, so it cannot make a pixel worse than the mask; it
@@ -69,6 +74,7 @@ class GuardParams:
     min_pool: int = 8  # fewer pool pixels than this within 4x the margin: no evidence
     gain: float = 0.03  # the engine's alpha is kept in full from 2x this better than the mask
     denoise: float = 1.0  # Gaussian sigma applied to colours before they are compared
+    ambiguity: float = 0.0  # strict guard: the advantage less this x the nearer pool's distance
 
 
 @dataclass
@@ -191,5 +197,8 @@ def _advantage(
     # a near-binary alpha is as good as its side's full pool says (not only the coarse one)
     r_alpha = np.where(a >= 1.0 - p.confident, np.minimum(r_alpha, d_fore), r_alpha)
     r_alpha = np.where(a <= p.confident, np.minimum(r_alpha, d_back), r_alpha)
-    out: np.ndarray = (r_mask - r_alpha).astype(np.float32)
+    advantage = r_mask - r_alpha
+    if p.ambiguity > 0:  # a colour near either side's pool is weak evidence of a mixture
+        advantage = advantage - p.ambiguity * np.minimum(d_back, d_fore)
+    out: np.ndarray = advantage.astype(np.float32)
     return out

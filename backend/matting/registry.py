@@ -40,9 +40,11 @@ GUARD = Param(
     "how firmly the matte is held to the tracker's mask where the image does not support a "
     "change: 1 never measurably worse than the mask; lower keeps more of the engine's own "
     "alpha (finer hair on a mask drawn over it, but grey rims and speckle on hard edges); "
-    "0 off",
+    "0 off; above 1, up to 2, strict: a pixel whose colour is nearer its own side's colours "
+    "keeps the mask's value (solid hard objects whose dark parts match the shadows around "
+    "them; hair outside the mask is given up)",
     minimum=0.0,
-    maximum=1.0,
+    maximum=2.0,
 )
 
 
@@ -64,7 +66,7 @@ class EngineRegistry(Registry[MattingEngine]):
         shared = check_params([GUARD], {k: own.pop(k) for k in [GUARD.name] if k in own})
         engine = super().create(name, config, device, own)
         strength = shared.get(GUARD.name)
-        if isinstance(strength, (int, float)):  # checked: a number in [0, 1]
+        if isinstance(strength, (int, float)):  # checked: a number in [0, 2]
             engine.guard_strength = float(strength)
         return engine
 

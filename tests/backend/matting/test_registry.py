@@ -60,9 +60,12 @@ def test_auto_without_weights_is_weight_free(tmp_path: Path) -> None:
     weak = registry.load_engine("closed_form", config, torch.device("cpu"), options={"guard": 0})
     assert weak.guard_strength == 0.0
     assert weak.params == ClosedFormEngine().params
-    with pytest.raises(ProtocolError) as err:
-        registry.load_engine("closed_form", config, torch.device("cpu"), options={"guard": -1})
-    assert err.value.code is ErrorCode.INVALID_FIELD
+    strict = registry.load_engine("closed_form", config, torch.device("cpu"), options={"guard": 2})
+    assert strict.guard_strength == 2.0  # above 1: the strict guard (test_guard.py)
+    for bad in (-1, 2.5):
+        with pytest.raises(ProtocolError) as err:
+            registry.load_engine("closed_form", config, torch.device("cpu"), options={"guard": bad})
+        assert err.value.code is ErrorCode.INVALID_FIELD
 
 
 def test_unknown_and_unavailable_names_are_explained(tmp_path: Path) -> None:

@@ -173,7 +173,7 @@ def test_closed_form_options_reach_the_engine_and_follow_a_reopen(backend: Runni
     [
         ({"engine_params": {"max_width": 1000}}, "engine_params.max_width"),  # out of range
         ({"engine_params": {"max_width": "wide"}}, "engine_params.max_width"),  # wrong type
-        ({"engine_params": {"guard": 1.5}}, "engine_params.guard"),  # the shared one, too
+        ({"engine_params": {"guard": 2.5}}, "engine_params.guard"),  # the shared one, too
         ({"engine_params": {"native": "none"}}, "engine_params.native"),  # another engine's
         ({"tracker_params": {"preset": "slow"}}, "tracker_params.preset"),  # not a choice
         ({"tracker_params": {"colour": 1}}, "tracker_params.colour"),  # unknown
