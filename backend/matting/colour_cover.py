@@ -41,7 +41,11 @@ def window_cover(
     if rgb.shape[:2] != (h, w) or rgb.shape[2:] != (3,):  # the loops do not check bounds
         raise ValueError(f"rgb {rgb.shape} does not match pool {pool.shape}")
     y0, y1, x0, x1 = max(window[0], 0), min(window[1], h), max(window[2], 0), min(window[3], w)
+    if y1 <= y0 or x1 <= x0:
+        return np.zeros((0, 3), np.float32)
     colours, keys, size = _kernel("gather")(rgb, pool, y0, y1, x0, x1, np.float32(tau / 2.0))
+    if len(colours) == 0:  # no pool pixel (or none with a usable colour) in the window
+        return np.zeros((0, 3), np.float32)
     index, m = _kernel("cell_index")(keys, size)
     merged, counts = _kernel("cell_means")(colours, index, m)
     picks = _kernel("farthest")(merged, int(np.argmax(counts)), int(most), float(tau))
@@ -101,17 +105,25 @@ DENSE_CELLS = 1 << 16  # key ranges up to this are counted in a table, longer on
 
 def _gather(rgb: Any, pool: Any, y0: int, y1: int, x0: int, x1: int, half: Any) -> Any:
     """(colours (n, 3) float32, grid keys (n,), key range) of the window's pool pixels, in row
-    order; keys as `merged_colours` makes them (cells from the lowest occupied one)."""
+    order; keys as `merged_colours` makes them (cells from the lowest occupied one).
+    Pixels whose colour the key grid cannot hold (NaN, infinity, or 2^19 cells or more from 0:
+    the keys, and the table they index unchecked, would overflow) are left out; the backend's
+    frames are clipped to [0, 1] before they get here, this guards other callers."""
+    limit = half * np.float32(1 << 19)  # spans under 2^20 cells: keys under 2^60
+    held = np.zeros((y1 - y0, x1 - x0), np.bool_)  # pool pixels with a colour the grid holds
     n = 0
     for y in range(y0, y1):
         for x in range(x0, x1):
-            n += pool[y, x]
+            r, g, b = abs(rgb[y, x, 0]), abs(rgb[y, x, 1]), abs(rgb[y, x, 2])
+            if pool[y, x] and r < limit and g < limit and b < limit:  # NaN compares false
+                held[y - y0, x - x0] = True
+                n += 1
     colours = np.empty((n, 3), np.float32)
     cells = np.empty((n, 3), np.int64)
     i = 0
     for y in range(y0, y1):
         for x in range(x0, x1):
-            if pool[y, x]:
+            if held[y - y0, x - x0]:
                 for c in range(3):
                     colours[i, c] = np.float32(rgb[y, x, c])
                     cells[i, c] = np.int64(np.floor(colours[i, c] / half))  # float32, as numpy

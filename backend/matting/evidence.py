@@ -172,9 +172,9 @@ def local_cover(
             slice(max(x0 - margin, 0), x0 + tile + margin),
         )
         if np.count_nonzero(pool[win]) >= min_pool:
-            return window_cover(
-                rgb, pool, (win[0].start, win[0].stop, win[1].start, win[1].stop), most, tau
-            )
+            box = (win[0].start, win[0].stop, win[1].start, win[1].stop)
+            covering = window_cover(rgb, pool, box, most, tau)
+            return covering if len(covering) else None  # no usable colour: no evidence
         margin *= 2
     return None
 

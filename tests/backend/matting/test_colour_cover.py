@@ -117,3 +117,25 @@ def test_the_hold_on_its_reach_box_equals_the_hold_on_the_whole_frame() -> None:
     off = np.zeros_like(whole)
     off[ys, xs] = evidence._pinned(rgb[ys, xs], mask[ys, xs], alpha[ys, xs], region[ys, xs], params)
     assert (off != whole).sum() > 100
+
+
+def test_colours_the_key_grid_cannot_hold_are_left_out_of_a_pool() -> None:
+    """NaN, infinity and huge values would overflow the compiled loops' keys (and the table
+    they index without bounds checks): such pixels are not pool colours; the rest are covered
+    as if they were not there."""
+    rng = np.random.default_rng(7)
+    rgb = _colours(rng, 40 * 40).reshape(40, 40, 3)
+    pool = rng.random((40, 40)) < 0.5
+    bad = rgb.copy()
+    bad[0, :8, 0] = np.nan
+    bad[1, :8, 1] = np.inf
+    bad[2, :8, 2] = -1e30
+    clean_pool = pool.copy()
+    clean_pool[:3, :8] = False
+    window = (0, 40, 0, 40)
+    got = window_cover(bad, pool, window, 64, 0.03)
+    np.testing.assert_array_equal(got, window_cover(rgb, clean_pool, window, 64, 0.03))
+    assert np.isfinite(got).all()
+    nothing = np.full((4, 4, 3), np.nan, np.float32)
+    assert window_cover(nothing, np.ones((4, 4), bool), (0, 4, 0, 4), 64, 0.03).shape == (0, 3)
+    assert evidence.local_cover(nothing, np.ones((4, 4), bool), (0, 0), (4, 4, 1), 64, 0.03) is None
