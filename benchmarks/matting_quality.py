@@ -7,9 +7,10 @@ Each set is scored with the masks the targets name (simulated tracker masks and 
 each engine variant: "baseline" (the weight-free engine without the mask hold: the engine as it
 was before issue 11), "hold" (with the mask hold but without the fine-structure step: issue 11's
 round 1), "fine" (with the fine-structure step but without the do-no-harm guard: round 2),
-"round3" (the guard as first shipped, without its trusted deep pools), "default" (as shipped:
-round 4); "guardS" is the default with the engines' `guard` option at
-S (e.g. guard0.5; above 1 the strict guard, e.g. guard2). Targets (issue 11):
+"round3" (the guard as first shipped, without its trusted deep pools), "round4" (with them:
+48-px pools, no ambiguity rule), "default" (as shipped: round 5); "guardS" is the default
+with the engines' `guard` option at S (e.g. guard0.5; above 1 stricter, guard2 strict).
+Targets (issue 11):
 
 - alphamatting_dev, tracker masks: mean SAD <= 0.50x the mask's, mean Grad <= 0.18x, no image
   above 1.0x;
@@ -50,7 +51,8 @@ from sam2matting.backend.matting.synthetic.devset import scene_items
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SAM2MATTING_SHARED_DATA", REPO.parent / "shared" / "data"))
-VARIANTS = ("baseline", "hold", "fine", "round3", "default")
+VARIANTS = ("baseline", "hold", "fine", "round3", "round4", "default")
+ROUND4_GUARD = replace(GuardParams(), tile=48, margin=24, ambiguity=0.0)
 # set -> masks scored; the first is the one its targets name
 SET_MASKS: Dict[str, Tuple[str, ...]] = {
     "alphamatting": ("tracker", "exact"),
@@ -62,7 +64,7 @@ SET_MASKS: Dict[str, Tuple[str, ...]] = {
 
 def engine(variant: str, threads: int) -> ClosedFormEngine:
     """The weight-free engine as shipped ("default"), with the guard as round 3 shipped it
-    ("round3": no trusted deep pools), without the do-no-harm guard ("fine":
+    ("round3": no trusted deep pools) or round 4 ("round4"), without the do-no-harm guard ("fine":
     issue 11's round 2), without the fine-structure step either ("hold": round 1) or without
     the mask hold either ("baseline": the engine before issue 11)."""
     params = ClosedFormEngineParams()
@@ -76,14 +78,16 @@ def engine(variant: str, threads: int) -> ClosedFormEngine:
         params = replace(params, evidence=None, fine=False)
     elif variant == "hold":
         params = replace(params, fine=False)
-    elif variant not in ("fine", "round3", "default") and not variant.startswith("guard"):
+    elif variant not in ("fine", "round3", "round4", "default") and not variant.startswith("guard"):
         known = ", ".join(VARIANTS)
         raise ValueError(f"unknown variant {variant!r}; known: {known}, guardS (S in 0-2)")
     out = ClosedFormEngine(params)
     if variant.startswith("guard"):  # the default engine with the `guard` option at S
         out.guard_strength = float(variant[len("guard") :])
     elif variant == "round3":
-        out.guard = replace(GuardParams(), trusted=None)
+        out.guard = replace(ROUND4_GUARD, trusted=None)
+    elif variant == "round4":
+        out.guard = ROUND4_GUARD
     elif variant != "default":
         out.guard = None
     return out

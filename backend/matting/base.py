@@ -61,7 +61,8 @@ class MattingEngine(abc.ABC):
     guard: Optional[GuardParams] = GuardParams()
     # how much of the guard's correction is applied (the engines' `guard` option): 1 in full,
     # 0 none; in between, a blend, which moves alpha towards the mask only, as the guard does;
-    # above 1 (at most 2), in full and strict: GuardParams.ambiguity = strength - 1
+    # above 1 (at most 2), in full and stricter: GuardParams.ambiguity goes linearly from its
+    # default at 1 to 1 at 2 (strict)
     guard_strength: float = 1.0
     guard_stats: Dict[str, float]  # what the guard did on the latest call (set by `run`)
 
@@ -102,7 +103,8 @@ class MattingEngine(abc.ABC):
             return alpha
         params = self.guard
         if self.guard_strength > 1.0:
-            params = replace(params, ambiguity=self.guard_strength - 1.0)
+            stricter = min(self.guard_strength - 1.0, 1.0) * (1.0 - params.ambiguity)
+            params = replace(params, ambiguity=params.ambiguity + stricter)
         guarded, self.guard_stats = guard_tensor(rgb, mask, alpha, params)
         if self.guard_strength >= 1.0:
             return guarded

@@ -26,13 +26,14 @@ pixel where the engine departs from the mask is put to the compositing equation
   all, and a blend in between (no hard seam between the two). Where a side has no pool
   nearby (thin structure with no confident pixels, a frame edge), there is no evidence and
   the mask's value stands. Departures of at most `change` are solver residue: the mask's value.
-- **Strict** (`ambiguity` > 0, the engines' `guard` option above 1): the advantage must also
-  beat `ambiguity` times the colour's distance to the nearer side's pool. A colour close to a
-  pool is weak evidence of a mixture; at 1, a pixel whose colour is nearer its own side's pool
-  than the other side's is never moved (hard objects whose dark or light parts match the
-  background's shadows or highlights; hair outside the mask is then mostly given up).
+- **Ambiguity.** The advantage must also beat `ambiguity` times the colour's distance to the
+  nearer side's pool: a colour close to a pool is weak evidence of a mixture (a car's dark
+  underside over its dark shadow, where both pools hold the colour and a mixture explains it a
+  little better than the mask by chance). At 1 (the engines' `guard` option at 2: strict) a
+  pixel whose colour is nearer its own side's pool than the other side's is never moved, and
+  most hair beyond the mask is given up; 0.5 is the default.
 
-Measured on the development sets (docs/MATTING.md, "Issue 11, round 3" and "round 4"). The
+Measured on the development sets (docs/MATTING.md, "Issue 11, round 3" to "round 5"). The
 guard moves alpha only towards the mask, so it cannot make a pixel worse than the mask; it
 can undo a correct departure where both sides' colours explain a pixel equally (an ambiguous
 colour: then the mask's value is kept, as the compositor's rule says).
@@ -66,15 +67,17 @@ class GuardParams:
     trusted: Optional[float] = 5.0
     # there, a departure the evidence keeps less than this of is the mask's value (a solid core)
     core_residue: float = 0.2
-    tile: int = 48  # pixels per side of the tiles pools are made for
-    margin: int = 24  # pool pixels are taken this far around a tile (doubled while too few)
+    # pixels per side of the tiles pools are made for (round 4: 48 and 24; more local pools
+    # are less often fooled by a colour of the other side from across the tile)
+    tile: int = 32
+    margin: int = 16  # pool pixels are taken this far around a tile (doubled while too few)
     colours: int = 64  # covering colours per pool and tile at most (the mask's residual)
     tau: float = 0.03  # ... until every pool colour is within this of one
     pair_colours: int = 16  # of which the first this many make the mixtures (the engine's)
     min_pool: int = 8  # fewer pool pixels than this within 4x the margin: no evidence
     gain: float = 0.03  # the engine's alpha is kept in full from 2x this better than the mask
     denoise: float = 1.0  # Gaussian sigma applied to colours before they are compared
-    ambiguity: float = 0.0  # strict guard: the advantage less this x the nearer pool's distance
+    ambiguity: float = 0.5  # the advantage less this x the nearer pool's distance (Ambiguity)
 
 
 @dataclass

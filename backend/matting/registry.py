@@ -40,7 +40,7 @@ GUARD = Param(
     "how firmly the matte is held to the tracker's mask where the image does not support a "
     "change: 1 never measurably worse than the mask; lower keeps more of the engine's own "
     "alpha (finer hair on a mask drawn over it, but grey rims and speckle on hard edges); "
-    "0 off; above 1, up to 2, strict: a pixel whose colour is nearer its own side's colours "
+    "0 off; above 1 stricter, 2 strict: a pixel whose colour is nearer its own side's colours "
     "keeps the mask's value (solid hard objects whose dark parts match the shadows around "
     "them; hair outside the mask is given up)",
     minimum=0.0,

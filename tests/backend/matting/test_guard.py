@@ -66,7 +66,12 @@ def test_a_correct_departure_from_a_wrong_mask_is_kept() -> None:
     # an engine that got it right: the tracker's 3-px overreach is background
     out = guard(rgb, dilated, gt).alpha
     assert _sad(dilated, gt) > 200
-    assert _sad(out, gt) < 0.1 * _sad(dilated, gt)
+    # the ambiguity rule gives some of it up where the trusted core (5 px in, reached by the
+    # square dilation's diagonals) put background-like edge colours in the foreground pool:
+    # measured 0.117x the mask's error with it, 0.002x without
+    assert _sad(out, gt) < 0.15 * _sad(dilated, gt)
+    plain = guard(rgb, dilated, gt, replace(GuardParams(), ambiguity=0.0)).alpha
+    assert _sad(plain, gt) < 0.01 * _sad(dilated, gt)
 
 
 def test_a_hollowed_wire_is_restored_where_its_colour_is_the_objects() -> None:
@@ -257,20 +262,23 @@ def _dark_bumper() -> tuple:
     return np.clip(rgb, 0, 1), mask, mask.copy()
 
 
-def test_the_strict_guard_keeps_a_dark_part_that_only_nearly_matches_the_shadow() -> None:
+def test_the_ambiguity_rule_keeps_a_dark_part_that_only_nearly_matches_the_shadow() -> None:
     rgb, mask, truth = _dark_bumper()
     removed = mask.copy()
     removed[56:60, 16:80] = 0.0  # the engine took the rim for shadow
     rim = (slice(56, 60), slice(20, 76))
-    default = guard(rgb, mask, removed).alpha
-    strict = guard(rgb, mask, removed, replace(GuardParams(), ambiguity=1.0)).alpha
-    print(f"\nrim alpha: default {default[rim].mean():.3f}, strict {strict[rim].mean():.3f}")
-    assert default[rim].mean() < 0.9  # the default keeps part of the hole
+    plain, default, strict = (
+        guard(rgb, mask, removed, replace(GuardParams(), ambiguity=a)).alpha
+        for a in (0.0, GuardParams().ambiguity, 1.0)
+    )
+    print(f"\nrim alpha: no rule {plain[rim].mean():.3f}, default {default[rim].mean():.3f}, ")
+    print(f"strict {strict[rim].mean():.3f}")
+    assert plain[rim].mean() < 0.8  # without the rule, the guard keeps much of the hole
+    assert _sad(strict, truth) < _sad(default, truth) < 0.7 * _sad(plain, truth)
     # strict: the mask's value, but on the row touching the shadow, which the guard's denoise
-    # blurs into the shadow's colour (there the colour does say shadow; measured 0.75 kept)
+    # blurs into the shadow's colour (there the colour does say shadow; measured 0.72 kept)
     assert strict[56:59, 20:76].min() == 1.0
-    assert strict[59, 20:76].mean() > default[59, 20:76].mean() + 0.2
-    assert _sad(strict, truth) < 0.5 * _sad(default, truth)
+    assert strict[59, 20:76].mean() > plain[59, 20:76].mean() + 0.2
 
 
 def test_the_strict_guard_still_keeps_a_departure_the_colours_clearly_support() -> None:
@@ -280,8 +288,10 @@ def test_the_strict_guard_still_keeps_a_departure_the_colours_clearly_support() 
     engine = grown.copy()
     engine[17:20, 16:80] = 0.0  # the engine's correct answer
     strict = guard(rgb, grown, engine, replace(GuardParams(), ambiguity=1.0)).alpha
-    assert strict[17:20, 20:76].max() == 0.0
-    assert _sad(strict, truth) < _sad(grown, truth)
+    # the ground's own colour: kept; the row the denoise blurs with the body is a mixture whose
+    # colour is nearer the body's than the ground's, which strict gives to the mask
+    assert strict[17:19, 20:76].max() == 0.0
+    assert _sad(strict, truth) < 0.4 * _sad(grown, truth)
 
 
 def test_a_guard_option_above_one_is_the_strict_guard() -> None:
@@ -299,5 +309,9 @@ def test_a_guard_option_above_one_is_the_strict_guard() -> None:
     by_option = engine.run(inp).numpy()
     by_params = guard(rgb, mask, removed, replace(GuardParams(), ambiguity=1.0)).alpha
     np.testing.assert_allclose(by_option, by_params, atol=1e-6)
+    engine.guard_strength = 1.5  # half way from the default's ambiguity to 1
+    half = (GuardParams().ambiguity + 1.0) / 2
+    by_half = guard(rgb, mask, removed, replace(GuardParams(), ambiguity=half)).alpha
+    np.testing.assert_allclose(engine.run(inp).numpy(), by_half, atol=1e-6)
     engine.guard_strength = 1.0
     assert not np.allclose(engine.run(inp).numpy(), by_params, atol=1e-3)
