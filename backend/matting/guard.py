@@ -14,7 +14,9 @@ pixel where the engine departs from the mask is put to the compositing equation
   says: beyond the tracker's edge error the mask is the evidence. Without that, an engine that
   removed a whole region of one colour (a dark dog's hip before a dark pole) took that
   colour out of its side's pool and the guard then confirmed the hole. (In that trusted core,
-  a kept departure smaller than `core_residue` is residue: the mask's value.) Per tile of `tile`
+  a kept departure smaller than `core_residue` is residue: the mask's value.) Structures too
+  thin to reach `depth` (a line, a wire, a mesh's gaps) give their middles (`thin_keep`), so a
+  thin line's own colour is evidence for it. Per tile of `tile`
   pixels, the side's pixels within `margin` of it (widened while too few), reduced by
   farthest-point sampling to colours that cover the pool within `tau` (`evidence.cover`).
 - **Residuals.** The mask's value explains a pixel as well as its own side's nearest pool
@@ -51,7 +53,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 import torch
 
-from sam2matting.backend.matting.band import edge_distances, grown_bbox
+from sam2matting.backend.matting.band import disk, edge_distances, grown_bbox
 from sam2matting.backend.matting.colour_cover import mixture_residual, nearest
 from sam2matting.backend.matting.evidence import local_cover
 
@@ -78,6 +80,9 @@ class GuardParams:
     gain: float = 0.03  # the engine's alpha is kept in full from 2x this better than the mask
     denoise: float = 1.0  # Gaussian sigma applied to colours before they are compared
     ambiguity: float = 0.5  # the advantage less this x the nearer pool's distance (Ambiguity)
+    # in structures thinner than 2x `depth` (lines, wires, a mesh's gaps) the pixels at least
+    # this fraction of the structure's largest depth nearby join their side's pool (None: not)
+    thin_keep: Optional[float] = 0.6
 
 
 @dataclass
@@ -160,6 +165,11 @@ def _weights(
         ~inside & (((alpha <= p.confident) & (d_out >= p.depth)) | (d_out >= trusted)),  # back
         inside & (((alpha >= 1.0 - p.confident) & (d_in >= p.depth)) | (d_in >= trusted)),  # fore
     )
+    if p.thin_keep is not None:  # structures too thin for `depth` give their middles
+        pools = (
+            pools[0] | _thin_middles(~inside, d_out, p),
+            pools[1] | _thin_middles(inside, d_in, p),
+        )
     weight = np.zeros(mask.shape, np.float32)
     h, w = mask.shape
     for y0 in range(0, h, p.tile):
@@ -180,6 +190,18 @@ def _weights(
     core = np.where(inside, d_in, d_out) >= trusted
     weight[core & (weight * np.abs(alpha - mask) < p.core_residue)] = 0.0
     return weight
+
+
+def _thin_middles(side: np.ndarray, depth: np.ndarray, p: GuardParams) -> np.ndarray:
+    """The middles of one side's structures too thin to reach `depth` (the hold's rule for its
+    pools, `evidence.side_pools`): a thin line's own colour is then its side's evidence, and
+    the guard keeps it where an engine thinned or dropped it."""
+    import cv2
+
+    nearby = cv2.dilate(np.minimum(depth, 1e6).astype(np.float32), disk(2 * p.depth))
+    keep = 0.6 if p.thin_keep is None else p.thin_keep
+    out: np.ndarray = side & (nearby < p.depth) & (depth >= np.maximum(1.0, keep * nearby))
+    return out
 
 
 def _advantage(

@@ -86,6 +86,28 @@ def test_a_hollowed_wire_is_restored_where_its_colour_is_the_objects() -> None:
     assert _sad(out, gt) < 0.1 * _sad(hollow, gt)
 
 
+def test_a_thin_line_of_its_own_colour_is_its_own_evidence() -> None:
+    """A 3-px line crossing the frame next to an orange body, of a colour that happens to be
+    what 35 % orange over the blue ground looks like: too thin for a pool 3 px deep, so only
+    its middle can say that the colour is the object's own. An engine that read it as a 35 %
+    mixture is undone; without the thin structures' middles (`thin_keep` None) the mixture
+    explains the line better than any foreground colour and the guard keeps the grey."""
+    gt = np.zeros((80, 120), np.float32)
+    gt[20:60, 10:50] = 1.0  # a body: the foreground pool away from the line
+    rgb = _plate(gt)
+    rgb[50:53, 0:120] = 0.35 * FG + 0.65 * BG  # a line across the frame, part of the object
+    gt[50:53, 0:120] = 1.0
+    mask = gt.copy()
+    thinned = gt.copy()
+    thinned[50:53, 60:120] = 0.35  # the solve lost the line beyond the body
+    out = guard(rgb, mask, thinned).alpha
+    plain = guard(rgb, mask, thinned, replace(GuardParams(), thin_keep=None)).alpha
+    print(f"\nline SAD: thinned {_sad(thinned, gt):.1f}, guarded {_sad(out, gt):.1f}, ")
+    print(f"without thin middles {_sad(plain, gt):.1f}")
+    assert _sad(out, gt) < 0.1 * _sad(thinned, gt)
+    assert _sad(plain, gt) > 0.5 * _sad(thinned, gt)
+
+
 def test_a_region_the_engine_removed_whole_keeps_its_colour_as_evidence() -> None:
     # libby frame 45 in miniature: the object's lower half is dark, nearly the colour of the
     # ground, and the engine took it all out; its dark colour then never reached the
