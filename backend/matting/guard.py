@@ -167,8 +167,8 @@ def _weights(
     )
     if p.thin_keep is not None:  # structures too thin for `depth` give their middles
         pools = (
-            pools[0] | _thin_middles(~inside, d_out, p),
-            pools[1] | _thin_middles(inside, d_in, p),
+            pools[0] | _thin_middles(~inside, d_out, p.depth, p.thin_keep),
+            pools[1] | _thin_middles(inside, d_in, p.depth, p.thin_keep),
         )
     weight = np.zeros(mask.shape, np.float32)
     h, w = mask.shape
@@ -192,15 +192,14 @@ def _weights(
     return weight
 
 
-def _thin_middles(side: np.ndarray, depth: np.ndarray, p: GuardParams) -> np.ndarray:
-    """The middles of one side's structures too thin to reach `depth` (the hold's rule for its
+def _thin_middles(side: np.ndarray, depth: np.ndarray, reach: float, keep: float) -> np.ndarray:
+    """The middles of one side's structures too thin to reach `reach` (the hold's rule for its
     pools, `evidence.side_pools`): a thin line's own colour is then its side's evidence, and
     the guard keeps it where an engine thinned or dropped it."""
     import cv2
 
-    nearby = cv2.dilate(np.minimum(depth, 1e6).astype(np.float32), disk(2 * p.depth))
-    keep = 0.6 if p.thin_keep is None else p.thin_keep
-    out: np.ndarray = side & (nearby < p.depth) & (depth >= np.maximum(1.0, keep * nearby))
+    nearby = cv2.dilate(np.minimum(depth, 1e6).astype(np.float32), disk(2 * reach))
+    out: np.ndarray = side & (nearby < reach) & (depth >= np.maximum(1.0, keep * nearby))
     return out
 
 

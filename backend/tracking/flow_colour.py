@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from sam2matting.backend.matting.band import edge_distances
+
 BINS = 16  # histogram cells per channel (16^3 cells: uint8 colours in steps of 16)
 _EPS = 1e-4  # added to both histograms: a colour neither side has gives a ratio of 1
 
@@ -57,10 +59,7 @@ def _histogram(cells: np.ndarray) -> np.ndarray:
 
 def _edge_depth(inside: np.ndarray) -> np.ndarray:
     """Each pixel's distance to the other side of a boolean mask (both sides positive)."""
-    d_in = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
-    d_out = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)
-    if not inside.any():  # OpenCV reports a huge distance where there is no zero pixel
-        d_out[:] = np.inf
+    d_in, d_out = edge_distances(inside.astype(np.float32))
     out: np.ndarray = np.where(inside, d_in, d_out)
     return out
 
