@@ -8,7 +8,9 @@ each engine variant: "baseline" (the weight-free engine without the mask hold: t
 was before issue 11), "hold" (with the mask hold but without the fine-structure step: issue 11's
 round 1), "fine" (with the fine-structure step but without the do-no-harm guard: round 2),
 "round3" (the guard as first shipped, without its trusted deep pools), "round4" (with them:
-48-px pools, no ambiguity rule), "default" (as shipped: round 5); "guardS" is the default
+48-px pools, no ambiguity rule), "round5" (ambiguous colours, 32-px pools, thin middles; the
+residue only in the trusted core), "default" (as shipped: round 6, the residue growing from the
+mask's edge and fading out); "guardS" is the default
 with the engines' `guard` option at S (e.g. guard0.5; above 1 stricter, guard2 strict).
 Targets (issue 11):
 
@@ -51,8 +53,9 @@ from sam2matting.backend.matting.synthetic.devset import scene_items
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SAM2MATTING_SHARED_DATA", REPO.parent / "shared" / "data"))
-VARIANTS = ("baseline", "hold", "fine", "round3", "round4", "default")
-ROUND4_GUARD = replace(GuardParams(), tile=48, margin=24, ambiguity=0.0)
+VARIANTS = ("baseline", "hold", "fine", "round3", "round4", "round5", "default")
+ROUND5_GUARD = replace(GuardParams(), residue_fade=False)
+ROUND4_GUARD = replace(ROUND5_GUARD, tile=48, margin=24, ambiguity=0.0, thin_keep=None)
 # set -> masks scored; the first is the one its targets name
 SET_MASKS: Dict[str, Tuple[str, ...]] = {
     "alphamatting": ("tracker", "exact"),
@@ -64,7 +67,8 @@ SET_MASKS: Dict[str, Tuple[str, ...]] = {
 
 def engine(variant: str, threads: int) -> ClosedFormEngine:
     """The weight-free engine as shipped ("default"), with the guard as round 3 shipped it
-    ("round3": no trusted deep pools) or round 4 ("round4"), without the do-no-harm guard ("fine":
+    ("round3": no trusted deep pools), round 4 ("round4") or round 5 ("round5"), without the
+    do-no-harm guard ("fine":
     issue 11's round 2), without the fine-structure step either ("hold": round 1) or without
     the mask hold either ("baseline": the engine before issue 11)."""
     params = ClosedFormEngineParams()
@@ -78,7 +82,7 @@ def engine(variant: str, threads: int) -> ClosedFormEngine:
         params = replace(params, evidence=None, fine=False)
     elif variant == "hold":
         params = replace(params, fine=False)
-    elif variant not in ("fine", "round3", "round4", "default") and not variant.startswith("guard"):
+    elif variant not in VARIANTS and not variant.startswith("guard"):
         known = ", ".join(VARIANTS)
         raise ValueError(f"unknown variant {variant!r}; known: {known}, guardS (S in 0-2)")
     out = ClosedFormEngine(params)
@@ -88,6 +92,8 @@ def engine(variant: str, threads: int) -> ClosedFormEngine:
         out.guard = replace(ROUND4_GUARD, trusted=None)
     elif variant == "round4":
         out.guard = ROUND4_GUARD
+    elif variant == "round5":
+        out.guard = ROUND5_GUARD
     elif variant != "default":
         out.guard = None
     return out

@@ -14,11 +14,12 @@ pixel where the engine departs from the mask is put to the compositing equation
   says: beyond the tracker's edge error the mask is the evidence. Without that, an engine that
   removed a whole region of one colour (a dark dog's hip before a dark pole) took that
   colour out of its side's pool and the guard then confirmed the hole. (In that trusted core,
-  a kept departure smaller than `core_residue` is residue: the mask's value.) Structures too
-  thin to reach `depth` (a line, a wire, a mesh's gaps) give their middles (`thin_keep`), so a
-  thin line's own colour is evidence for it. Per tile of `tile`
-  pixels, the side's pixels within `margin` of it (widened while too few), reduced by
-  farthest-point sampling to colours that cover the pool within `tau` (`evidence.cover`).
+  a kept departure smaller than `core_residue` is residue: the mask's value; the residue
+  grows to that from nothing at the mask's edge, and fades out: no seam at a fixed depth.)
+  Structures too thin to reach `depth` (a line, a wire, a mesh's gaps) give their middles
+  (`thin_keep`), so a thin line's own colour is evidence for it. Per tile of `tile` pixels,
+  the side's pixels within `margin` of it (widened while too few), reduced by farthest-point
+  sampling to colours that cover the pool within `tau` (`evidence.cover`).
 - **Residuals.** The mask's value explains a pixel as well as its own side's nearest pool
   colour does; the engine's alpha, as well as the best pair of one colour from each side
   mixed in that proportion (the first `pair_colours` of each pool: a coarser cover, so the
@@ -67,8 +68,11 @@ class GuardParams:
     depth: float = 3.0  # pool pixels lie at least this far from the mask's edge
     # ... and from this far they are pool pixels whatever the engine says (None: never)
     trusted: Optional[float] = 5.0
-    # there, a departure the evidence keeps less than this of is the mask's value (a solid core)
+    # there, a departure the evidence keeps less than this of is the mask's value (a solid
+    # core), and from twice this kept in full; the residue grows to it from the mask's edge
     core_residue: float = 0.2
+    # False: rounds 4-5's rule (the residue only in the trusted core, all or nothing)
+    residue_fade: bool = True
     # pixels per side of the tiles pools are made for (round 4: 48 and 24; more local pools
     # are less often fooled by a colour of the other side from across the tile)
     tile: int = 32
@@ -186,10 +190,28 @@ def _weights(
             py, px = py + y0, px + x0
             advantage = _advantage(colours[py, px], alpha[py, px], mask[py, px], (back, fore), p)
             weight[py, px] = np.clip(advantage / (2.0 * p.gain), 0.0, 1.0)
-    # in the trusted core, what is left of a departure below `core_residue` is residue too
-    core = np.where(inside, d_in, d_out) >= trusted
-    weight[core & (weight * np.abs(alpha - mask) < p.core_residue)] = 0.0
-    return weight
+    depth = np.where(inside, d_in, d_out)
+    if not p.residue_fade:
+        weight[(depth >= trusted) & (weight * np.abs(alpha - mask) < p.core_residue)] = 0.0
+        return weight
+    faded: np.ndarray = weight * _residue_fade(weight * np.abs(alpha - mask), depth, p)
+    return faded
+
+
+def _residue_fade(kept: np.ndarray, depth: np.ndarray, p: GuardParams) -> np.ndarray:
+    """The factor (0..1) of a kept departure `kept` at `depth` px from the mask's edge that
+    is more than residue: the residue grows from nothing at the edge's own pixels (depth 1)
+    to `core_residue` in the trusted core; a kept departure below the residue goes, one above
+    twice the residue stays, linear between. Continuous in both, so a departure fading with
+    depth fades out instead of stopping at a fixed depth (round 5's cut at `trusted` drew a
+    contour parallel to a straight edge: a seam), and a noisy one does not turn to speckle."""
+    if p.trusted is None or p.core_residue <= 0:
+        return np.ones(kept.shape, np.float32)
+    reach = max(p.trusted - 1.0, 1e-6)
+    residue = p.core_residue * np.clip((depth - 1.0) / reach, 0.0, 1.0)
+    fade = np.clip((kept - residue) / np.maximum(residue, 1e-6), 0.0, 1.0)
+    out: np.ndarray = np.where(residue > 0, fade, 1.0).astype(np.float32)
+    return out
 
 
 def _thin_middles(side: np.ndarray, depth: np.ndarray, reach: float, keep: float) -> np.ndarray:

@@ -68,10 +68,11 @@ def test_a_correct_departure_from_a_wrong_mask_is_kept() -> None:
     assert _sad(dilated, gt) > 200
     # the ambiguity rule gives some of it up where the trusted core (5 px in, reached by the
     # square dilation's diagonals) put background-like edge colours in the foreground pool:
-    # measured 0.117x the mask's error with it, 0.002x without
+    # measured 0.125x the mask's error with it, 0.010x without (the residue, growing from the
+    # mask's edge, takes the faintest antialiasing 3-4 px in: 0.117x / 0.002x before round 6)
     assert _sad(out, gt) < 0.15 * _sad(dilated, gt)
     plain = guard(rgb, dilated, gt, replace(GuardParams(), ambiguity=0.0)).alpha
-    assert _sad(plain, gt) < 0.01 * _sad(dilated, gt)
+    assert _sad(plain, gt) < 0.02 * _sad(dilated, gt)
 
 
 def test_a_hollowed_wire_is_restored_where_its_colour_is_the_objects() -> None:
@@ -144,7 +145,8 @@ def test_the_trusted_core_keeps_no_small_remainder_of_a_departure() -> None:
     texture = np.kron(rng.uniform(0.1, 0.9, (48, 48, 3)), np.ones((2, 2, 1))).astype(np.float32)
     rgb = np.where(mask[..., None] > 0, texture, BG).astype(np.float32)
     alpha = np.where(mask > 0, 0.85, 0.0).astype(np.float32)
-    deep = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5) >= 5
+    depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+    deep = depth >= 5
 
     loose = guard(rgb, mask, alpha, replace(GuardParams(), core_residue=0.0)).alpha
     out = guard(rgb, mask, alpha).alpha
@@ -154,7 +156,33 @@ def test_the_trusted_core_keeps_no_small_remainder_of_a_departure() -> None:
 
     assert grey(loose) > 20  # without the rule: a speckled core
     assert grey(out) == 0
-    np.testing.assert_array_equal(out[~deep], loose[~deep])  # nothing changes nearer the edge
+    edge = (depth > 0) & (depth <= 1)  # the edge's own pixels: no residue there
+    np.testing.assert_array_equal(out[edge], loose[edge])
+    assert (out[~deep] != loose[~deep]).any()  # ... and a growing one between edge and core
+
+
+def test_the_residue_fades_with_depth_and_size_so_no_seam_is_drawn() -> None:
+    # a departure the evidence keeps partly, fading with depth (a car's roof rack over the sky):
+    # a cut at a fixed depth or a fixed size steps the alpha along a line parallel to a
+    # straight edge (round 5: two seams on the DAVIS dev clips); the residue's factor changes
+    # by at most 1 / residue per unit of kept departure and is continuous in depth
+    from sam2matting.backend.matting.guard import _residue_fade
+
+    p = GuardParams()
+    depth = np.linspace(0.0, 12.0, 1201, dtype=np.float32)[None, :]
+    kept = np.linspace(0.0, 1.0, 1001, dtype=np.float32)[:, None]
+    out = kept * _residue_fade(kept + 0 * depth, depth + 0 * kept, p)
+    assert np.abs(np.diff(out, axis=1)).max() < 0.01  # steps of 0.01 px in depth
+    assert (
+        np.abs(np.diff(out, axis=0)).max() < 0.004
+    )  # steps of 0.001 in the departure (slope <= 3)
+    assert out[:, depth[0] <= 1.0].tolist() == np.broadcast_to(kept, (1001, 101)).tolist()
+    deep = depth[0] >= p.trusted
+    assert out[kept[:, 0] < p.core_residue][:, deep].max() == 0.0  # a solid core
+    whole = kept[:, 0] >= 2 * p.core_residue
+    np.testing.assert_array_equal(
+        out[whole][:, deep], np.broadcast_to(kept[whole], out[whole][:, deep].shape)
+    )
 
 
 def test_without_evidence_on_one_side_the_mask_stands() -> None:
