@@ -10,8 +10,8 @@ round 1), "fine" (with the fine-structure step but without the do-no-harm guard:
 "round3" (the guard as first shipped, without its trusted deep pools), "round4" (with them:
 48-px pools, no ambiguity rule), "round5" (ambiguous colours, 32-px pools, thin middles; the
 residue only in the trusted core), "default" (as shipped: round 6, the residue growing from the
-mask's edge and fading out); "guardS" is the default
-with the engines' `guard` option at S (e.g. guard0.5; above 1 stricter, guard2 strict).
+mask's edge and fading out); "guardS" is the default with the engines' `guard` option at S
+(e.g. guard0.5; above 1 stricter, guard2 strict).
 Targets (issue 11):
 
 - alphamatting_dev, tracker masks: mean SAD <= 0.50x the mask's, mean Grad <= 0.18x, no image
@@ -68,9 +68,8 @@ SET_MASKS: Dict[str, Tuple[str, ...]] = {
 def engine(variant: str, threads: int) -> ClosedFormEngine:
     """The weight-free engine as shipped ("default"), with the guard as round 3 shipped it
     ("round3": no trusted deep pools), round 4 ("round4") or round 5 ("round5"), without the
-    do-no-harm guard ("fine":
-    issue 11's round 2), without the fine-structure step either ("hold": round 1) or without
-    the mask hold either ("baseline": the engine before issue 11)."""
+    do-no-harm guard ("fine": issue 11's round 2), without the fine-structure step either
+    ("hold": round 1) or without the mask hold either ("baseline": the engine before issue 11)."""
     params = ClosedFormEngineParams()
     params = replace(
         params,

@@ -190,11 +190,11 @@ def _weights(
             py, px = py + y0, px + x0
             advantage = _advantage(colours[py, px], alpha[py, px], mask[py, px], (back, fore), p)
             weight[py, px] = np.clip(advantage / (2.0 * p.gain), 0.0, 1.0)
-    depth = np.where(inside, d_in, d_out)
+    depth, kept = np.where(inside, d_in, d_out), weight * np.abs(alpha - mask)
     if not p.residue_fade:
-        weight[(depth >= trusted) & (weight * np.abs(alpha - mask) < p.core_residue)] = 0.0
+        weight[(depth >= trusted) & (kept < p.core_residue)] = 0.0
         return weight
-    faded: np.ndarray = weight * _residue_fade(weight * np.abs(alpha - mask), depth, p)
+    faded: np.ndarray = weight * _residue_fade(kept, depth, p)
     return faded
 
 

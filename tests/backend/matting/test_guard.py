@@ -173,9 +173,8 @@ def test_the_residue_fades_with_depth_and_size_so_no_seam_is_drawn() -> None:
     kept = np.linspace(0.0, 1.0, 1001, dtype=np.float32)[:, None]
     out = kept * _residue_fade(kept + 0 * depth, depth + 0 * kept, p)
     assert np.abs(np.diff(out, axis=1)).max() < 0.01  # steps of 0.01 px in depth
-    assert (
-        np.abs(np.diff(out, axis=0)).max() < 0.004
-    )  # steps of 0.001 in the departure (slope <= 3)
+    # steps of 0.001 in the departure (slope <= 3)
+    assert np.abs(np.diff(out, axis=0)).max() < 0.004
     assert out[:, depth[0] <= 1.0].tolist() == np.broadcast_to(kept, (1001, 101)).tolist()
     deep = depth[0] >= p.trusted
     assert out[kept[:, 0] < p.core_residue][:, deep].max() == 0.0  # a solid core
