@@ -1,14 +1,15 @@
 """Closed-form matting (Levin, Lischinski & Weiss 2008) on tiles, as a `TileSolver`.
 
-Per tile: pymatting builds the matting Laplacian L of the tile's colours; the unknown pixels
+Per tile: the matting Laplacian L of the tile's colours is built; the unknown pixels
 solve (L_UU + Lambda) x = -L_UK x_K + Lambda p, where x_K are the trimap's known values and p is
 the coarse alpha, a weak prior whose weight grows with the distance from the coarse alpha's 0.5
 contour (far from the tracker's edge the tracker is probably right; near it, the image decides).
 The prior also keeps every system positive definite, even on a tile without constraints.
 
 The system is solved by Jacobi-preconditioned conjugate gradients started from the coarse alpha,
-with a bounded number of iterations, so the time per tile is bounded (a sparse LU is available
-for exact solves). With `solve_scale` 0.5 the system is solved at half the tile's resolution and
+with a bounded number of iterations, so the time per tile is bounded, in compiled code that
+releases the GIL (`tile_system`; pymatting + scipy.sparse remain as a reference, and a sparse
+LU for exact solves). With `solve_scale` 0.5 the system is solved at half the tile's resolution and
 brought back to full resolution through the local linear colour model
 (`guided.upsample_through_colour`), the model the Laplacian itself is built from: about a quarter
 of the cost, for the same accuracy on real photographs (see docs/MATTING.md).
@@ -18,19 +19,24 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import ClassVar, List, Optional, Tuple
+from typing import ClassVar, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 
+from sam2matting.backend.matting import tile_system
 from sam2matting.backend.matting.base import TileSolver
 from sam2matting.backend.matting.guided import downsample, upsample_through_colour
 
 log = logging.getLogger(__name__)
 
-# (image (h, w, 3) float64, unknown (h, w) bool, known foreground (h, w) bool, coarse (h, w))
+METHODS = ("cg", "cg_scipy", "direct")
+
+# (image (h, w, 3) float64, unknown (h, w) bool, known foreground (h, w) bool or known alpha
+# (h, w) 0/1, coarse (h, w))
 Tile = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -49,7 +55,9 @@ class ClosedFormParams:
     workers: int = 0  # threads over the tiles of a batch; 0: one per CPU, at most 4
     # "cg": Jacobi-preconditioned conjugate gradients from the coarse alpha, at most
     # cg_iterations (bounded time per tile; stopping early also keeps the solution near the
-    # prior where the image says little); "direct": sparse LU, exact, slower
+    # prior where the image says little), compiled (`tile_system`); "cg_scipy": the same
+    # through scipy.sparse (the engine before issue 11's cost work; a reference for timings
+    # and tests); "direct": sparse LU, exact, slower
     method: str = "cg"
     cg_iterations: int = 100
     cg_tolerance: float = 1e-4
@@ -64,6 +72,8 @@ class ClosedFormSolver(TileSolver):
         self.params = params or ClosedFormParams()
         if self.params.solve_scale not in (0.5, 1.0):
             raise ValueError("solve_scale must be 0.5 or 1.0")
+        if self.params.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}")
         self.failures = 0  # tiles that fell back to the coarse alpha (logged)
 
     def solve(self, rgb: torch.Tensor, trimap: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
@@ -96,9 +106,8 @@ class ClosedFormSolver(TileSolver):
         workers = self.params.workers or min(4, os.cpu_count() or 1)
         if workers <= 1 or len(tiles) <= 1:
             return [self._solve_one(*t) for t in tiles]
-        # pymatting's Laplacian (numba, nogil) and SuperLU release the GIL: threads suffice
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(lambda t: self._solve_one(*t), tiles))
+        # the compiled solve (numba, nogil) releases the GIL: threads suffice
+        return list(_pool(workers).map(lambda t: self._solve_one(*t), tiles))
 
     def _solve_one(
         self, image: np.ndarray, unknown: np.ndarray, fg: np.ndarray, coarse: np.ndarray
@@ -119,6 +128,22 @@ class ClosedFormSolver(TileSolver):
         out = known_alpha.copy()
         out[unknown] = np.clip(values, 0.0, 1.0)
         return out
+
+
+_POOLS: Dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One long-lived pool per worker count: a frame makes a dozen tile batches, and starting
+    threads for each cost about 0.03 s per 1080p frame. Tasks are whole tiles, so callers on
+    other threads can share a pool."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="closed-form")
+            _POOLS[workers] = pool
+        return pool
 
 
 def prior_weights(coarse: np.ndarray, params: ClosedFormParams) -> np.ndarray:
@@ -150,25 +175,41 @@ def solve_tile(
     image: (h, w, 3) float64 in [0, 1]; unknown: (h, w) bool; known_alpha: (h, w) 0/1 values
     for the known pixels; coarse: (h, w) prior in [0, 1].
     """
+    system = (np.ascontiguousarray(image), unknown, known_alpha, coarse)
+    if params.method == "cg":  # compiled, releases the GIL (tile_system.py)
+        return _solve_compiled(system, params)
+    return _solve_scipy(system, params)
+
+
+def _solve_compiled(system: Tile, params: ClosedFormParams) -> np.ndarray:
+    image, unknown, known_alpha, coarse = system
+    stencil = tile_system.laplacian_stencil(image, params.epsilon, params.radius, unknown)
+    cols, coef, diag, rhs = tile_system.reduced_system(
+        stencil, unknown, known_alpha, coarse, prior_weights(coarse, params)
+    )
+    x0 = np.clip(coarse.ravel()[unknown.ravel()], 0.0, 1.0)
+    return tile_system.conjugate_gradients(
+        cols, coef, diag, rhs, x0, params.cg_tolerance, params.cg_iterations
+    )
+
+
+def _solve_scipy(system: Tile, params: ClosedFormParams) -> np.ndarray:
+    """The same system through pymatting's Laplacian and scipy.sparse ("cg_scipy", "direct")."""
     import scipy.sparse
     import scipy.sparse.linalg
     from pymatting import cf_laplacian
 
-    laplacian = cf_laplacian(
-        np.ascontiguousarray(image),
-        epsilon=params.epsilon,
-        radius=params.radius,
-        is_known=~unknown,
-    )
+    image, unknown, known_alpha, coarse = system
+    laplacian = cf_laplacian(image, epsilon=params.epsilon, radius=params.radius, is_known=~unknown)
     u = unknown.ravel()
     lam = prior_weights(coarse, params).ravel()[u]
     rows = laplacian[u]
-    system = rows[:, u] + scipy.sparse.diags(lam)
+    matrix = rows[:, u] + scipy.sparse.diags(lam)
     rhs = lam * coarse.ravel()[u] - rows[:, ~u] @ known_alpha.ravel()[~u]
-    if params.method == "cg":
-        inverse_diagonal = scipy.sparse.diags(1.0 / system.diagonal())
+    if params.method == "cg_scipy":
+        inverse_diagonal = scipy.sparse.diags(1.0 / matrix.diagonal())
         values, _info = scipy.sparse.linalg.cg(
-            system.tocsr(),
+            matrix.tocsr(),
             rhs,
             x0=np.clip(coarse.ravel()[u], 0.0, 1.0),
             rtol=params.cg_tolerance,
@@ -177,6 +218,6 @@ def solve_tile(
         )
         return np.asarray(values)
     # a symmetric fill-reducing ordering: the system is symmetric positive definite
-    lu = scipy.sparse.linalg.splu(system.tocsc(), permc_spec="MMD_AT_PLUS_A")
+    lu = scipy.sparse.linalg.splu(matrix.tocsc(), permc_spec="MMD_AT_PLUS_A")
     direct: np.ndarray = lu.solve(rhs)
     return direct
