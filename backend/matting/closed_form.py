@@ -18,16 +18,13 @@ of the cost, for the same accuracy on real photographs (see docs/MATTING.md).
 from __future__ import annotations
 
 import logging
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import ClassVar, Dict, List, Optional, Tuple
+from typing import ClassVar, List, Optional, Tuple
 
 import numpy as np
 import torch
 
-from sam2matting.backend.matting import tile_system
+from sam2matting.backend.matting import tile_system, workers
 from sam2matting.backend.matting.base import TileSolver
 from sam2matting.backend.matting.guided import downsample, upsample_through_colour
 
@@ -103,11 +100,8 @@ class ClosedFormSolver(TileSolver):
         return full.to(device)
 
     def _map(self, tiles: List[Tile]) -> List[np.ndarray]:
-        workers = self.params.workers or min(4, os.cpu_count() or 1)
-        if workers <= 1 or len(tiles) <= 1:
-            return [self._solve_one(*t) for t in tiles]
         # the compiled solve (numba, nogil) releases the GIL: threads suffice
-        return list(_pool(workers).map(lambda t: self._solve_one(*t), tiles))
+        return workers.map_tiles(lambda t: self._solve_one(*t), tiles, self.params.workers)
 
     def _solve_one(
         self, image: np.ndarray, unknown: np.ndarray, fg: np.ndarray, coarse: np.ndarray
@@ -128,22 +122,6 @@ class ClosedFormSolver(TileSolver):
         out = known_alpha.copy()
         out[unknown] = np.clip(values, 0.0, 1.0)
         return out
-
-
-_POOLS: Dict[int, ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """One long-lived pool per worker count: a frame makes a dozen tile batches, and starting
-    threads for each cost about 0.03 s per 1080p frame. Tasks are whole tiles, so callers on
-    other threads can share a pool."""
-    with _POOLS_LOCK:
-        pool = _POOLS.get(workers)
-        if pool is None:
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="closed-form")
-            _POOLS[workers] = pool
-        return pool
 
 
 def prior_weights(coarse: np.ndarray, params: ClosedFormParams) -> np.ndarray:

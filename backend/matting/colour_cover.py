@@ -244,7 +244,8 @@ def _kernel(name: str) -> Callable[..., Any]:
     first call, or loads it from its on-disk cache)."""
     import numba
 
-    # no fastmath: the loops must keep numpy's float32 rounding (no reassociation, no FMA)
+    # no fastmath: the loops must keep numpy's float32 rounding (no reassociation, no FMA);
+    # nogil: the hold and the guard run their tiles on threads (`workers`)
     loops: Dict[str, Callable[..., Any]] = {
         "gather": _gather,
         "cell_index": _cell_index,
@@ -253,7 +254,7 @@ def _kernel(name: str) -> Callable[..., Any]:
         "nearest": _nearest,
         "mixture": _mixture,
     }
-    out: Callable[..., Any] = numba.njit(cache=True)(loops[name])
+    out: Callable[..., Any] = numba.njit(cache=True, nogil=True)(loops[name])
     return out
 
 

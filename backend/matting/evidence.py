@@ -32,6 +32,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from sam2matting.backend.matting.colour_cover import nearest, window_cover
+from sam2matting.backend.matting.workers import map_tiles
 
 
 @dataclass(frozen=True)
@@ -129,26 +130,31 @@ def pool_distances(
     h, w = region.shape
     dist = [np.full((h, w), np.inf, np.float32), np.full((h, w), np.inf, np.float32)]
     step = params.tile
-    for y0 in range(0, h, step):
-        for x0 in range(0, w, step):
-            tile = region[y0 : y0 + step, x0 : x0 + step]
-            if not tile.any():
-                continue
-            ys, xs = np.nonzero(tile)
-            ys, xs = ys + y0, xs + x0
-            colours = rgb[ys, xs].astype(np.float32)
-            for side in (0, 1):
-                samples = local_cover(
-                    rgb,
-                    pools[side],
-                    (y0, x0),
-                    (params.tile, params.margin, params.min_pool),
-                    params.max_colours,
-                    params.tau,
-                )
-                if samples is None:
-                    continue
+    origins = [
+        (y0, x0)
+        for y0 in range(0, h, step)
+        for x0 in range(0, w, step)
+        if region[y0 : y0 + step, x0 : x0 + step].any()
+    ]
+
+    def one_tile(origin: Tuple[int, int]) -> None:  # writes only its own tile's pixels
+        y0, x0 = origin
+        ys, xs = np.nonzero(region[y0 : y0 + step, x0 : x0 + step])
+        ys, xs = ys + y0, xs + x0
+        colours = rgb[ys, xs].astype(np.float32)
+        for side in (0, 1):
+            samples = local_cover(
+                rgb,
+                pools[side],
+                (y0, x0),
+                (params.tile, params.margin, params.min_pool),
+                params.max_colours,
+                params.tau,
+            )
+            if samples is not None:
                 dist[side][ys, xs] = nearest(colours, samples)
+
+    map_tiles(one_tile, origins)
     return dist[0], dist[1]
 
 

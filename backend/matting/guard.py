@@ -57,6 +57,7 @@ import torch
 from sam2matting.backend.matting.band import disk, edge_distances, grown_bbox
 from sam2matting.backend.matting.colour_cover import mixture_residual, nearest
 from sam2matting.backend.matting.evidence import local_cover
+from sam2matting.backend.matting.workers import map_tiles
 
 
 @dataclass(frozen=True)
@@ -176,20 +177,26 @@ def _weights(
         )
     weight = np.zeros(mask.shape, np.float32)
     h, w = mask.shape
-    for y0 in range(0, h, p.tile):
-        for x0 in range(0, w, p.tile):
-            tile = examined[y0 : y0 + p.tile, x0 : x0 + p.tile]
-            if not tile.any():
-                continue
-            reach = (p.tile, p.margin, p.min_pool)
-            back = local_cover(colours, pools[0], (y0, x0), reach, p.colours, p.tau)
-            fore = local_cover(colours, pools[1], (y0, x0), reach, p.colours, p.tau)
-            if back is None or fore is None:
-                continue  # no evidence on one side: the mask stands
-            py, px = np.nonzero(tile)
-            py, px = py + y0, px + x0
-            advantage = _advantage(colours[py, px], alpha[py, px], mask[py, px], (back, fore), p)
-            weight[py, px] = np.clip(advantage / (2.0 * p.gain), 0.0, 1.0)
+    origins = [
+        (y0, x0)
+        for y0 in range(0, h, p.tile)
+        for x0 in range(0, w, p.tile)
+        if examined[y0 : y0 + p.tile, x0 : x0 + p.tile].any()
+    ]
+
+    def one_tile(origin: Tuple[int, int]) -> None:  # writes only its own tile's pixels
+        y0, x0 = origin
+        reach = (p.tile, p.margin, p.min_pool)
+        back = local_cover(colours, pools[0], (y0, x0), reach, p.colours, p.tau)
+        fore = local_cover(colours, pools[1], (y0, x0), reach, p.colours, p.tau)
+        if back is None or fore is None:
+            return  # no evidence on one side: the mask stands
+        py, px = np.nonzero(examined[y0 : y0 + p.tile, x0 : x0 + p.tile])
+        py, px = py + y0, px + x0
+        advantage = _advantage(colours[py, px], alpha[py, px], mask[py, px], (back, fore), p)
+        weight[py, px] = np.clip(advantage / (2.0 * p.gain), 0.0, 1.0)
+
+    map_tiles(one_tile, origins)
     depth, kept = np.where(inside, d_in, d_out), weight * np.abs(alpha - mask)
     if not p.residue_fade:
         weight[(depth >= trusted) & (kept < p.core_residue)] = 0.0

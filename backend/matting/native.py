@@ -139,8 +139,11 @@ class NativeStage:
         trimap = torch.stack([_crop(trimap_f[None], y0, x0, size) for y0, x0 in origins])
         coarse = torch.stack([_crop(coarse_f[None], y0, x0, size) for y0, x0 in origins])
         alpha = self.solver.solve(rgb, trimap, coarse).float()
-        # where the solver failed outright (NaN), fall back to the coarse prior
-        alpha = torch.where(torch.isfinite(alpha), alpha, coarse).clamp_(0.0, 1.0)
+        # where the solver failed outright (NaN), fall back to the coarse prior; a finite sum
+        # means every value is finite, and costs a fraction of an elementwise isfinite
+        if not torch.isfinite(alpha.sum()):
+            alpha = torch.where(torch.isfinite(alpha), alpha, coarse)
+        alpha = alpha.clamp(0.0, 1.0)  # not in place: a solver may return inference tensors
         line = ramp(size, self.layout.overlap, acc.device)
         weight = line[:, None] * line[None, :]
         h, w = acc.shape
