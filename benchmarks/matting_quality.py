@@ -5,15 +5,15 @@ the DAVIS dev clips car-shadow, libby and dance-twirl (hard-object measures give
 mask), and the procedural dense-structure and hard-object sets (`matting.synthetic.devset`).
 Each set is scored with the masks the targets name (simulated tracker masks and exact ones) for
 each engine variant: "baseline" (the weight-free engine without the mask hold: the engine as it
-was before issue 11, its tile systems solved through scipy.sparse as they were then; only its
-colour upsampling is today's, which is faster, so its timing flatters the baseline), "hold"
-(with the mask hold but without the fine-structure step: issue 11's round 1), "fine" (with the
-fine-structure step but without the do-no-harm guard: round 2), "round3" (the guard as first
-shipped, without its trusted deep pools), "round4" (with them: 48-px pools, no ambiguity rule),
-"round5" (ambiguous colours, 32-px pools, thin middles; the residue only in the trusted core),
-"default" (as shipped: round 6, the residue growing from the mask's edge and fading out);
-"guardS" is the default with the engines' `guard` option at S (e.g. guard0.5; above 1 stricter,
-guard2 strict).
+was before issue 11: on the whole frame, its tile systems solved through scipy.sparse as they
+were then; only its colour upsampling is today's, which is faster, so its timing flatters the
+baseline), "hold" (with the mask hold but without the fine-structure step: issue 11's round 1),
+"fine" (with the fine-structure step but without the do-no-harm guard: round 2), "round3" (the
+guard as first shipped, without its trusted deep pools), "round4" (with them: 48-px pools, no
+ambiguity rule), "round5" (ambiguous colours, 32-px pools, thin middles; the residue only in the
+trusted core), "default" (as shipped: round 6, the residue growing from the mask's edge and
+fading out); "guardS" is the default with the engines' `guard` option at S (e.g. guard0.5; above
+1 stricter, guard2 strict).
 Targets (issue 11):
 
 - alphamatting_dev, tracker masks: mean SAD <= 0.50x the mask's, mean Grad <= 0.18x, no image
@@ -86,6 +86,7 @@ def engine(variant: str, threads: int) -> ClosedFormEngine:
             fine=False,
             first=replace(params.first, method="cg_scipy"),
             second=replace(params.second, method="cg_scipy"),
+            crop=False,
         )
     elif variant == "hold":
         params = replace(params, fine=False)

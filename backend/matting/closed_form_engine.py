@@ -34,6 +34,7 @@ import torch.nn.functional as F  # noqa: N812 - the usual torch alias
 from sam2matting.backend.capabilities import Capability, Param
 from sam2matting.backend.config import BackendConfig
 from sam2matting.backend.matting import band as bandlib
+from sam2matting.backend.matting import reach
 from sam2matting.backend.matting.base import MattingEngine, MattingInput
 from sam2matting.backend.matting.closed_form import ClosedFormParams, ClosedFormSolver
 from sam2matting.backend.matting.evidence import EvidenceParams
@@ -77,6 +78,9 @@ class ClosedFormEngineParams:
             prior_weight=10.0, prior_width=2.0, solve_scale=1.0, cg_iterations=50
         )
     )
+    # work on the crop that holds everything the steps read (`reach.work_box`): the same
+    # answer, without whole-frame work for an object that fills a fraction of the frame
+    crop: bool = True
 
 
 class ClosedFormEngine(MattingEngine):
@@ -151,8 +155,18 @@ class ClosedFormEngine(MattingEngine):
         mask = (inp.mask.detach().float().cpu() > 0.5).float()
         h, w = mask.shape
         factor = 2 if min(h, w) >= MIN_SIDE_FOR_HALF else 1
-        alpha = self._matte_cpu(rgb, mask, factor)
+        box = self._work_box(mask, factor) if self.params.crop else None
+        if box is None:
+            return self._matte_cpu(rgb, mask, factor).to(device)
+        ys, xs = box
+        alpha = mask.clone()  # beyond the crop nothing is in reach of the mask's edge: 0
+        alpha[ys, xs] = self._matte_cpu(rgb[:, ys, xs], mask[ys, xs], factor)
         return alpha.to(device)
+
+    def _work_box(self, mask: torch.Tensor, factor: int) -> Optional[reach.Box]:
+        p = self.params
+        grids = [(p.first_layout, factor), (p.native_layout, 1)]
+        return reach.work_box(mask.numpy() > 0.5, p.band.max_width, grids, p.evidence, factor)
 
     def _matte_cpu(self, rgb: torch.Tensor, mask: torch.Tensor, factor: int) -> torch.Tensor:
         h, w = mask.shape
