@@ -132,11 +132,12 @@ def prior_weights(coarse: np.ndarray, params: ClosedFormParams) -> np.ndarray:
     import cv2
 
     inside = (coarse > 0.5).astype(np.uint8)
-    d_in = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
-    d_out = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 3)
-    dist = np.where(inside > 0, d_in, d_out).astype(np.float64) / params.solve_scale
     if not inside.any() or inside.all():  # no edge in the tile: the prior is uniform
-        dist = np.full_like(dist, params.prior_width)
+        dist = np.full(inside.shape, params.prior_width, np.float64)
+    else:
+        d_in = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
+        d_out = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 3)
+        dist = np.where(inside > 0, d_in, d_out).astype(np.float64) / params.solve_scale
     ratio = np.minimum(dist / max(params.prior_width, 1e-6), 1.0)
     return params.prior_weight * ratio**2 + params.prior_floor
 

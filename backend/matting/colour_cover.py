@@ -110,34 +110,36 @@ def _gather(rgb: Any, pool: Any, y0: int, y1: int, x0: int, x1: int, half: Any) 
     the keys, and the table they index unchecked, would overflow) are left out; the backend's
     frames are clipped to [0, 1] before they get here, this guards other callers."""
     limit = half * np.float32(1 << 19)  # spans under 2^20 cells: keys under 2^60
-    held = np.zeros((y1 - y0, x1 - x0), np.bool_)  # pool pixels with a colour the grid holds
+    # one pass: the window's size bounds the count; numpy's float32 division and floor
+    size = max(y1 - y0, 0) * max(x1 - x0, 0)
+    colours = np.empty((size, 3), np.float32)
+    cells = np.empty((size, 3), np.int64)
+    low = np.full(3, np.iinfo(np.int64).max, np.int64)
+    high = np.full(3, np.iinfo(np.int64).min, np.int64)
     n = 0
     for y in range(y0, y1):
         for x in range(x0, x1):
+            if not pool[y, x]:
+                continue
             r, g, b = abs(rgb[y, x, 0]), abs(rgb[y, x, 1]), abs(rgb[y, x, 2])
-            if pool[y, x] and r < limit and g < limit and b < limit:  # NaN compares false
-                held[y - y0, x - x0] = True
-                n += 1
-    colours = np.empty((n, 3), np.float32)
-    cells = np.empty((n, 3), np.int64)
-    i = 0
-    for y in range(y0, y1):
-        for x in range(x0, x1):
-            if held[y - y0, x - x0]:
+            if r < limit and g < limit and b < limit:  # NaN compares false
                 for c in range(3):
-                    colours[i, c] = np.float32(rgb[y, x, c])
-                    cells[i, c] = np.int64(np.floor(colours[i, c] / half))  # float32, as numpy
-                i += 1
-    low = np.zeros(3, np.int64)
+                    colour = np.float32(rgb[y, x, c])
+                    cell = np.int64(np.floor(colour / half))  # float32, as numpy
+                    colours[n, c] = colour
+                    cells[n, c] = cell
+                    low[c] = min(low[c], cell)
+                    high[c] = max(high[c], cell)
+                n += 1
     span = np.ones(3, np.int64)
     for c in range(n and 3):
-        low[c] = cells[:, c].min()
-        span[c] = cells[:, c].max() - low[c] + 1
+        span[c] = high[c] - low[c] + 1
     keys = np.empty(n, np.int64)
     for i in range(n):
-        cell = cells[i] - low
-        keys[i] = (cell[0] * span[1] + cell[1]) * span[2] + cell[2]
-    return colours, keys, span[0] * span[1] * span[2]
+        keys[i] = ((cells[i, 0] - low[0]) * span[1] + cells[i, 1] - low[1]) * span[2] + (
+            cells[i, 2] - low[2]
+        )
+    return colours[:n], keys, span[0] * span[1] * span[2]
 
 
 def _cell_index(keys: Any, size: int) -> Any:

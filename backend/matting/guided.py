@@ -69,9 +69,9 @@ def _solve_symmetric_3x3(var: torch.Tensor, rhs: torch.Tensor, eps: float) -> to
     millions of 3x3 systems. In float64, because cofactors of a nearly flat window's covariance
     cancel badly in float32; the resulting alpha matches the float32 LU solve's accuracy.
     """
-    v, r = var.double(), rhs.double()
-    a00, a01, a02 = v[:, 0, 0] + eps, v[:, 0, 1], v[:, 0, 2]
-    a11, a12, a22 = v[:, 1, 1] + eps, v[:, 1, 2], v[:, 2, 2] + eps
+    r = rhs.double()
+    a00, a01, a02 = var[:, 0, 0].double() + eps, var[:, 0, 1].double(), var[:, 0, 2].double()
+    a11, a12, a22 = var[:, 1, 1].double() + eps, var[:, 1, 2].double(), var[:, 2, 2].double() + eps
     m00 = a11 * a22 - a12 * a12
     m01 = a02 * a12 - a01 * a22
     m02 = a01 * a12 - a02 * a11

@@ -142,15 +142,15 @@ def reduced_system(
     return cols, coef, diag, rhs
 
 
-@njit(cache=True, nogil=True)
-def _apply(cols: np.ndarray, coef: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
-    for k in range(cols.shape[0]):
-        s = 0.0
-        for m in range(cols.shape[1]):
-            j = cols[k, m]
-            if j >= 0:
-                s += coef[k, m] * v[j]
-        out[k] = s
+@njit(cache=True, nogil=True, inline="always")
+def _row_product(cols: np.ndarray, coef: np.ndarray, v: np.ndarray, k: int) -> float:
+    """Row k of the system times v (-1 columns are known or outside the tile)."""
+    s = 0.0
+    for m in range(cols.shape[1]):
+        j = cols[k, m]
+        if j >= 0:
+            s += coef[k, m] * v[j]
+    return s
 
 
 @njit(cache=True, nogil=True)
@@ -163,34 +163,48 @@ def conjugate_gradients(
     rtol: float,
     maxiter: int,
 ) -> np.ndarray:
-    """Jacobi-preconditioned CG from x0: scipy's `cg` recurrence, stop rule and edge cases."""
+    """Jacobi-preconditioned CG from x0: scipy's `cg` recurrence, stop rule and edge cases.
+
+    Each iteration is three fused passes over the unknowns without temporaries: the
+    preconditioned residual with r.z, the search direction's product with p.q, and the
+    updates of x and r with r.r for the next stop test.
+    """
     n = rhs.shape[0]
-    bnorm = np.sqrt(np.dot(rhs, rhs))
-    if bnorm == 0.0:
+    bb = 0.0
+    for k in range(n):
+        bb += rhs[k] * rhs[k]
+    if bb == 0.0:
         return rhs.copy()  # scipy returns b itself: the zero vector
-    atol = rtol * bnorm
+    atol = rtol * np.sqrt(bb)
     x = x0.copy()
     r = rhs.copy()
-    q = np.empty(n)
     if np.any(x != 0.0):
-        _apply(cols, coef, x, q)
-        r -= q
-    p = np.empty(n)
+        for k in range(n):
+            r[k] -= _row_product(cols, coef, x, k)
+    rr = 0.0
+    for k in range(n):
+        rr += r[k] * r[k]
+    p = np.zeros(n)
+    q = np.empty(n)
     rho_prev = 1.0
     for it in range(maxiter):
-        if np.sqrt(np.dot(r, r)) < atol:
+        if np.sqrt(rr) < atol:
             break
-        z = r / diag
-        rho = np.dot(r, z)
-        if it > 0:
-            beta = rho / rho_prev
-            for k in range(n):
-                p[k] = p[k] * beta + z[k]
-        else:
-            p[:] = z
-        _apply(cols, coef, p, q)
-        step = rho / np.dot(p, q)
-        x += step * p
-        r -= step * q
+        rho = 0.0
+        for k in range(n):
+            rho += r[k] * r[k] / diag[k]
+        beta = rho / rho_prev if it > 0 else 0.0
+        for k in range(n):
+            p[k] = p[k] * beta + r[k] / diag[k]
+        pq = 0.0
+        for k in range(n):
+            q[k] = _row_product(cols, coef, p, k)
+            pq += p[k] * q[k]
+        step = rho / pq
+        rr = 0.0
+        for k in range(n):
+            x[k] += step * p[k]
+            r[k] -= step * q[k]
+            rr += r[k] * r[k]
         rho_prev = rho
     return x
