@@ -17,6 +17,7 @@ from typing import Callable, Dict, Iterable, List, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
+PREFIX = "matting-tiles"
 _POOLS: Dict[int, ThreadPoolExecutor] = {}
 _LOCK = threading.Lock()
 
@@ -30,15 +31,20 @@ def pool(workers: int) -> ThreadPoolExecutor:
     with _LOCK:
         out = _POOLS.get(workers)
         if out is None:
-            out = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matting")
+            out = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=PREFIX)
             _POOLS[workers] = out
         return out
 
 
 def map_tiles(fn: Callable[[T], R], items: Iterable[T], workers: int = 0) -> List[R]:
-    """[fn(item) for item in items], on `workers` threads (0: `default_workers`), in order."""
+    """[fn(item) for item in items], on `workers` threads (0: `default_workers`), in order.
+
+    Called from one of the pools' own threads it runs in that thread: a task waiting on tasks
+    queued behind it in the same pool would deadlock.
+    """
     todo = list(items)
     n = workers or default_workers()
-    if n <= 1 or len(todo) <= 1:
+    nested = threading.current_thread().name.startswith(PREFIX)
+    if n <= 1 or len(todo) <= 1 or nested:
         return [fn(item) for item in todo]
     return list(pool(n).map(fn, todo))

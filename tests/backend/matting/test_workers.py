@@ -21,11 +21,25 @@ def test_map_tiles_keeps_order_and_uses_threads() -> None:
         return i * i
 
     assert workers.map_tiles(work, range(50), 2) == [i * i for i in range(50)]
-    assert all(name.startswith("matting") for name in seen)
+    assert all(name.startswith(workers.PREFIX) for name in seen)
     seen.clear()
     assert workers.map_tiles(work, range(5), 1) == [0, 1, 4, 9, 16]
     assert seen == [threading.current_thread().name] * 5  # one worker: the caller's thread
     assert workers.pool(2) is workers.pool(2)  # long-lived: no thread start per call
+
+
+def test_map_tiles_inside_a_tile_runs_in_that_thread() -> None:
+    """A tile that maps tiles itself must not wait on its own pool (a deadlock with 2)."""
+
+    def inner(i: int) -> str:
+        return threading.current_thread().name
+
+    def outer(i: int) -> List[str]:
+        return workers.map_tiles(inner, range(4), 2)
+
+    for names in workers.map_tiles(outer, range(6), 2):
+        assert len(set(names)) == 1  # all four in the outer tile's own thread
+        assert names[0].startswith(workers.PREFIX)
 
 
 def test_map_tiles_raises_a_tile_s_error() -> None:
