@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 import numpy as np
+from numba import njit
 
 from sam2matting.backend.matting.colour_cover import nearest, window_cover
 from sam2matting.backend.matting.workers import map_tiles
@@ -196,16 +197,30 @@ def _denoised(rgb: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _gradient(rgb: np.ndarray) -> np.ndarray:
-    """Largest per-channel colour gradient (central differences), per pixel."""
-    import cv2
+    """Largest per-channel colour gradient (central differences), per pixel: half the largest
+    |I(x+1) - I(x-1)| or |I(y+1) - I(y-1)| over the channels, edges reflected (OpenCV's
+    Sobel with ksize=1, which `test_hold.py` checks this against, bit for bit)."""
+    out: np.ndarray = _max_central_difference(np.ascontiguousarray(rgb, np.float32))
+    return out
 
-    gx = cv2.Sobel(rgb, cv2.CV_32F, 1, 0, ksize=1)
-    gy = cv2.Sobel(rgb, cv2.CV_32F, 0, 1, ksize=1)
-    np.abs(gx, out=gx)
-    np.maximum(gx, np.abs(gy), out=gx)
-    # channel by channel: numpy's max over a length-3 last axis is 4x slower
-    most = np.maximum(np.maximum(gx[..., 0], gx[..., 1]), gx[..., 2])
-    out: np.ndarray = most / np.float32(2.0)  # halving commutes with the maxima
+
+@njit(cache=True, nogil=True)
+def _max_central_difference(rgb: np.ndarray) -> np.ndarray:
+    # one pass, no frame-sized temporaries: at 2160p the Sobel-and-maxima version took 0.4 s
+    h, w, channels = rgb.shape
+    out = np.empty((h, w), np.float32)
+    for y in range(h):
+        up = y - 1 if y > 0 else min(1, h - 1)  # BORDER_REFLECT_101
+        down = y + 1 if y < h - 1 else max(h - 2, 0)
+        for x in range(w):
+            left = x - 1 if x > 0 else min(1, w - 1)
+            right = x + 1 if x < w - 1 else max(w - 2, 0)
+            most = np.float32(0.0)
+            for c in range(channels):
+                gx = abs(rgb[y, right, c] - rgb[y, left, c])
+                gy = abs(rgb[down, x, c] - rgb[up, x, c])
+                most = max(most, gx, gy)
+            out[y, x] = most / np.float32(2.0)
     return out
 
 

@@ -47,8 +47,8 @@ class TileLayout:
 
 
 def unknown_mask(trimap: torch.Tensor) -> torch.Tensor:
-    """Boolean (H, W): the trimap's unknown pixels."""
-    return (trimap - 0.5).abs() < UNKNOWN_TOLERANCE
+    """Boolean (H, W): the trimap's unknown pixels (within the tolerance of 0.5)."""
+    return (trimap > 0.5 - UNKNOWN_TOLERANCE) & (trimap < 0.5 + UNKNOWN_TOLERANCE)
 
 
 def occupied_cores(unknown: torch.Tensor, core: int) -> List[Tuple[int, int]]:
@@ -96,23 +96,26 @@ class NativeStage:
         0 / 0.5 / 1. All on one device; the result is float32 on it, in [0, 1], never NaN.
         """
         unknown = unknown_mask(trimap)
-        out = coarse.float().clone()
+        # the coarse values where nothing is solved; solved values are clamped as they land
+        out = torch.nan_to_num(coarse.float(), nan=0.0).clamp_(0.0, 1.0)
         cells = occupied_cores(unknown, self.layout.core)
         self.last_tile_count = len(cells)
         if not cells:
-            return out.clamp_(0.0, 1.0)
+            return out
         acc = torch.zeros_like(out)
         wsum = torch.zeros_like(out)
         for chunk in self._chunks(cells):
             self._solve_chunk((rgb.float(), trimap.float(), coarse.float()), chunk, acc, wsum)
-        # normalise tile by tile: the work follows the band, not the frame
+        # normalise tile by tile: the work follows the band, not the frame (a window's pixels
+        # shared with a neighbour get the same value twice)
         h, w = out.shape
         size = self.layout.tile
         for y0, x0 in self.tile_origins(cells):
             win = (slice(max(y0, 0), min(y0 + size, h)), slice(max(x0, 0), min(x0 + size, w)))
             take = unknown[win] & (wsum[win] > 0)
-            out[win][take] = acc[win][take] / wsum[win][take]
-        return torch.nan_to_num(out, nan=0.0).clamp_(0.0, 1.0)
+            blended = (acc[win] / wsum[win]).clamp_(0.0, 1.0)  # inf / NaN only where not taken
+            out[win] = torch.where(take, blended, out[win])
+        return out
 
     def tile_origins(self, cells: List[Tuple[int, int]]) -> List[Tuple[int, int]]:
         """Top-left corner (y, x) of each cell's tile, in frame pixels (may be negative)."""

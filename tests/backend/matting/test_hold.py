@@ -104,3 +104,21 @@ def test_hold_tolerance_option(tolerance: float, held: bool) -> None:
     params = {p.name: p for p in ClosedFormEngine.capability(BackendConfig()).params}
     assert params["hold_tolerance"].default == EvidenceParams().tau
     assert params["hold_tolerance"].minimum == 0.0
+
+
+@pytest.mark.parametrize("shape", [(37, 53), (1, 9), (8, 1), (2, 2)])
+def test_gradient_matches_opencv_sobel_bit_for_bit(shape: Tuple[int, int]) -> None:
+    """The compiled gradient is the Sobel (ksize 1) version it replaced, edges included."""
+    import cv2
+
+    from sam2matting.backend.matting.evidence import _gradient
+
+    rgb = np.random.default_rng(shape[0]).random((*shape, 3)).astype(np.float32)
+    gx = np.abs(cv2.Sobel(rgb, cv2.CV_32F, 1, 0, ksize=1))
+    gy = np.abs(cv2.Sobel(rgb, cv2.CV_32F, 0, 1, ksize=1))
+    ref = np.maximum(gx, gy).max(axis=2) / np.float32(2.0)
+    ours = _gradient(rgb)
+    assert ours.dtype == np.float32
+    assert np.array_equal(ours, ref)
+    if max(shape) >= 3:  # (2 px across, both neighbours reflect to the same pixel: zeros)
+        assert ours.max() > 0.1  # a random image has gradients: not two arrays of zeros
