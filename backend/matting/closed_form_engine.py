@@ -18,6 +18,8 @@ The default wherever no SAM2Matting weights are installed. Per object and frame:
 
 Robustness: every tile system is positive definite (the prior), tiles are bounded in size, a
 failed or non-finite tile falls back to the coarse alpha (logged), and the output is clamped.
+Cost: the steps run on the crop that holds everything they read (`reach.work_box`), with the
+same answer as on the whole frame; the tile solves are compiled and run on a pool of threads.
 """
 
 from __future__ import annotations

@@ -85,6 +85,13 @@ def test_compiled_cg_degenerate_tiles() -> None:
         assert abs(float(x[0]) - 1.0) < 1e-6
 
 
+def test_an_unknown_method_is_refused() -> None:
+    from sam2matting.backend.matting.closed_form import ClosedFormSolver
+
+    with pytest.raises(ValueError, match="cg_scipy"):
+        ClosedFormSolver(ClosedFormParams(method="cg_numpy"))
+
+
 def test_prior_weights_reach_the_compiled_system(
     dev_image: Tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> None:
