@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from sam2matting.backend.matting.colour_cover import nearest, window_cover
-from sam2matting.backend.matting.workers import map_tiles
+from sam2matting.backend.matting.workers import map_tiles, tiles_holding
 
 
 @dataclass(frozen=True)
@@ -131,12 +131,7 @@ def pool_distances(
     h, w = region.shape
     dist = [np.full((h, w), np.inf, np.float32), np.full((h, w), np.inf, np.float32)]
     step = params.tile
-    origins = [
-        (y0, x0)
-        for y0 in range(0, h, step)
-        for x0 in range(0, w, step)
-        if region[y0 : y0 + step, x0 : x0 + step].any()
-    ]
+    origins = tiles_holding(region, step)
 
     def one_tile(origin: Tuple[int, int]) -> None:  # writes only its own tile's pixels
         y0, x0 = origin
@@ -255,6 +250,15 @@ def reach_box(region: np.ndarray, params: EvidenceParams) -> Optional[Tuple[slic
     rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
     if rows.size == 0:
         return None
+    span = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+    return reach_of_span(span, region.shape, params)
+
+
+def reach_of_span(
+    span: Tuple[slice, slice], shape: Tuple[int, ...], params: EvidenceParams
+) -> Tuple[slice, slice]:
+    """`reach_box` of a region whose bounding box is `span` (rows, cols) in an array of
+    `shape`: the box depends on the region only through its bounding box."""
     p, tile = params, params.tile
     filters = (
         (4 * p.denoise + 2)  # Gaussian kernel radius (OpenCV: about 4 sigma for float)
@@ -269,11 +273,12 @@ def reach_box(region: np.ndarray, params: EvidenceParams) -> Optional[Tuple[slic
     )
     guard = int(np.ceil(filters + depths))
     reach = 4 * p.margin + guard
-    h, w = region.shape
-    y0 = max((int(rows[0]) // tile) * tile - reach, 0) // tile * tile
-    x0 = max((int(cols[0]) // tile) * tile - reach, 0) // tile * tile
-    y1 = min((int(rows[-1]) // tile + 1) * tile + reach, h)
-    x1 = min((int(cols[-1]) // tile + 1) * tile + reach, w)
+    h, w = shape[:2]
+    ys, xs = span
+    y0 = max((ys.start // tile) * tile - reach, 0) // tile * tile
+    x0 = max((xs.start // tile) * tile - reach, 0) // tile * tile
+    y1 = min(((ys.stop - 1) // tile + 1) * tile + reach, h)
+    x1 = min(((xs.stop - 1) // tile + 1) * tile + reach, w)
     return slice(y0, y1), slice(x0, x1)
 
 

@@ -57,7 +57,7 @@ import torch
 from sam2matting.backend.matting.band import disk, edge_distances, grown_bbox
 from sam2matting.backend.matting.colour_cover import mixture_residual, nearest
 from sam2matting.backend.matting.evidence import local_cover
-from sam2matting.backend.matting.workers import map_tiles
+from sam2matting.backend.matting.workers import map_tiles, tiles_holding
 
 
 @dataclass(frozen=True)
@@ -176,13 +176,7 @@ def _weights(
             pools[1] | _thin_middles(inside, d_in, p.depth, p.thin_keep),
         )
     weight = np.zeros(mask.shape, np.float32)
-    h, w = mask.shape
-    origins = [
-        (y0, x0)
-        for y0 in range(0, h, p.tile)
-        for x0 in range(0, w, p.tile)
-        if examined[y0 : y0 + p.tile, x0 : x0 + p.tile].any()
-    ]
+    origins = tiles_holding(examined, p.tile)
 
     def one_tile(origin: Tuple[int, int]) -> None:  # writes only its own tile's pixels
         y0, x0 = origin

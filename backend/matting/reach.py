@@ -9,7 +9,7 @@ the rest of the frame at the mask's value (0: the crop holds the whole mask):
 - the candidate zone: within `max_width` of the mask's edge (plus one working-resolution pixel);
 - every tile the tiled solves give an unknown pixel of the zone, with its overlap (tiles sit on
   a grid from the array's origin, so the crop starts on that grid: a multiple of every core);
-- the hold's evidence window (`evidence.reach_box` of the zone's box);
+- the hold's evidence window (`evidence.reach_of_span` of the zone's box);
 - the fine-structure step's own box (the mask's box grown by its reach: inside the above).
 
 The crop's end is rounded to the working resolution's factor, so the half-resolution pixels are
@@ -25,7 +25,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from sam2matting.backend.matting.band import grown_bbox
-from sam2matting.backend.matting.evidence import EvidenceParams, reach_box
+from sam2matting.backend.matting.evidence import EvidenceParams, reach_of_span
 from sam2matting.backend.matting.native import TileLayout
 
 Box = Tuple[slice, slice]
@@ -52,11 +52,8 @@ def work_box(
     if evidence is not None:
         align = math.lcm(align, evidence.tile)
     spans = [_tile_span(zone[0], grids), _tile_span(zone[1], grids)]
-    if evidence is not None:
-        region = np.zeros((h, w), bool)
-        region[zone] = True
-        box = reach_box(region, evidence)
-        assert box is not None
+    if evidence is not None:  # the zone's box bounds the hold's region
+        box = reach_of_span(zone, mask.shape, evidence)
         spans = [(min(s[0], b.start), max(s[1], b.stop)) for s, b in zip(spans, box)]
     (y0, y1), (x0, x1) = spans
     rows = slice(max(y0, 0) // align * align, min(-(-y1 // factor) * factor, h))

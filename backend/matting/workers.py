@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, Iterable, List, TypeVar
+from typing import Callable, Dict, Iterable, List, Tuple, TypeVar
+
+import numpy as np
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,3 +50,15 @@ def map_tiles(fn: Callable[[T], R], items: Iterable[T], workers: int = 0) -> Lis
     if n <= 1 or len(todo) <= 1 or nested:
         return [fn(item) for item in todo]
     return list(pool(n).map(fn, todo))
+
+
+def tiles_holding(flags: np.ndarray, tile: int) -> List[Tuple[int, int]]:
+    """Top-left (y, x) of every `tile`-sized square of the grid from (0, 0) holding a set pixel
+    of flags (H, W), in row-major order: the work list of a per-tile loop."""
+    h, w = flags.shape
+    return [
+        (y0, x0)
+        for y0 in range(0, h, tile)
+        for x0 in range(0, w, tile)
+        if flags[y0 : y0 + tile, x0 : x0 + tile].any()
+    ]

@@ -77,3 +77,12 @@ def test_hold_and_guard_do_not_depend_on_the_worker_count(
     assert np.array_equal(pinned_one, pinned_many)
     assert not np.array_equal(guarded_one, mask)  # the guard kept something of the alpha
     assert np.array_equal(guarded_one, guarded_many)
+
+
+def test_tiles_holding_lists_the_occupied_grid_squares_in_row_order() -> None:
+    flags = np.zeros((70, 100), bool)
+    flags[5, 99] = True  # last, partial column of tiles
+    flags[40, 3] = True
+    flags[69, 64] = True  # last, partial row
+    assert workers.tiles_holding(flags, 32) == [(0, 96), (32, 0), (64, 64)]
+    assert workers.tiles_holding(np.zeros((10, 10), bool), 4) == []
