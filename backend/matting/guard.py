@@ -16,6 +16,10 @@ pixel where the engine departs from the mask is put to the compositing equation
   colour out of its side's pool and the guard then confirmed the hole. (In that trusted core,
   a kept departure smaller than `core_residue` is residue: the mask's value; the residue
   grows to that from nothing at the mask's edge, and fades out: no seam at a fixed depth.)
+  Except where the image shows the mask's edge is off (`edge_fit.py`: more of the image's
+  edge lies a few pixels beside the mask's edge than on it, as along a too-wide mask around
+  hair): there a trusted pixel the engine calls a mixture is one, not the side's colour, and
+  does not join the pool (`fit_sigma`); one the engine removed whole still does.
   Structures too thin to reach `depth` (a line, a wire, a mesh's gaps) give their middles
   (`thin_keep`), so a thin line's own colour is evidence for it. Per tile of `tile` pixels,
   the side's pixels within `margin` of it (widened while too few), reduced by farthest-point
@@ -36,7 +40,7 @@ pixel where the engine departs from the mask is put to the compositing equation
   pixel whose colour is nearer its own side's pool than the other side's is never moved, and
   most hair beyond the mask is given up; 0.5 is the default.
 
-Measured on the development sets (docs/MATTING.md, "Issue 11, round 3" to "round 5"). The
+Measured on the development sets (docs/MATTING.md, "Issue 11, round 3" to "round 8"). The
 guard moves alpha only towards the mask, so it cannot make a pixel worse than the mask; it
 can undo a correct departure where both sides' colours explain a pixel equally (an ambiguous
 colour: then the mask's value is kept, as the compositor's rule says).
@@ -56,6 +60,7 @@ import torch
 
 from sam2matting.backend.matting.band import disk, edge_distances, grown_bbox
 from sam2matting.backend.matting.colour_cover import mixture_residual, nearest
+from sam2matting.backend.matting.edge_fit import loose_edges
 from sam2matting.backend.matting.evidence import local_cover
 from sam2matting.backend.matting.workers import map_tiles, tiles_holding
 
@@ -88,6 +93,13 @@ class GuardParams:
     # in structures thinner than 2x `depth` (lines, wires, a mesh's gaps) the pixels at least
     # this fraction of the structure's largest depth nearby join their side's pool (None: not)
     thin_keep: Optional[float] = 0.6
+    # the trusted pools leave out the engine's mixtures where the image's edge is not on the
+    # mask's (`edge_fit.loose_edges` at least 0.5, measured over this many pixels of edge;
+    # None: they do not, round 6's rule) ...
+    fit_sigma: Optional[float] = 15.0
+    # ... from the gradient ratio (on the edge / beside it) that is loose at the first value,
+    # fits at the second
+    fit_low_high: Tuple[float, float] = (0.5, 1.0)
 
 
 @dataclass
@@ -166,9 +178,11 @@ def _weights(
     inside = mask > 0.5
     d_in, d_out = edge_distances(mask)
     trusted = np.inf if p.trusted is None else p.trusted
+    fits = _edge_fits(colours, inside, alpha, (d_in, d_out), p)
     pools = (
-        ~inside & (((alpha <= p.confident) & (d_out >= p.depth)) | (d_out >= trusted)),  # back
-        inside & (((alpha >= 1.0 - p.confident) & (d_in >= p.depth)) | (d_in >= trusted)),  # fore
+        ~inside
+        & (((alpha <= p.confident) & (d_out >= p.depth)) | ((d_out >= trusted) & fits)),  # back
+        inside & (((alpha >= 1.0 - p.confident) & (d_in >= p.depth)) | ((d_in >= trusted) & fits)),
     )
     if p.thin_keep is not None:  # structures too thin for `depth` give their middles
         pools = (
@@ -197,6 +211,32 @@ def _weights(
         return weight
     faded: np.ndarray = weight * _residue_fade(kept, depth, p)
     return faded
+
+
+def _edge_fits(
+    colours: np.ndarray,
+    inside: np.ndarray,
+    alpha: np.ndarray,
+    distances: Tuple[np.ndarray, np.ndarray],
+    p: GuardParams,
+) -> np.ndarray:
+    """Which pixels beyond the tracker's edge error may join their side's pool whatever the
+    engine says: all, except mixtures (the engine's alpha fractional: within neither
+    `confident` of the mask's value nor of the other side's) where the image shows the mask's
+    edge nearby is off (`edge_fit.loose_edges` at least 0.5). A pixel the engine moved wholly
+    to the other side stays trusted: a removal must not remove its own evidence (the dog's
+    hip above). Where no trusted pixel is a mixture (most hard objects) nothing is computed."""
+    d_in, d_out = distances
+    fits = np.ones(inside.shape, bool)
+    if p.fit_sigma is None or p.trusted is None:
+        return fits
+    depth = np.where(inside, d_in, d_out)
+    mixture = (depth >= p.trusted) & (alpha > p.confident) & (alpha < 1.0 - p.confident)
+    if not mixture.any():
+        return fits
+    loose = loose_edges(colours, d_in, d_out, p.fit_sigma, p.fit_low_high) >= 0.5
+    out: np.ndarray = ~(mixture & loose)
+    return out
 
 
 def _residue_fade(kept: np.ndarray, depth: np.ndarray, p: GuardParams) -> np.ndarray:

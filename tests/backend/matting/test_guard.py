@@ -133,6 +133,59 @@ def test_a_region_the_engine_removed_whole_keeps_its_colour_as_evidence() -> Non
     assert out[deep].min() == 1.0  # with it the mask stands
 
 
+def test_where_the_mask_is_too_wide_for_the_image_its_trusted_pixels_are_not_evidence() -> None:
+    # a soft edge (a 6-px ramp: motion blur, fine hair) under a tracker's mask 4 px too wide:
+    # the pixels 5 px inside that mask are mixtures; as trusted pool colours they made the
+    # mask's value explain the mixtures and the guard undid the engine's right answer
+    import cv2
+
+    h = w = 128
+    yy, xx = np.mgrid[0:h, 0:w]
+    gt = np.clip((36 - np.hypot(yy - h / 2, xx - w / 2)) / 6 + 0.5, 0, 1).astype(np.float32)
+    rgb = _plate(gt)
+    grown = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    mask = cv2.dilate((gt > 0.5).astype(np.uint8), grown).astype(np.float32)
+
+    every_trusted = guard(rgb, mask, gt, replace(GuardParams(), fit_sigma=None)).alpha
+    out = guard(rgb, mask, gt).alpha
+
+    assert _sad(every_trusted, gt) > 2 * _sad(out, gt)
+    assert _sad(out, gt) < 0.1 * _sad(mask, gt)
+    # and where the mask fits a hard edge, the trusted pools are as before
+    disc = _disc()
+    hard_rgb, exact = _plate(disc), (disc > 0.5).astype(np.float32)
+    hollow = np.where(disc > 0.99, 0.6, disc).astype(np.float32)
+    before = guard(hard_rgb, exact, hollow, replace(GuardParams(), fit_sigma=None)).alpha
+    np.testing.assert_array_equal(guard(hard_rgb, exact, hollow).alpha, before)
+
+
+def test_a_region_removed_whole_stays_evidence_under_a_mask_that_does_not_fit() -> None:
+    # the dog's hip again, under a tracker's mask 4 px too wide all round: the mask's edge is
+    # off the image's, so the trusted pools drop the engine's mixtures there; a region the
+    # engine took out whole is a removal to be checked, not a mixture, and keeps its colour
+    # as evidence (the hole would otherwise be confirmed)
+    dark = np.array([0.17, 0.33, 0.55], np.float32)
+    h = w = 96
+    body = np.zeros((h, w), np.float32)
+    body[20:76, 20:76] = 1.0
+    mask = np.zeros_like(body)
+    mask[16:80, 16:80] = 1.0
+    rng = np.random.default_rng(5)
+    rgb = np.where(body[..., None] > 0, FG, BG) + rng.normal(0, 0.004, (h, w, 3))
+    rgb[48:76, 20:76] = dark + rng.normal(0, 0.004, (28, 56, 3))
+    rgb = np.clip(rgb, 0, 1).astype(np.float32)
+    hollow = body.copy()
+    hollow[48:76, 20:76] = 0.0
+    hollow[24:27, 30:66] = 0.5  # and a streak it calls a mixture, deep in: a trusted mixture
+
+    out = guard(rgb, mask, hollow).alpha
+
+    deep = np.zeros_like(mask, bool)
+    deep[54:70, 26:70] = True
+    assert out[deep].min() == 1.0
+    assert out[24:27, 30:66].min() == 1.0  # the streak has no support either
+
+
 def test_the_trusted_core_keeps_no_small_remainder_of_a_departure() -> None:
     # a busily textured object (more colours than a pool's cover holds) that the engine made
     # slightly transparent: where the evidence keeps a little of that deep inside, the core
