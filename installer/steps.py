@@ -6,6 +6,7 @@ the environment, nor the plugin the model files), so one run shows every problem
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from .models import Registry, install_file, offline_fetcher, online_fetcher
 from .platforms import Platform
 from .project import install_command, project_version
 from .report import Reporter
-from .runner import DryRunner, Runner
+from .runner import Command, CommandError, DryRunner, Runner
 from .state import ConfigFileError, InstallState, ensure_connection_file, update_config
 
 
@@ -55,6 +56,7 @@ def install(options: InstallOptions, reporter: Optional[Reporter] = None) -> int
     ctx.state.version = ctx.version
     ctx.state.source = str(options.source_root)
     python = step_env(ctx)
+    step_kernels(ctx, python)
     step_settings(ctx)
     step_models(ctx)
     step_nuke(ctx, python)
@@ -100,6 +102,26 @@ def step_env(ctx: Context) -> Optional[Path]:
         return None
     ctx.state.env_python = str(python)
     return python
+
+
+def step_kernels(ctx: Context, python: Optional[Path]) -> None:
+    """Compile the matting engine's kernels into the environment's cache now, so the first
+    frame does not (about 9 s on 2 cores; `backend/matting/warmup.py`). Not fatal: without it
+    the first frame compiles them."""
+    if python is None:
+        return
+    rep = ctx.reporter
+    rep.step("Matting kernels (compiled once per machine)")
+    command = Command(
+        [str(python), "-m", "sam2matting.backend.matting.warmup"], "compiling the matting kernels"
+    )
+    try:
+        ctx.runner.run(command, timeout_s=600)
+    except (CommandError, subprocess.TimeoutExpired) as exc:
+        rep.note(f"{exc}; the first frame will compile them instead (about 10 s, once)")
+        return
+    if not ctx.options.dry_run:
+        rep.ok("compiled (or already in the cache)")
 
 
 def _env_request(ctx: Context, fresh: bool) -> environment.EnvRequest:
