@@ -4,7 +4,7 @@
 measure colours against such samples. They run per tile, hundreds of times a 1080p frame, and
 their loops (tens of farthest-point steps, (n, k) and (n, 16, 16) distance searches) cost more
 in numpy's per-call overhead and temporaries than in arithmetic, so they are compiled with
-numba (on first use, cached on disk; `compile_kernels` says what that costs).
+numba (on first use, cached on disk; the installer compiles them: `warmup.py`).
 
 The compiled loops do exactly numpy's float32 arithmetic in numpy's order (a distance is
 sqrt((dr^2 + dg^2) + db^2), a mixture a * f + (1 - a) * b; ties go to the first index), so
@@ -15,7 +15,6 @@ with those expressions (`reference_cover` keeps the numpy farthest-point loop).
 from __future__ import annotations
 
 import functools
-import time
 from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
@@ -258,13 +257,3 @@ def _kernel(name: str) -> Callable[..., Any]:
     }
     out: Callable[..., Any] = numba.njit(cache=True, nogil=True)(loops[name])
     return out
-
-
-def compile_kernels() -> float:
-    """Seconds to compile (or load from the cache) every kernel: what the first frame pays."""
-    start = time.perf_counter()
-    colours = np.random.default_rng(0).random((16, 3)).astype(np.float32)
-    cover(colours, 4, 0.1)
-    nearest(colours, colours[:2])
-    mixture_residual(colours, colours[:, 0], colours[:2], colours[2:4])
-    return time.perf_counter() - start

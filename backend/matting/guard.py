@@ -178,7 +178,8 @@ def _weights(
     inside = mask > 0.5
     d_in, d_out = edge_distances(mask)
     trusted = np.inf if p.trusted is None else p.trusted
-    fits = _edge_fits(colours, inside, alpha, (d_in, d_out), p)
+    depth = np.where(inside, d_in, d_out)  # from the mask's edge, on either side
+    fits = _edge_fits(colours, alpha, depth, (d_in, d_out), p)
     pools = (
         ~inside
         & (((alpha <= p.confident) & (d_out >= p.depth)) | ((d_out >= trusted) & fits)),  # back
@@ -205,7 +206,7 @@ def _weights(
         weight[py, px] = np.clip(advantage / (2.0 * p.gain), 0.0, 1.0)
 
     map_tiles(one_tile, origins)
-    depth, kept = np.where(inside, d_in, d_out), weight * np.abs(alpha - mask)
+    kept = weight * np.abs(alpha - mask)
     if not p.residue_fade:
         weight[(depth >= trusted) & (kept < p.core_residue)] = 0.0
         return weight
@@ -215,8 +216,8 @@ def _weights(
 
 def _edge_fits(
     colours: np.ndarray,
-    inside: np.ndarray,
     alpha: np.ndarray,
+    depth: np.ndarray,
     distances: Tuple[np.ndarray, np.ndarray],
     p: GuardParams,
 ) -> np.ndarray:
@@ -226,15 +227,13 @@ def _edge_fits(
     edge nearby is off (`edge_fit.loose_edges` at least 0.5). A pixel the engine moved wholly
     to the other side stays trusted: a removal must not remove its own evidence (the dog's
     hip above). Where no trusted pixel is a mixture (most hard objects) nothing is computed."""
-    d_in, d_out = distances
-    fits = np.ones(inside.shape, bool)
+    fits = np.ones(depth.shape, bool)
     if p.fit_sigma is None or p.trusted is None:
         return fits
-    depth = np.where(inside, d_in, d_out)
     mixture = (depth >= p.trusted) & (alpha > p.confident) & (alpha < 1.0 - p.confident)
     if not mixture.any():
         return fits
-    loose = loose_edges(colours, d_in, d_out, p.fit_sigma, p.fit_low_high) >= 0.5
+    loose = loose_edges(colours, *distances, p.fit_sigma, p.fit_low_high) >= 0.5
     out: np.ndarray = ~(mixture & loose)
     return out
 
