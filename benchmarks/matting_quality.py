@@ -11,8 +11,9 @@ baseline), "hold" (with the mask hold but without the fine-structure step: issue
 "fine" (with the fine-structure step but without the do-no-harm guard: round 2), "round3" (the
 guard as first shipped, without its trusted deep pools), "round4" (with them: 48-px pools, no
 ambiguity rule), "round5" (ambiguous colours, 32-px pools, thin middles; the residue only in the
-trusted core), "round6" (the residue growing from the mask's edge and fading out), "default"
-(as shipped: round 8, trusted pools only where the mask's edge is on the image's edge);
+trusted core), "round6" (the residue growing from the mask's edge and fading out), "round8"
+(no trusted mixtures where the mask's edge is off the image's), "default" (as shipped: round 9,
+and no pool pixels in soft-textured alpha there either);
 "guardS" is the default with the engines' `guard` option at S (e.g. guard0.5; above 1
 stricter, guard2 strict).
 Targets (issue 11):
@@ -56,7 +57,8 @@ from sam2matting.backend.matting.synthetic.devset import scene_items
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SAM2MATTING_SHARED_DATA", REPO.parent / "shared" / "data"))
-VARIANTS = ("baseline", "hold", "fine", "round3", "round4", "round5", "round6", "default")
+VARIANTS = ("baseline", "hold", "fine", "round3", "round4", "round5", "round6", "round8", "default")
+ROUND8_GUARD = replace(GuardParams(), soft_energy=None)
 ROUND6_GUARD = replace(GuardParams(), fit_sigma=None)
 ROUND5_GUARD = replace(ROUND6_GUARD, residue_fade=False)
 ROUND4_GUARD = replace(ROUND5_GUARD, tile=48, margin=24, ambiguity=0.0, thin_keep=None)
@@ -71,10 +73,10 @@ SET_MASKS: Dict[str, Tuple[str, ...]] = {
 
 def engine(variant: str, threads: int) -> ClosedFormEngine:
     """The weight-free engine as shipped ("default"), with the guard as round 3 shipped it
-    ("round3": no trusted deep pools), round 4 ("round4"), round 5 ("round5") or round 6
-    ("round6"), without the do-no-harm guard ("fine": issue 11's round 2), without the
-    fine-structure step either ("hold": round 1) or without the mask hold either ("baseline":
-    the engine before issue 11)."""
+    ("round3": no trusted deep pools), round 4 ("round4"), round 5 ("round5"), round 6
+    ("round6") or round 8 ("round8"), without the do-no-harm guard ("fine": issue 11's
+    round 2), without the fine-structure step either ("hold": round 1) or without the mask
+    hold either ("baseline": the engine before issue 11)."""
     params = ClosedFormEngineParams()
     params = replace(
         params,
@@ -107,6 +109,8 @@ def engine(variant: str, threads: int) -> ClosedFormEngine:
         out.guard = ROUND5_GUARD
     elif variant == "round6":
         out.guard = ROUND6_GUARD
+    elif variant == "round8":
+        out.guard = ROUND8_GUARD
     elif variant != "default":
         out.guard = None
     return out

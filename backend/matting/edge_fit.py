@@ -14,8 +14,8 @@ distance: an edge parallel to the mask's; texture inside the object counts for l
 the image has no edge near the mask's (a flat region, a frame edge) there is no evidence of a
 misfit and `loose` is 0.
 
-The guard (`guard.py`) uses it for its trusted pools: beyond the tracker's edge error the mask
-is the evidence, but where the image shows the mask's edge is off, pixels a few pixels inside a
+The guard (`guard.py`) uses it for its pools: beyond the tracker's edge error the mask is the
+evidence, but where the image shows the mask's edge is off, pixels a few pixels inside a
 too-wide mask around hair are mixtures, not the object's colour, and do not join its pool.
 """
 
@@ -42,6 +42,20 @@ def loose_edges(
 
     colours (H, W, 3) float32 (denoised); d_in, d_out the mask's `band.edge_distances`.
     """
+    return looseness(edge_fit(colours, d_in, d_out, sigma), low_high)
+
+
+def looseness(fit: np.ndarray, low_high: Tuple[float, float]) -> np.ndarray:
+    """(H, W) float32: 1 where `fit` is at most `low`, 0 from `high`, linear between."""
+    low, high = low_high
+    out: np.ndarray = np.clip((high - fit) / max(high - low, 1e-6), 0.0, 1.0).astype(np.float32)
+    return out
+
+
+def edge_fit(colours: np.ndarray, d_in: np.ndarray, d_out: np.ndarray, sigma: float) -> np.ndarray:
+    """(H, W) float32: the fit ratio above near each pixel (inf where no mask edge or no
+    image edge is nearby: no evidence of a misfit). Computed once, thresholded by each rule
+    that uses it (`looseness`)."""
     import cv2
 
     depth = np.where(d_in > 0, d_in, d_out)
@@ -63,11 +77,9 @@ def loose_edges(
     fit = (on_edge / np.maximum(cover_edge, 1e-6) + FLOOR) / (
         off_edge / np.maximum(cover_near, 1e-6) + FLOOR
     )
-    low, high = low_high
-    out = np.clip((high - fit) / max(high - low, 1e-6), 0.0, 1.0)
-    out[(cover_edge < MIN_COVER) | (cover_near < MIN_COVER)] = 0.0
-    result: np.ndarray = out.astype(np.float32)
-    return result
+    fit[(cover_edge < MIN_COVER) | (cover_near < MIN_COVER)] = np.inf
+    out: np.ndarray = fit.astype(np.float32)
+    return out
 
 
 def _smoothed(x: np.ndarray, sigma: float) -> np.ndarray:

@@ -19,7 +19,10 @@ pixel where the engine departs from the mask is put to the compositing equation
   Except where the image shows the mask's edge is off (`edge_fit.py`: more of the image's
   edge lies a few pixels beside the mask's edge than on it, as along a too-wide mask around
   hair): there a trusted pixel the engine calls a mixture is one, not the side's colour, and
-  does not join the pool (`fit_sigma`); one the engine removed whole still does.
+  does not join the pool (`fit_sigma`); one the engine removed whole still does. Where the
+  engine's alpha is also soft-textured (strands, the hold's measure) and the edge's fit is
+  looser than `soft_fit`, no pixel joins a pool (`soft_energy`): in hair beside a misfit mask
+  a colour is a mixture whatever either says.
   Structures too thin to reach `depth` (a line, a wire, a mesh's gaps) give their middles
   (`thin_keep`), so a thin line's own colour is evidence for it. Per tile of `tile` pixels,
   the side's pixels within `margin` of it (widened while too few), reduced by farthest-point
@@ -40,7 +43,7 @@ pixel where the engine departs from the mask is put to the compositing equation
   pixel whose colour is nearer its own side's pool than the other side's is never moved, and
   most hair beyond the mask is given up; 0.5 is the default.
 
-Measured on the development sets (docs/MATTING.md, "Issue 11, round 3" to "round 8"). The
+Measured on the development sets (docs/MATTING.md, "Issue 11, round 3" to "round 9"). The
 guard moves alpha only towards the mask, so it cannot make a pixel worse than the mask; it
 can undo a correct departure where both sides' colours explain a pixel equally (an ambiguous
 colour: then the mask's value is kept, as the compositor's rule says).
@@ -60,8 +63,8 @@ import torch
 
 from sam2matting.backend.matting.band import disk, edge_distances, grown_bbox
 from sam2matting.backend.matting.colour_cover import mixture_residual, nearest
-from sam2matting.backend.matting.edge_fit import loose_edges
-from sam2matting.backend.matting.evidence import local_cover
+from sam2matting.backend.matting.edge_fit import edge_fit, looseness
+from sam2matting.backend.matting.evidence import EvidenceParams, local_cover, soft_texture
 from sam2matting.backend.matting.workers import map_tiles, tiles_holding
 
 
@@ -100,6 +103,11 @@ class GuardParams:
     # ... from the gradient ratio (on the edge / beside it) that is loose at the first value,
     # fits at the second
     fit_low_high: Tuple[float, float] = (0.5, 1.0)
+    # where the engine's alpha is also soft-textured (strands: `evidence.soft_texture` above
+    # this energy) and the fit is loose at `soft_fit`, no pixel joins a pool, whatever the
+    # engine or the mask says (None: round 8's rule, mixtures only)
+    soft_energy: Optional[float] = 0.05
+    soft_fit: Tuple[float, float] = (1.0, 1.5)
 
 
 @dataclass
@@ -179,12 +187,11 @@ def _weights(
     d_in, d_out = edge_distances(mask)
     trusted = np.inf if p.trusted is None else p.trusted
     depth = np.where(inside, d_in, d_out)  # from the mask's edge, on either side
-    fits = _edge_fits(colours, alpha, depth, (d_in, d_out), p)
+    misfit = _misfits(colours, alpha, depth, (d_in, d_out), p)
     pools = (
-        ~inside
-        & (((alpha <= p.confident) & (d_out >= p.depth)) | ((d_out >= trusted) & fits)),  # back
-        inside & (((alpha >= 1.0 - p.confident) & (d_in >= p.depth)) | ((d_in >= trusted) & fits)),
-    )
+        ~inside & ~misfit & (((alpha <= p.confident) & (d_out >= p.depth)) | (d_out >= trusted)),
+        inside & ~misfit & (((alpha >= 1.0 - p.confident) & (d_in >= p.depth)) | (d_in >= trusted)),
+    )  # (back, fore)
     if p.thin_keep is not None:  # structures too thin for `depth` give their middles
         pools = (
             pools[0] | _thin_middles(~inside, d_out, p.depth, p.thin_keep),
@@ -214,27 +221,36 @@ def _weights(
     return faded
 
 
-def _edge_fits(
+def _misfits(
     colours: np.ndarray,
     alpha: np.ndarray,
     depth: np.ndarray,
     distances: Tuple[np.ndarray, np.ndarray],
     p: GuardParams,
 ) -> np.ndarray:
-    """Which pixels beyond the tracker's edge error may join their side's pool whatever the
-    engine says: all, except mixtures (the engine's alpha fractional: within neither
-    `confident` of the mask's value nor of the other side's) where the image shows the mask's
-    edge nearby is off (`edge_fit.loose_edges` at least 0.5). A pixel the engine moved wholly
-    to the other side stays trusted: a removal must not remove its own evidence (the dog's
-    hip above). Where no trusted pixel is a mixture (most hard objects) nothing is computed."""
-    fits = np.ones(depth.shape, bool)
-    if p.fit_sigma is None or p.trusted is None:
-        return fits
-    mixture = (depth >= p.trusted) & (alpha > p.confident) & (alpha < 1.0 - p.confident)
-    if not mixture.any():
-        return fits
-    loose = loose_edges(colours, *distances, p.fit_sigma, p.fit_low_high) >= 0.5
-    out: np.ndarray = ~(mixture & loose)
+    """Pixels that join no pool because the image shows the mask's edge nearby is off
+    (`edge_fit`): beyond the tracker's edge error, the engine's mixtures (alpha within neither
+    `confident` of 0 nor of 1) where the fit is loose at `fit_low_high`; and in soft-textured
+    alpha (hair, fur: the hold's measure) every pixel where it is loose at `soft_fit`, since
+    there a colour is a mixture whatever the engine or the mask says (dense hair's colour
+    spans its own mixtures, and in a pool it lets the mask's value explain them). A pixel the
+    engine moved wholly to the other side outside soft texture stays evidence: a removal must
+    not remove its own evidence (the dog's hip above). Where neither kind of pixel exists (most
+    hard objects) nothing is computed."""
+    out = np.zeros(depth.shape, bool)
+    if p.fit_sigma is None:
+        return out
+    mixture = out
+    if p.trusted is not None:
+        mixture = (depth >= p.trusted) & (alpha > p.confident) & (alpha < 1.0 - p.confident)
+    soft = out
+    if p.soft_energy is not None:
+        soft = soft_texture(alpha, EvidenceParams(soft_energy=p.soft_energy))
+    if not (mixture.any() or soft.any()):
+        return out
+    fit = edge_fit(colours, *distances, p.fit_sigma)
+    out = mixture & (looseness(fit, p.fit_low_high) >= 0.5)
+    out |= soft & (looseness(fit, p.soft_fit) >= 0.5)
     return out
 
 

@@ -186,6 +186,65 @@ def test_a_region_removed_whole_stays_evidence_under_a_mask_that_does_not_fit() 
     assert out[24:27, 30:66].min() == 1.0  # the streak has no support either
 
 
+def _hair(h: int = 160, seed: int = 0) -> tuple:
+    """(rgb, alpha): a head with 1-px strands fanning 8-22 px out of it, their colour
+    ranging from dark brown to blond (so a dense strand's colour spans the mixtures)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:h].astype(np.float32) - h / 2
+    alpha = np.clip(40.5 - np.hypot(yy, xx), 0, 1)
+    for angle, length in zip(rng.uniform(-np.pi, np.pi, 160), rng.uniform(8, 22, 160)):
+        across = np.abs(xx * np.sin(angle) - yy * np.cos(angle))
+        along = xx * np.cos(angle) + yy * np.sin(angle)
+        fade = np.clip((40 + length - along) / length, 0, 1) * (along > 30)
+        alpha = np.maximum(alpha, np.clip(1 - across / 0.8, 0, 1) * fade)
+    shade = cv2.GaussianBlur(rng.uniform(0, 1, (h, h)).astype(np.float32), (0, 0), 3)
+    shade = ((shade - shade.min()) / np.ptp(shade))[..., None]
+    fg = np.array([0.25, 0.15, 0.08]) * (1 - shade) + np.array([0.95, 0.8, 0.5]) * shade
+    a = alpha[..., None]
+    rgb = a * fg + (1 - a) * BG + rng.normal(0, 0.004, (h, h, 3))
+    return np.clip(rgb, 0, 1).astype(np.float32), alpha.astype(np.float32)
+
+
+def test_in_hair_under_a_mask_that_does_not_fit_no_pixel_is_evidence() -> None:
+    # strands under a tracker's mask 3 px too wide: inside it, dense hair's colours span the
+    # strands' mixtures; as pool colours (the mask's side, whatever the engine says) they let
+    # the mask's value explain the mixtures and the guard undid the engine's right answer
+    import cv2
+
+    rgb, gt = _hair()
+    grown = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    mask = cv2.dilate((gt > 0.5).astype(np.uint8), grown).astype(np.float32)
+
+    round8 = guard(rgb, mask, gt, replace(GuardParams(), soft_energy=None)).alpha
+    out = guard(rgb, mask, gt).alpha
+
+    assert _sad(round8, gt) > 0.9 * _sad(mask, gt)  # round 8 gave back nearly all of it
+    assert _sad(out, gt) < 0.3 * _sad(round8, gt)
+    assert _sad(out, gt) < 0.3 * _sad(mask, gt)
+
+
+def test_a_noisy_solve_on_a_mask_that_fits_a_hard_edge_keeps_round_8s_evidence() -> None:
+    # a solve's speckle along a car's edge is soft-textured too, but the mask's edge is on the
+    # image's: the pools stay as they were (the car over its shadow needs them)
+    import cv2
+
+    from sam2matting.backend.matting.evidence import EvidenceParams, soft_texture
+
+    disc = _disc()
+    rgb, exact = _plate(disc), (disc > 0.5).astype(np.float32)
+    d_in = cv2.distanceTransform((exact > 0.5).astype(np.uint8), cv2.DIST_L2, 5)
+    d_out = cv2.distanceTransform((exact < 0.5).astype(np.uint8), cv2.DIST_L2, 5)
+    near = np.minimum(d_in, d_out) < 6
+    speckle = np.random.default_rng(3).uniform(-0.4, 0.4, disc.shape).astype(np.float32)
+    noisy = np.clip(np.where(near, disc + speckle, disc), 0, 1).astype(np.float32)
+    assert soft_texture(noisy, EvidenceParams(soft_energy=0.05)).mean() > 0.1
+
+    round8 = guard(rgb, exact, noisy, replace(GuardParams(), soft_energy=None)).alpha
+    np.testing.assert_array_equal(guard(rgb, exact, noisy).alpha, round8)
+
+
 def test_the_trusted_core_keeps_no_small_remainder_of_a_departure() -> None:
     # a busily textured object (more colours than a pool's cover holds) that the engine made
     # slightly transparent: where the evidence keeps a little of that deep inside, the core
