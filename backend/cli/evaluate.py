@@ -221,7 +221,15 @@ def write_outputs(out: Path, summary: Dict[str, Any], rows: Sequence[np.ndarray]
 
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    hard = ("j", "j_mask", "interior", "edge_width", "edge_width_truth", "tile_artifacts")
+    hard = (
+        "j",
+        "j_mask",
+        "interior",
+        "edge_width",
+        "edge_width_truth",
+        "tile_artifacts",
+        "tile_artifacts_truth",
+    )
     writer.writerow(
         [
             "image",

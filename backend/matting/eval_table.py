@@ -3,7 +3,8 @@
 Per image: SAD and Grad of the engine and of the binary mask, their ratio (below 1: the engine
 beats the mask), and the hard-object measures (`object_metrics`): J of alpha > 0.5 and the
 mask's own J, the fraction of the solid interior, the edge's transition width beside the
-truth's, and unsupported straight steps (tile artifacts). MSE and Conn are in the JSON and CSV.
+truth's, and unsupported straight steps (tile artifacts) beside the truth's own count. MSE and
+Conn are in the JSON and CSV.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sam2matting.backend.matting.evaluation import METRICS, EvalReport, ImageRes
 _HEAD = (
     f"{'image':<20} {'size':>9} {'mask op':>9} {'SAD':>7} {'mask':>7} {'ratio':>6} "
     f"{'Grad':>7} {'mask':>7} {'ratio':>6} {'J':>6} {'J mask':>6} {'solid':>6} "
-    f"{'width':>6} {'truth':>6} {'tiles':>5} {'s':>6}"
+    f"{'width':>6} {'truth':>6} {'tiles':>5} {'truth':>5} {'s':>6}"
 )
 
 
@@ -30,7 +31,7 @@ def _row(r: ImageResult) -> str:
         f"{h.get('j', np.nan):6.3f} {h.get('j_mask', np.nan):6.3f} "
         f"{h.get('interior', np.nan):6.3f} {h.get('edge_width', np.nan):6.2f} "
         f"{h.get('edge_width_truth', np.nan):6.2f} {h.get('tile_artifacts', np.nan):5.0f} "
-        f"{r.seconds:6.2f}"
+        f"{h.get('tile_artifacts_truth', np.nan):5.0f} {r.seconds:6.2f}"
     )
 
 
@@ -66,5 +67,8 @@ def format_worst(report: EvalReport) -> str:
     if "min_j_ratio" in s:
         parts.append(f"min J/J mask {s['min_j_ratio']:.3f}")
         parts.append(f"min solid interior {s['min_interior']:.3f}")
-        parts.append(f"tile artifacts {s['tile_artifacts']:.0f}")
+        parts.append(
+            f"tile artifacts {s['tile_artifacts']:.0f}"
+            f" ({s['tile_artifacts_beyond_truth']:.0f} beyond the truth's own)"
+        )
     return "; ".join(parts)

@@ -130,6 +130,7 @@ class EvalReport:
             out["mean_interior"] = float(np.mean(interior)) if interior else float("nan")
             out["max_edge_width"] = float(np.nanmax([h["edge_width"] for h in hard]))
             out["tile_artifacts"] = float(sum(h["tile_artifacts"] for h in hard))
+            out["tile_artifacts_beyond_truth"] = float(sum(_beyond_truth(h) for h in hard))
         return out
 
     def to_dict(self) -> Dict[str, object]:
@@ -145,6 +146,12 @@ class EvalReport:
             "summary": self.summary(),
             "seconds_per_mp": self.seconds_per_mp(),
         }
+
+
+def _beyond_truth(hard: Dict[str, float]) -> float:
+    """Tile artifacts of one matte beyond its truth's own straight runs (0 if none beyond;
+    results stored before the truth was scored count in full)."""
+    return max(hard["tile_artifacts"] - hard.get("tile_artifacts_truth", 0.0), 0.0)
 
 
 MASK_PROTOCOL = (

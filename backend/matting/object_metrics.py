@@ -13,7 +13,10 @@ and did the engine draw anything that is not in the image. Definitions (docs/MAT
   where neither the image nor the mask (within 2 px) has a step along the same line (an image
   step: the colour difference across the line, averaged along it, above `FLAT` and three
   standard errors from zero in some channel): the edges of the square blocks a tile-based solve
-  leaves where it has no image support. Counted as runs.
+  leaves where it has no image support. Counted as runs. The truth itself is scored the same
+  way (`tile_artifacts_truth`): a mesh, lace or a fence has straight runs of its own, and a
+  matte that follows them is not drawing blocks; the reports give the count beyond the truth's
+  (per image, what the matte has more than its truth) beside the raw one.
 """
 
 from __future__ import annotations
@@ -142,4 +145,5 @@ def object_metrics(
         "edge_width": edge_width(alpha, truth),
         "edge_width_truth": edge_width(truth, truth),
         "tile_artifacts": float(tile_artifacts(alpha, rgb, mask)),
+        "tile_artifacts_truth": float(tile_artifacts(truth, rgb, mask)),
     }

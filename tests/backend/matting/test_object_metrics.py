@@ -68,3 +68,30 @@ def test_object_metrics_reports_the_mask_beside_the_engine() -> None:
     assert out["interior"] == 1.0
     assert out["edge_width_truth"] == 0.0
     assert out["tile_artifacts"] == 0.0
+
+
+def test_the_truths_own_straight_runs_are_counted_and_not_held_against_the_matte() -> None:
+    # lace or a fence has straight runs of its own: a matte that follows them is scored beside
+    # its truth, and only what it has beyond the truth's count is an artifact of the engine
+    from sam2matting.backend.matting.evaluation import EvalReport, ImageResult
+
+    rgb = _texture((96, 96))
+    truth = np.zeros((96, 96), np.float32)
+    truth[60:90, 5:35] = 1.0  # an object, whose own edge is the mask's (not counted)
+    truth[20:36, 20:36] = 0.5  # and a straight-edged grey patch the image does not show
+    follows = om.object_metrics(truth, truth, truth > 0.5, rgb)
+    blocky = truth.copy()
+    blocky[60:76, 60:76] = 0.5  # and a block of the engine's own
+    draws = om.object_metrics(blocky, truth, truth > 0.5, rgb)
+    assert follows["tile_artifacts"] == follows["tile_artifacts_truth"] == 4
+    assert draws["tile_artifacts"] == 8
+    assert draws["tile_artifacts_truth"] == 4
+
+    def result(hard: dict) -> ImageResult:
+        zero = {"sad": 1.0, "grad": 1.0}
+        return ImageResult("x", 96, 96, 0.1, zero, zero, "exact", hard)
+
+    report = EvalReport("e", "image", 0, [result(follows), result(draws)])
+    summary = report.summary()
+    assert summary["tile_artifacts"] == 12
+    assert summary["tile_artifacts_beyond_truth"] == 4
