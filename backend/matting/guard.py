@@ -235,8 +235,9 @@ def _misfits(
     there a colour is a mixture whatever the engine or the mask says (dense hair's colour
     spans its own mixtures, and in a pool it lets the mask's value explain them). A pixel the
     engine moved wholly to the other side outside soft texture stays evidence: a removal must
-    not remove its own evidence (the dog's hip above). Where neither kind of pixel exists (most
-    hard objects) nothing is computed."""
+    not remove its own evidence (the dog's hip above). Where neither kind of pixel exists
+    nothing is computed (a solve's speckle along a hard edge is soft-textured too: there the
+    fit decides, and a mask on a hard edge fits)."""
     out = np.zeros(depth.shape, bool)
     if p.fit_sigma is None:
         return out
