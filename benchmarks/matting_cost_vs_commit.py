@@ -5,8 +5,9 @@ engine before issue 11. `matting_quality`'s `baseline` variant runs that pipelin
 colour upsampling, which is faster and flatters it; this runs the earlier commit's own code.
 The commit is checked out with `git worktree` into a temporary folder, and its package folders
 are mapped onto the `sam2matting` namespace through a folder of links placed first on
-`sys.path`. Each round times one process of each side in turn (warm-up, then `--repeats` runs
-of `matting_quality.hd_frame`), so drifting machine load falls on both alike.
+`sys.path`. Each round times one process of each side in turn (that tree's own
+`matting_quality.timing`: a warm-up, then `--repeats` runs of its `hd_frame`), so drifting
+machine load falls on both alike.
 
     python -m benchmarks.matting_cost_vs_commit                  # 71a7fe1's baseline, 6 rounds
     python -m benchmarks.matting_cost_vs_commit --commit HEAD~3 --old-variant default
@@ -25,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -142,18 +142,10 @@ def _child(root: Path, variant: str, repeats: int, threads: int) -> int:
     import torch
 
     from benchmarks import matting_quality as mq
-    from sam2matting.backend.matting.standalone import ImageMatter
 
     torch.set_num_threads(threads)
-    rgb, mask = mq.hd_frame()
-    matter = ImageMatter(mq.engine(variant, threads), torch.device("cpu"))
-    for _ in range(3):  # numba, thread pools, caches
-        matter(rgb, mask)
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        matter(rgb, mask)
-        runs.append(time.perf_counter() - start)
+    # the quality benchmark's own timing loop, as each tree has it (same signature since 71a7fe1)
+    runs = mq.timing([variant], threads, repeats)["seconds"][variant]
     print(json.dumps(runs))
     return 0
 

@@ -10,9 +10,9 @@ the mask's edge and smoothed over `sigma` pixels of it:
 
 with g the colour gradient's component across the mask's edge (along the normal of its signed
 distance: an edge parallel to the mask's; texture inside the object counts for less), and
-`loose` is 1 where fit is at most `low`, 0 where it is at least `high`, linear between. Where
-the image has no edge near the mask's (a flat region, a frame edge) there is no evidence of a
-misfit and `loose` is 0.
+`looseness` is 1 where fit is at most `low`, 0 where it is at least `high`, linear between.
+Where the image has no edge near the mask's (a flat region, a frame edge) there is no evidence
+of a misfit: fit is infinite and `looseness` 0.
 
 The guard (`guard.py`) uses it for its pools: beyond the tracker's edge error the mask is the
 evidence, but where the image shows the mask's edge is off, pixels a few pixels inside a
@@ -29,20 +29,6 @@ EDGE_BAND = 1.0  # the mask's edge: pixels at most this far from the other side
 NEAR_BAND = (2.5, 5.0)  # a tracker's edge error: this far either side of the edge
 FLOOR = 0.05  # gradient floor: below it, a noisy flat region gives no evidence either way
 MIN_COVER = 0.02  # smoothed band weight below which a pixel has no edge nearby
-
-
-def loose_edges(
-    colours: np.ndarray,
-    d_in: np.ndarray,
-    d_out: np.ndarray,
-    sigma: float,
-    low_high: Tuple[float, float],
-) -> np.ndarray:
-    """(H, W) float32 in [0, 1]: how strongly the image says the mask's edge nearby is off.
-
-    colours (H, W, 3) float32 (denoised); d_in, d_out the mask's `band.edge_distances`.
-    """
-    return looseness(edge_fit(colours, d_in, d_out, sigma), low_high)
 
 
 def looseness(fit: np.ndarray, low_high: Tuple[float, float]) -> np.ndarray:

@@ -97,7 +97,7 @@ class GuardParams:
     # this fraction of the structure's largest depth nearby join their side's pool (None: not)
     thin_keep: Optional[float] = 0.6
     # the trusted pools leave out the engine's mixtures where the image's edge is not on the
-    # mask's (`edge_fit.loose_edges` at least 0.5, measured over this many pixels of edge;
+    # mask's (`edge_fit.looseness` at least 0.5, measured over this many pixels of edge;
     # None: they do not, round 6's rule) ...
     fit_sigma: Optional[float] = 15.0
     # ... from the gradient ratio (on the edge / beside it) that is loose at the first value,

@@ -1,4 +1,4 @@
-"""Where a mask's edge is off the image's edge (`edge_fit.loose_edges`)."""
+"""Where a mask's edge is off the image's edge (`edge_fit.edge_fit`, `looseness`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from sam2matting.backend.matting.band import edge_distances
-from sam2matting.backend.matting.edge_fit import loose_edges
+from sam2matting.backend.matting.edge_fit import edge_fit, looseness
 
 FG = np.array([0.9, 0.75, 0.2], np.float32)
 BG = np.array([0.15, 0.35, 0.6], np.float32)
@@ -15,7 +15,7 @@ BG = np.array([0.15, 0.35, 0.6], np.float32)
 def _loose(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     d_in, d_out = edge_distances(mask)
     colours = cv2.GaussianBlur(rgb, (0, 0), 1.0)
-    return loose_edges(colours, d_in, d_out, 15.0, (0.5, 1.0))
+    return looseness(edge_fit(colours, d_in, d_out, 15.0), (0.5, 1.0))
 
 
 def _polar(h: int = 128) -> tuple:
