@@ -4,7 +4,8 @@
 measure colours against such samples. They run per tile, hundreds of times a 1080p frame, and
 their loops (tens of farthest-point steps, (n, k) and (n, 16, 16) distance searches) cost more
 in numpy's per-call overhead and temporaries than in arithmetic, so they are compiled with
-numba (on first use, cached on disk; the installer compiles them: `warmup.py`).
+numba (on first use, cached on disk; the installer compiles them: `warmup.py`). The hold's and
+the guard's loops over tiles are compiled from these (`tile_loops.py`).
 
 The compiled loops do exactly numpy's float32 arithmetic in numpy's order (a distance is
 sqrt((dr^2 + dg^2) + db^2), a mixture a * f + (1 - a) * b; ties go to the first index), so
@@ -14,10 +15,14 @@ with those expressions (`reference_cover` keeps the numpy farthest-point loop).
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Tuple
 
 import numpy as np
+from numba import njit
+
+# no fastmath: the loops must keep numpy's float32 rounding (no reassociation, no FMA);
+# nogil: the hold and the guard run their tiles on threads (`workers`, `tile_loops`)
+compiled = njit(cache=True, nogil=True)
 
 
 def cover(colours: np.ndarray, most: int, tau: float) -> np.ndarray:
@@ -37,19 +42,29 @@ def window_cover(
     (y0, y1, x0, x1; clipped to the arrays as slices are), taken in row order (as
     `rgb[win][pool[win]]` takes them), without gathering them first."""
     h, w = pool.shape
-    if rgb.shape[:2] != (h, w) or rgb.shape[2:] != (3,):  # the loops do not check bounds
-        raise ValueError(f"rgb {rgb.shape} does not match pool {pool.shape}")
+    check_pool(rgb, pool)
     y0, y1, x0, x1 = max(window[0], 0), min(window[1], h), max(window[2], 0), min(window[3], w)
+    out = np.empty((max(int(most), 1), 3), np.float32)
+    k = cover_into(rgb, pool, (y0, y1, x0, x1), int(most), float(tau), out)
+    return out[:k]
+
+
+@compiled
+def cover_into(rgb: Any, pool: Any, window: Any, most: int, tau: float, out: Any) -> int:
+    """`window_cover` on a window already clipped, written to out[:k]; returns k (0: no pool
+    pixel, or none with a usable colour). Compiled, for the loops over tiles too."""
+    y0, y1, x0, x1 = window
     if y1 <= y0 or x1 <= x0:
-        return np.zeros((0, 3), np.float32)
-    colours, keys, size = _kernel("gather")(rgb, pool, y0, y1, x0, x1, np.float32(tau / 2.0))
-    if len(colours) == 0:  # no pool pixel (or none with a usable colour) in the window
-        return np.zeros((0, 3), np.float32)
-    index, m = _kernel("cell_index")(keys, size)
-    merged, counts = _kernel("cell_means")(colours, index, m)
-    picks = _kernel("farthest")(merged, int(np.argmax(counts)), int(most), float(tau))
-    out: np.ndarray = merged[picks]
-    return out
+        return 0
+    colours, keys, size = _gather(rgb, pool, y0, y1, x0, x1, np.float32(tau / 2.0))
+    if len(colours) == 0:
+        return 0
+    index, m = _cell_index(keys, size)
+    merged, counts = _cell_means(colours, index, m)
+    picks = _farthest(merged, int(np.argmax(counts)), most, tau)
+    for i in range(len(picks)):
+        out[i] = merged[picks[i]]
+    return len(picks)
 
 
 def reference_cover(colours: np.ndarray, most: int, tau: float) -> np.ndarray:
@@ -82,7 +97,7 @@ def merged_colours(colours: np.ndarray, tau: float) -> Tuple[np.ndarray, np.ndar
 def nearest(colours: np.ndarray, samples: np.ndarray) -> np.ndarray:
     """(n,) float32 distance from each of colours (n, 3) to the nearest of samples (k, 3):
     `np.linalg.norm(colours[:, None] - samples[None], axis=2).min(axis=1)`."""
-    out: np.ndarray = _kernel("nearest")(_f32(colours), _f32(samples))
+    out: np.ndarray = _nearest(as_f32(colours), as_f32(samples))
     return out
 
 
@@ -91,17 +106,18 @@ def mixture_residual(
 ) -> np.ndarray:
     """(n,) float32: per colour c (n, 3) and alpha a (n,), the smallest distance from c to a
     mixture a * f + (1 - a) * b over every pair of f in fore (p, 3) and b in back (q, 3)."""
-    out: np.ndarray = _kernel("mixture")(_f32(colours), _f32(alpha), _f32(fore), _f32(back))
+    out: np.ndarray = _mixture(as_f32(colours), as_f32(alpha), as_f32(fore), as_f32(back))
     return out
 
 
-def _f32(x: np.ndarray) -> np.ndarray:
+def as_f32(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
 DENSE_CELLS = 1 << 16  # key ranges up to this are counted in a table, longer ones sorted
 
 
+@compiled
 def _gather(rgb: Any, pool: Any, y0: int, y1: int, x0: int, x1: int, half: Any) -> Any:
     """(colours (n, 3) float32, grid keys (n,), key range) of the window's pool pixels, in row
     order; keys as `merged_colours` makes them (cells from the lowest occupied one).
@@ -141,6 +157,7 @@ def _gather(rgb: Any, pool: Any, y0: int, y1: int, x0: int, x1: int, half: Any) 
     return colours[:n], keys, span[0] * span[1] * span[2]
 
 
+@compiled
 def _cell_index(keys: Any, size: int) -> Any:
     """(index of each key among the distinct keys in ascending order, number of distinct):
     np.unique's inverse, by a table when the key range is short, else by a stable sort."""
@@ -166,6 +183,7 @@ def _cell_index(keys: Any, size: int) -> Any:
     return index, m
 
 
+@compiled
 def _cell_means(colours: Any, index: Any, m: int) -> Any:
     """(means (m, 3) float32, counts (m,) float32) per cell: float64 sums in row order, as
     np.bincount's weighted sums add up, divided by the count, rounded to float32."""
@@ -182,6 +200,7 @@ def _cell_means(colours: Any, index: Any, m: int) -> Any:
     return merged, counts
 
 
+@compiled
 def _farthest(merged: Any, first: int, most: int, tau: float) -> Any:
     """Indices of the farthest-point samples of merged (m, 3) float32, from `first`."""
     m = merged.shape[0]
@@ -210,50 +229,49 @@ def _farthest(merged: Any, first: int, most: int, tau: float) -> Any:
     return picks[:k]
 
 
+@compiled
 def _nearest(colours: Any, samples: Any) -> Any:
     out = np.empty(colours.shape[0], np.float32)
     for i in range(colours.shape[0]):
-        best = np.float32(np.inf)
-        for j in range(samples.shape[0]):
-            d0 = colours[i, 0] - samples[j, 0]
-            d1 = colours[i, 1] - samples[j, 1]
-            d2 = colours[i, 2] - samples[j, 2]
-            best = min(best, d0 * d0 + d1 * d1 + d2 * d2)
-        out[i] = np.sqrt(best)  # sqrt is monotonic: the root of the least square is the least
+        out[i] = nearest_one(colours[i], samples, samples.shape[0])
     return out
 
 
+@compiled
+def nearest_one(colour: Any, samples: Any, k: int) -> Any:
+    """Distance from colour (3,) to the nearest of the first k samples (k, 3)."""
+    best = np.float32(np.inf)
+    for j in range(k):
+        d0 = colour[0] - samples[j, 0]
+        d1 = colour[1] - samples[j, 1]
+        d2 = colour[2] - samples[j, 2]
+        best = min(best, d0 * d0 + d1 * d1 + d2 * d2)
+    return np.sqrt(best)  # sqrt is monotonic: the root of the least square is the least
+
+
+@compiled
 def _mixture(colours: Any, alpha: Any, fore: Any, back: Any) -> Any:
     out = np.empty(colours.shape[0], np.float32)
     for i in range(colours.shape[0]):
-        a = alpha[i]
-        rest = np.float32(1.0) - a
-        best = np.float32(np.inf)
-        for f in range(fore.shape[0]):
-            for b in range(back.shape[0]):
-                d0 = colours[i, 0] - (a * fore[f, 0] + rest * back[b, 0])
-                d1 = colours[i, 1] - (a * fore[f, 1] + rest * back[b, 1])
-                d2 = colours[i, 2] - (a * fore[f, 2] + rest * back[b, 2])
-                best = min(best, d0 * d0 + d1 * d1 + d2 * d2)
-        out[i] = np.sqrt(best)
+        out[i] = mixture_one(colours[i], alpha[i], fore, fore.shape[0], back, back.shape[0])
     return out
 
 
-@functools.lru_cache(maxsize=None)
-def _kernel(name: str) -> Callable[..., Any]:
-    """The compiled kernel `name` (numba is imported on first use; it compiles a kernel on its
-    first call, or loads it from its on-disk cache)."""
-    import numba
+@compiled
+def mixture_one(colour: Any, a: Any, fore: Any, p: int, back: Any, q: int) -> Any:
+    """Distance from colour (3,) to the nearest a * f + (1 - a) * b, f and b among the first
+    p of fore and q of back."""
+    rest = np.float32(1.0) - a
+    best = np.float32(np.inf)
+    for f in range(p):
+        for b in range(q):
+            d0 = colour[0] - (a * fore[f, 0] + rest * back[b, 0])
+            d1 = colour[1] - (a * fore[f, 1] + rest * back[b, 1])
+            d2 = colour[2] - (a * fore[f, 2] + rest * back[b, 2])
+            best = min(best, d0 * d0 + d1 * d1 + d2 * d2)
+    return np.sqrt(best)
 
-    # no fastmath: the loops must keep numpy's float32 rounding (no reassociation, no FMA);
-    # nogil: the hold and the guard run their tiles on threads (`workers`)
-    loops: Dict[str, Callable[..., Any]] = {
-        "gather": _gather,
-        "cell_index": _cell_index,
-        "cell_means": _cell_means,
-        "farthest": _farthest,
-        "nearest": _nearest,
-        "mixture": _mixture,
-    }
-    out: Callable[..., Any] = numba.njit(cache=True, nogil=True)(loops[name])
-    return out
+
+def check_pool(rgb: np.ndarray, pool: np.ndarray) -> None:
+    if rgb.shape[:2] != pool.shape or rgb.shape[2:] != (3,):  # the loops do not check bounds
+        raise ValueError(f"rgb {rgb.shape} does not match pool {pool.shape}")

@@ -32,8 +32,8 @@ from typing import Optional, Tuple
 import numpy as np
 from numba import njit
 
-from sam2matting.backend.matting.colour_cover import nearest, window_cover
-from sam2matting.backend.matting.workers import map_tiles, tiles_holding
+from sam2matting.backend.matting.tile_loops import side_distances
+from sam2matting.backend.matting.workers import tiles_holding
 
 
 @dataclass(frozen=True)
@@ -127,58 +127,10 @@ def pool_distances(
     params: EvidenceParams,
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Per pixel of `region`, colour distance to the (outside, inside) pools; inf elsewhere
-    and where a side has no pool nearby."""
-    h, w = region.shape
-    dist = [np.full((h, w), np.inf, np.float32), np.full((h, w), np.inf, np.float32)]
-    step = params.tile
-    origins = tiles_holding(region, step)
-
-    def one_tile(origin: Tuple[int, int]) -> None:  # writes only its own tile's pixels
-        y0, x0 = origin
-        ys, xs = np.nonzero(region[y0 : y0 + step, x0 : x0 + step])
-        ys, xs = ys + y0, xs + x0
-        colours = rgb[ys, xs].astype(np.float32)
-        for side in (0, 1):
-            samples = local_cover(
-                rgb,
-                pools[side],
-                (y0, x0),
-                (params.tile, params.margin, params.min_pool),
-                params.max_colours,
-                params.tau,
-            )
-            if samples is not None:
-                dist[side][ys, xs] = nearest(colours, samples)
-
-    map_tiles(one_tile, origins)
-    return dist[0], dist[1]
-
-
-def local_cover(
-    rgb: np.ndarray,
-    pool: np.ndarray,
-    origin: Tuple[int, int],
-    reach: Tuple[int, int, int],
-    most: int,
-    tau: float,
-) -> Optional[np.ndarray]:
-    """Covering colours (farthest-point order) of a pool around one tile, or None where the
-    pool is too thin. reach: (tile, margin, min_pool): pool pixels are taken `margin` around
-    the tile, the margin doubled up to 4x while fewer than `min_pool` are found."""
-    y0, x0 = origin
-    tile, margin, min_pool = reach
-    widest = 4 * margin
-    while margin <= widest:
-        win = (
-            slice(max(y0 - margin, 0), y0 + tile + margin),
-            slice(max(x0 - margin, 0), x0 + tile + margin),
-        )
-        if np.count_nonzero(pool[win]) >= min_pool:
-            box = (win[0].start, win[0].stop, win[1].start, win[1].stop)
-            covering = window_cover(rgb, pool, box, most, tau)
-            return covering if len(covering) else None  # no usable colour: no evidence
-        margin *= 2
-    return None
+    and where a side has no pool nearby (`colour_cover.side_distances`, per tile)."""
+    reach = (params.tile, params.margin, params.min_pool)
+    origins = tiles_holding(region, params.tile)
+    return side_distances(rgb, pools, region, origins, reach, (params.max_colours, params.tau))
 
 
 def _denoised(rgb: np.ndarray, sigma: float) -> np.ndarray:

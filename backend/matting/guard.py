@@ -62,10 +62,10 @@ import numpy as np
 import torch
 
 from sam2matting.backend.matting.band import disk, edge_distances, grown_bbox
-from sam2matting.backend.matting.colour_cover import mixture_residual, nearest
 from sam2matting.backend.matting.edge_fit import edge_fit, looseness
-from sam2matting.backend.matting.evidence import EvidenceParams, local_cover, soft_texture
-from sam2matting.backend.matting.workers import map_tiles, tiles_holding
+from sam2matting.backend.matting.evidence import EvidenceParams, soft_texture
+from sam2matting.backend.matting.tile_loops import mixture_support
+from sam2matting.backend.matting.workers import tiles_holding
 
 
 @dataclass(frozen=True)
@@ -197,22 +197,14 @@ def _weights(
             pools[0] | _thin_middles(~inside, d_out, p.depth, p.thin_keep),
             pools[1] | _thin_middles(inside, d_in, p.depth, p.thin_keep),
         )
-    weight = np.zeros(mask.shape, np.float32)
-    origins = tiles_holding(examined, p.tile)
-
-    def one_tile(origin: Tuple[int, int]) -> None:  # writes only its own tile's pixels
-        y0, x0 = origin
-        reach = (p.tile, p.margin, p.min_pool)
-        back = local_cover(colours, pools[0], (y0, x0), reach, p.colours, p.tau)
-        fore = local_cover(colours, pools[1], (y0, x0), reach, p.colours, p.tau)
-        if back is None or fore is None:
-            return  # no evidence on one side: the mask stands
-        py, px = np.nonzero(examined[y0 : y0 + p.tile, x0 : x0 + p.tile])
-        py, px = py + y0, px + x0
-        advantage = _advantage(colours[py, px], alpha[py, px], mask[py, px], (back, fore), p)
-        weight[py, px] = np.clip(advantage / (2.0 * p.gain), 0.0, 1.0)
-
-    map_tiles(one_tile, origins)
+    weight = mixture_support(
+        colours,
+        pools,
+        (examined, alpha, mask),
+        tiles_holding(examined, p.tile),
+        (p.tile, p.margin, p.min_pool),
+        (p.colours, p.tau, p.pair_colours, p.confident, p.ambiguity, p.gain),
+    )
     kept = weight * np.abs(alpha - mask)
     if not p.residue_fade:
         weight[(depth >= trusted) & (kept < p.core_residue)] = 0.0
@@ -279,29 +271,4 @@ def _thin_middles(side: np.ndarray, depth: np.ndarray, reach: float, keep: float
 
     nearby = cv2.dilate(np.minimum(depth, 1e6).astype(np.float32), disk(2 * reach))
     out: np.ndarray = side & (nearby < reach) & (depth >= np.maximum(1.0, keep * nearby))
-    return out
-
-
-def _advantage(
-    c: np.ndarray,
-    a: np.ndarray,
-    m: np.ndarray,
-    pools: Tuple[np.ndarray, np.ndarray],
-    p: GuardParams,
-) -> np.ndarray:
-    """(n,) how much better alpha `a` explains colours `c` (n, 3) than mask value `m` does
-    (residual of the mask less residual of the alpha), given the (background, foreground)
-    covering colours in farthest-point order."""
-    back, fore = pools
-    d_back = nearest(c, back)
-    d_fore = nearest(c, fore)
-    r_mask = np.where(m > 0.5, d_fore, d_back)
-    r_alpha = mixture_residual(c, a, fore[: p.pair_colours], back[: p.pair_colours])
-    # a near-binary alpha is as good as its side's full pool says (not only the coarse one)
-    r_alpha = np.where(a >= 1.0 - p.confident, np.minimum(r_alpha, d_fore), r_alpha)
-    r_alpha = np.where(a <= p.confident, np.minimum(r_alpha, d_back), r_alpha)
-    advantage = r_mask - r_alpha
-    if p.ambiguity > 0:  # a colour near either side's pool is weak evidence of a mixture
-        advantage = advantage - p.ambiguity * np.minimum(d_back, d_fore)
-    out: np.ndarray = advantage.astype(np.float32)
     return out

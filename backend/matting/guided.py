@@ -120,7 +120,14 @@ def downsample(x: torch.Tensor, factor: int) -> torch.Tensor:
     pad_h, pad_w = (-h) % factor, (-w) % factor
     if pad_h or pad_w:
         x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-    return F.avg_pool2d(x, factor)
+    # the factor^2 strided views summed in row order and divided, as `F.avg_pool2d(x, factor)`
+    # sums and divides (bit for bit: `test_guided.py`), at 2-4x its speed on the CPU
+    out = x[..., 0::factor, 0::factor].clone()
+    for i in range(factor):
+        for j in range(factor):
+            if i or j:
+                out += x[..., i::factor, j::factor]
+    return out / (factor * factor)
 
 
 class GuidedFilterSolver(TileSolver):
