@@ -153,16 +153,16 @@ class ClosedFormEngine(MattingEngine):
 
     def matte(self, inp: MattingInput) -> torch.Tensor:
         device = inp.rgb.device
-        rgb = inp.rgb.detach().float().cpu().clamp(0.0, 1.0)
+        rgb = inp.rgb.detach().float().cpu()  # clamped to [0, 1] on the crop only
         mask = (inp.mask.detach().float().cpu() > 0.5).float()
         h, w = mask.shape
         factor = 2 if min(h, w) >= MIN_SIDE_FOR_HALF else 1
         box = self._work_box(mask, factor) if self.params.crop else None
         if box is None:
-            return self._matte_cpu(rgb, mask, factor).to(device)
+            return self._matte_cpu(rgb.clamp(0.0, 1.0), mask, factor).to(device)
         ys, xs = box
         alpha = mask.clone()  # beyond the crop nothing is in reach of the mask's edge: 0
-        alpha[ys, xs] = self._matte_cpu(rgb[:, ys, xs], mask[ys, xs], factor)
+        alpha[ys, xs] = self._matte_cpu(rgb[:, ys, xs].clamp(0.0, 1.0), mask[ys, xs], factor)
         return alpha.to(device)
 
     def _work_box(self, mask: torch.Tensor, factor: int) -> Optional[reach.Box]:
