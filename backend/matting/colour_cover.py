@@ -63,7 +63,8 @@ def cover_into(rgb: Any, pool: Any, window: Any, most: int, tau: float, out: Any
     merged, counts = _cell_means(colours, index, m)
     picks = _farthest(merged, int(np.argmax(counts)), most, tau)
     for i in range(len(picks)):
-        out[i] = merged[picks[i]]
+        for c in range(3):  # element by element: a row assignment compiles numba's broadcasting
+            out[i, c] = merged[picks[i], c]
     return len(picks)
 
 
