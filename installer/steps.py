@@ -106,7 +106,7 @@ def step_env(ctx: Context) -> Optional[Path]:
 
 def step_kernels(ctx: Context, python: Optional[Path]) -> None:
     """Compile the matting engine's kernels into the environment's cache now, so the first
-    frame does not (about 9 s on 2 cores; `backend/matting/warmup.py`). Not fatal: without it
+    frame does not (about 10 s on 2 cores; `backend/matting/warmup.py`). Not fatal: without it
     the first frame compiles them."""
     if python is None:
         return
