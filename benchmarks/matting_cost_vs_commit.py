@@ -89,17 +89,27 @@ def _compare(old_root: Path, args: argparse.Namespace) -> int:
         print(
             f"{name:<24} median of round medians {s['median']:.3f} s, fastest {s['fastest']:.3f} s"
         )
+    old_name, new_name = sides
+    cheaper = rounds_cheaper(seconds[old_name], seconds[new_name])
+    print(f"today cheaper in {cheaper} of {args.rounds} rounds (round medians)")
     from benchmarks.common import write_result
 
     results = {
         "commit": args.commit,
         "seconds": seconds,
         "summary": summary,
+        "today_cheaper_rounds": cheaper,
         "load_after": os.getloadavg(),
         "threads": args.threads,
     }
     print(f"wrote {write_result('matting_cost_vs_commit', results)}")
     return 0
+
+
+def rounds_cheaper(before: List[List[float]], today: List[List[float]]) -> int:
+    """In how many rounds today's median run is faster than the earlier commit's: the two
+    sides alternate, so a round compares them under about the same machine load."""
+    return sum(statistics.median(b) > statistics.median(t) for b, t in zip(before, today))
 
 
 def _link_namespace(root: Path) -> None:

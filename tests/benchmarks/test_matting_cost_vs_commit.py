@@ -50,3 +50,11 @@ def test_a_tree_without_the_links_is_refused_not_silently_replaced(tmp_path: Pat
 
     assert done.returncode != 0
     assert "not the code under" in done.stderr
+
+
+def test_rounds_are_compared_by_their_own_medians() -> None:
+    before = [[0.30, 0.31, 0.50], [0.20, 0.21, 0.22], [0.40, 0.41, 0.42]]
+    today = [[0.29, 0.30, 0.10], [0.25, 0.24, 0.26], [0.39, 0.40, 0.99]]
+    # medians: 0.31 vs 0.29 (cheaper), 0.21 vs 0.25 (dearer), 0.41 vs 0.40 (cheaper)
+    assert cost.rounds_cheaper(before, today) == 2
+    assert cost.rounds_cheaper(today, before) == 1
