@@ -274,5 +274,7 @@ def mixture_one(colour: Any, a: Any, fore: Any, p: int, back: Any, q: int) -> An
 
 
 def check_pool(rgb: np.ndarray, pool: np.ndarray) -> None:
-    if rgb.shape[:2] != pool.shape or rgb.shape[2:] != (3,):  # the loops do not check bounds
-        raise ValueError(f"rgb {rgb.shape} does not match pool {pool.shape}")
+    """ValueError unless rgb is (H, W, 3) and pool (or any per-pixel array) (H, W): the
+    compiled loops do not check bounds."""
+    if rgb.shape[:2] != pool.shape or rgb.shape[2:] != (3,):
+        raise ValueError(f"rgb {rgb.shape} does not match the per-pixel array {pool.shape}")

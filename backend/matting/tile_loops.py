@@ -88,7 +88,7 @@ def side_distances(
     """Per pixel of `region` in the tiles at `origins`, the colour distance to each side's
     `tile_cover` (outside, inside); inf elsewhere and where a side has no pool nearby.
     cover_size: (most, tau) of the covers."""
-    sides = _pools(rgb, pools)
+    sides = _pools(rgb, pools, region)
     h, w = region.shape
     dist = (np.full((h, w), np.inf, np.float32), np.full((h, w), np.inf, np.float32))
     most, tau = cover_size
@@ -136,8 +136,8 @@ def mixture_support(
     `pair` colours of each cover (or to a side's cover where alpha is within `confident` of
     it), and d_near to the nearer cover. pools: (back, fore); pixels: (examined, alpha, mask);
     decision: (most, tau, pair, confident, ambiguity, gain)."""
-    sides = _pools(colours, pools)
     examined, alpha, mask = pixels
+    sides = _pools(colours, pools, examined, alpha, mask)
     weight = np.zeros(examined.shape, np.float32)
     most, tau, pair, confident, ambiguity, gain = decision
     # the numpy expressions this replaced compared and scaled in float32 (NEP 50)
@@ -206,8 +206,11 @@ def _chunks(origins: Sequence[Tuple[int, int]]) -> List[np.ndarray]:
     return [np.ascontiguousarray(todo[i::n]) for i in range(n)]
 
 
-def _pools(rgb: np.ndarray, pools: Tuple[np.ndarray, np.ndarray]) -> Tuple[np.ndarray, ...]:
-    """Both sides' pools as one compiled type (the loops index them by side)."""
-    for pool in pools:
+def _pools(
+    rgb: np.ndarray, pools: Tuple[np.ndarray, np.ndarray], *per_pixel: np.ndarray
+) -> Tuple[np.ndarray, ...]:
+    """Both sides' pools as one compiled type (the loops index them by side), after checking
+    that every per-pixel array has the colours' shape (the loops do not check bounds)."""
+    for pool in (*pools, *per_pixel):
         check_pool(rgb, pool)
     return tuple(np.ascontiguousarray(pool, bool) for pool in pools)

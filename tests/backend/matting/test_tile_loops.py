@@ -142,3 +142,16 @@ def test_the_tile_loop_comparisons_can_fail() -> None:
         tile_cover(rgb, back, (16, 16), REACH, 64, 0.03),
         tile_cover(rgb, back, (16, 16), REACH, 64, 0.04),
     )
+
+
+def test_arrays_of_another_shape_are_refused_before_the_unchecked_loops() -> None:
+    rgb, mask, alpha, back, fore = _scene(1)
+    examined = np.abs(alpha - mask) > 0.02
+    decision = (64, 0.03, 16, 0.02, 0.5, 0.03)
+    wider = np.zeros((mask.shape[0], mask.shape[1] + 8), bool)
+    with pytest.raises(ValueError, match="per-pixel array"):
+        side_distances(rgb, (back, fore), wider, [(0, 0)], REACH, (32, 0.05))
+    with pytest.raises(ValueError, match="per-pixel array"):
+        mixture_support(rgb, (back, fore), (examined, alpha[:-1], mask), [(0, 0)], REACH, decision)
+    with pytest.raises(ValueError, match="per-pixel array"):
+        tile_cover(rgb[..., :2], back, (0, 0), REACH, 64, 0.03)
