@@ -31,7 +31,8 @@ from sam2matting.backend.matting.workers import default_workers, map_tiles
 def _tile_cover(
     rgb: Any, pool: Any, y0: int, x0: int, reach: Any, most: int, tau: float, out: Any
 ) -> int:
-    """`window_cover` of a pool around the tile at (y0, x0), written to out[:k]; returns k
+    """The cover (`colour_cover.window_cover`) of a pool around the tile at (y0, x0), written
+    to out[:k]; returns k
     (0: no evidence). reach: (tile, margin, min_pool): pool pixels are taken `margin` around
     the tile, the margin doubled up to 4x while fewer than `min_pool` are found."""
     h, w = pool.shape
@@ -51,32 +52,6 @@ def _tile_cover(
     return 0
 
 
-def tile_cover(
-    rgb: np.ndarray,
-    pool: np.ndarray,
-    origin: Tuple[int, int],
-    reach: Tuple[int, int, int],
-    most: int,
-    tau: float,
-) -> np.ndarray:
-    """Covering colours (k, 3) (farthest-point order) of a pool around one tile; (0, 3) where
-    the pool is too thin. reach: (tile, margin, min_pool): pool pixels are taken `margin`
-    around the tile, the margin doubled up to 4x while fewer than `min_pool` are found."""
-    check_pool(rgb, pool)
-    out = np.empty((max(most, 1), 3), np.float32)
-    k = _tile_cover(
-        rgb,
-        pool,
-        int(origin[0]),
-        int(origin[1]),
-        np.asarray(reach, np.int64),
-        int(most),
-        float(tau),
-        out,
-    )
-    return out[:k]
-
-
 def side_distances(
     rgb: np.ndarray,
     pools: Tuple[np.ndarray, np.ndarray],
@@ -86,7 +61,9 @@ def side_distances(
     cover_size: Tuple[int, float],
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Per pixel of `region` in the tiles at `origins`, the colour distance to each side's
-    `tile_cover` (outside, inside); inf elsewhere and where a side has no pool nearby.
+    cover around the tile (outside, inside); inf elsewhere and where a side has no pool nearby
+    (the pool's pixels `margin` around the tile, the margin doubled up to 4x while fewer than
+    `min_pool`; reach: (tile, margin, min_pool)).
     cover_size: (most, tau) of the covers."""
     sides = _pools(rgb, pools, region)
     h, w = region.shape
@@ -130,7 +107,7 @@ def mixture_support(
     decision: Tuple[int, float, int, float, float, float],
 ) -> np.ndarray:
     """The guard's decision per examined pixel (`guard.py`): (H, W) float32, 0 outside the
-    examined pixels of tiles where both sides have a `tile_cover`, elsewhere
+    examined pixels of tiles where both sides have a cover (as in `side_distances`), elsewhere
     clip((r_mask - r_alpha - ambiguity * d_near) / (2 * gain), 0, 1), where r_mask is the
     distance to the mask's side's cover, r_alpha to the nearest mixture at alpha of the first
     `pair` colours of each cover (or to a side's cover where alpha is within `confident` of

@@ -17,7 +17,7 @@ from sam2matting.backend.matting.colour_cover import (
     reference_cover,
     window_cover,
 )
-from sam2matting.backend.matting.tile_loops import tile_cover
+from sam2matting.backend.matting.tile_loops import side_distances
 
 
 def _colours(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -139,4 +139,7 @@ def test_colours_the_key_grid_cannot_hold_are_left_out_of_a_pool() -> None:
     assert np.isfinite(got).all()
     nothing = np.full((4, 4, 3), np.nan, np.float32)
     assert window_cover(nothing, np.ones((4, 4), bool), (0, 4, 0, 4), 64, 0.03).shape == (0, 3)
-    assert tile_cover(nothing, np.ones((4, 4), bool), (0, 0), (4, 4, 1), 64, 0.03).shape == (0, 3)
+    everywhere = np.ones((4, 4), bool)
+    reach, cover_size = (4, 4, 1), (64, 0.03)
+    far = side_distances(nothing, (everywhere, everywhere), everywhere, [(0, 0)], reach, cover_size)
+    assert np.isinf(far).all()  # no usable colour in either pool: no evidence

@@ -12,11 +12,7 @@ import pytest
 
 from sam2matting.backend.matting import tile_loops, workers
 from sam2matting.backend.matting.colour_cover import mixture_residual, nearest, window_cover
-from sam2matting.backend.matting.tile_loops import (
-    mixture_support,
-    side_distances,
-    tile_cover,
-)
+from sam2matting.backend.matting.tile_loops import mixture_support, side_distances
 from sam2matting.backend.matting.workers import tiles_holding
 
 REACH = (16, 8, 6)  # tile, margin, min_pool: small, so margins double and frame edges clip
@@ -127,7 +123,7 @@ def test_mixture_support_equals_the_guards_numpy_decision(
 
 
 def test_the_tile_loop_comparisons_can_fail() -> None:
-    """Not vacuous: another tile size or tolerance changes the covers and the answers."""
+    """Not vacuous: another ambiguity or cover tolerance changes the answers."""
     rgb, mask, alpha, back, fore = _scene(0)
     examined = np.abs(alpha - mask) > 0.02
     decision = (64, 0.03, 16, 0.02, 0.5, 0.03)
@@ -138,10 +134,11 @@ def test_the_tile_loop_comparisons_can_fail() -> None:
     assert not np.array_equal(
         got, _support_reference(rgb, mask, alpha, (back, fore), examined, other)
     )
-    assert not np.array_equal(
-        tile_cover(rgb, back, (16, 16), REACH, 64, 0.03),
-        tile_cover(rgb, back, (16, 16), REACH, 64, 0.04),
-    )
+    region = np.ones(mask.shape, bool)
+    origins = tiles_holding(region, REACH[0])
+    fine = side_distances(rgb, (back, fore), region, origins, REACH, (64, 0.03))
+    coarse = side_distances(rgb, (back, fore), region, origins, REACH, (64, 0.3))
+    assert not np.array_equal(fine[0], coarse[0])
 
 
 def test_arrays_of_another_shape_are_refused_before_the_unchecked_loops() -> None:
@@ -154,4 +151,4 @@ def test_arrays_of_another_shape_are_refused_before_the_unchecked_loops() -> Non
     with pytest.raises(ValueError, match="per-pixel array"):
         mixture_support(rgb, (back, fore), (examined, alpha[:-1], mask), [(0, 0)], REACH, decision)
     with pytest.raises(ValueError, match="per-pixel array"):
-        tile_cover(rgb[..., :2], back, (0, 0), REACH, 64, 0.03)
+        side_distances(rgb[..., :2], (back, fore), back, [(0, 0)], REACH, (32, 0.05))
