@@ -26,7 +26,7 @@ pixel where the engine departs from the mask is put to the compositing equation
   Structures too thin to reach `depth` (a line, a wire, a mesh's gaps) give their middles
   (`thin_keep`), so a thin line's own colour is evidence for it. Per tile of `tile` pixels,
   the side's pixels within `margin` of it (widened while too few), reduced by farthest-point
-  sampling to colours that cover the pool within `tau` (`evidence.cover`).
+  sampling to colours that cover the pool within `tau` (`colour_cover.cover`).
 - **Residuals.** The mask's value explains a pixel as well as its own side's nearest pool
   colour does; the engine's alpha, as well as the best pair of one colour from each side
   mixed in that proportion (the first `pair_colours` of each pool: a coarser cover, so the
@@ -49,7 +49,7 @@ can undo a correct departure where both sides' colours explain a pixel equally (
 colour: then the mask's value is kept, as the compositor's rule says).
 
 Cost: the examined pixels' bounding box (grown by the pools' reach), one Gaussian blur and two
-distance transforms on it, then per occupied tile two covers and a pair search.
+distance transforms on it, then per occupied tile two covers and a pair search (`tile_loops`).
 """
 
 from __future__ import annotations
