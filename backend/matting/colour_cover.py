@@ -5,7 +5,10 @@ measure colours against such samples. They run per tile, hundreds of times a 108
 their loops (tens of farthest-point steps, (n, k) and (n, 16, 16) distance searches) cost more
 in numpy's per-call overhead and temporaries than in arithmetic, so they are compiled with
 numba (on first use, cached on disk; the installer compiles them: `warmup.py`). The hold's and
-the guard's loops over tiles are compiled from these (`tile_loops.py`).
+the guard's loops over tiles call the compiled pieces (`cover_into`, `nearest_one`,
+`mixture_one`) from compiled code (`tile_loops.py`); `cover`, `window_cover`, `nearest` and
+`mixture_residual` are their entry points from Python, which is how the tests hold each piece
+to the numpy expression it stands for.
 
 The compiled loops do exactly numpy's float32 arithmetic in numpy's order (a distance is
 sqrt((dr^2 + dg^2) + db^2), a mixture a * f + (1 - a) * b; ties go to the first index), so

@@ -127,7 +127,7 @@ def pool_distances(
     params: EvidenceParams,
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Per pixel of `region`, colour distance to the (outside, inside) pools; inf elsewhere
-    and where a side has no pool nearby (`colour_cover.side_distances`, per tile)."""
+    and where a side has no pool nearby (`tile_loops.side_distances`, per tile)."""
     reach = (params.tile, params.margin, params.min_pool)
     origins = tiles_holding(region, params.tile)
     return side_distances(rgb, pools, region, origins, reach, (params.max_colours, params.tau))
