@@ -12,8 +12,8 @@ machine load falls on both alike.
     python -m benchmarks.matting_cost_vs_commit                  # 71a7fe1's baseline, 6 rounds
     python -m benchmarks.matting_cost_vs_commit --commit HEAD~3 --old-variant default
 
-Prints each round's medians and the overall median and fastest run per side; writes
-out/benchmarks/matting_cost_vs_commit.json.
+Prints each round's medians, the overall median and fastest run per side and in how many
+rounds today's median beats the earlier commit's; writes out/benchmarks/matting_cost_vs_commit.json.
 """
 
 from __future__ import annotations
