@@ -106,7 +106,7 @@ def step_env(ctx: Context) -> Optional[Path]:
 
 def step_kernels(ctx: Context, python: Optional[Path]) -> None:
     """Compile the matting engine's kernels into the environment's cache now, so the first
-    frame does not (about 10 s on 2 cores; `backend/matting/warmup.py`). Not fatal: without it
+    frame does not (about 8 s on 2 cores; `backend/matting/warmup.py`). Not fatal: without it
     the first frame compiles them."""
     if python is None:
         return
@@ -118,7 +118,7 @@ def step_kernels(ctx: Context, python: Optional[Path]) -> None:
     try:
         ctx.runner.run(command, timeout_s=600)
     except (CommandError, subprocess.TimeoutExpired) as exc:
-        rep.note(f"{exc}; the first frame will compile them instead (about 10 s, once)")
+        rep.note(f"{exc}; the first frame will compile them instead (about 8 s, once)")
         return
     if not ctx.options.dry_run:
         rep.ok("compiled (or already in the cache)")

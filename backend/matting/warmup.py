@@ -3,7 +3,7 @@
 The tile solver, the colour covers and the hold's gradient are numba kernels (`tile_system.py`,
 `colour_cover.py`, `evidence.py`), compiled on first use and cached on disk beside the package
 (or under NUMBA_CACHE_DIR). On a machine that has never run them, the first frame pays the
-compile: about 10 s on 2 cores, against 0.7 s with the cache and 0.3 s after. The installer runs
+compile: about 8 s on 2 cores, against 0.7 s with the cache and 0.3 s after. The installer runs
 this once (`python -m sam2matting.backend.matting.warmup`), so an artist's first frame, and a
 farm node that shares the install's cache, load the kernels instead of compiling them. A node
 with another CPU model compiles its own once (numba keys its cache on the CPU).

@@ -10,6 +10,8 @@ import pytest
 from sam2matting.backend.matting import evidence
 from sam2matting.backend.matting.band import edge_distances
 from sam2matting.backend.matting.colour_cover import (
+    DENSE_CELLS,
+    _cell_index,
     cover,
     merged_colours,
     mixture_residual,
@@ -69,6 +71,32 @@ def test_merged_colours_are_the_cell_means_in_key_order() -> None:
     merged, counts = merged_colours(colours, 0.06)  # 0.5 and 0.505 share a 0.03 cell
     np.testing.assert_allclose(merged, [[0.0, 0.0, 0.0], [0.5025, 0.5, 0.5]], atol=1e-7)
     np.testing.assert_array_equal(counts, [1.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("n", "size"),
+    [
+        (0, DENSE_CELLS + 1),
+        (1, DENSE_CELLS + 1),
+        (500, 300),
+        (5000, DENSE_CELLS),
+        (5000, 1 << 20),
+        (5000, 1 << 40),
+        (3, 1 << 59),
+    ],
+)
+def test_cell_index_is_numpys_unique_inverse(n: int, size: int) -> None:
+    """Both ways of ranking the keys (a table for short key ranges, a radix sort for long
+    ones) give np.unique's inverse and count, duplicates and the range's ends included."""
+    rng = np.random.default_rng(n + size % 97)
+    keys = rng.integers(0, size, n, dtype=np.int64)
+    if n >= 3:
+        keys[:3] = [0, size - 1, keys[3 % n]]  # both ends of the range, a repeat
+    keys[n // 2 :] = keys[: n - n // 2]  # every other key repeated
+    index, m = _cell_index(keys, size)
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    assert m == len(distinct)
+    np.testing.assert_array_equal(index, inverse.reshape(-1))
 
 
 @pytest.mark.parametrize("seed", range(10))
