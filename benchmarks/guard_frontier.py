@@ -13,7 +13,7 @@ Before scoring, the shipped rule on the cached alphas is checked against the eng
 its guard (one item per set and mask): the rules are only comparable if that holds.
 
     python -m benchmarks.guard_frontier                  # every rule (~3 min + ~40 s a rule)
-    python -m benchmarks.guard_frontier --rules shipped,guard 0
+    python -m benchmarks.guard_frontier --rules "shipped,guard 0"
 
 Writes out/benchmarks/guard_frontier.json and guard_frontier.png (each rule's soft-set mean
 against the hard targets' worst figures).
@@ -53,14 +53,16 @@ def _ambiguity0(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray) -> np.ndar
 
 
 def _strength(s: float) -> Rule:
-    """The engines' `guard` option at s (`base.MattingEngine._guarded`)."""
+    """The engines' `guard` option at s, applied by the engine's own code (`_guarded`)."""
+    engine = mq.engine(f"guard{s}", 1)
 
     def rule(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        if s > 1.0:
-            amb = SHIPPED.ambiguity + min(s - 1.0, 1.0) * (1.0 - SHIPPED.ambiguity)
-            return guard(rgb, mask, alpha, replace(SHIPPED, ambiguity=amb)).alpha
-        out: np.ndarray = alpha + s * (_shipped(rgb, mask, alpha) - alpha)
-        return out
+        out = engine._guarded(
+            torch.from_numpy(np.ascontiguousarray(rgb, np.float32)).permute(2, 0, 1),
+            torch.from_numpy(np.ascontiguousarray(mask, np.float32)),
+            torch.from_numpy(np.ascontiguousarray(alpha, np.float32)),
+        )
+        return np.asarray(out.numpy(), np.float32)
 
     return rule
 
@@ -101,7 +103,7 @@ def _relaxed(*steps: Tuple[Tuple[str, ...], str]) -> Rule:
 
 RULES: Dict[str, Rule] = {
     "shipped": _shipped,
-    "guard 0": lambda rgb, mask, alpha: alpha,
+    "guard 0": _strength(0.0),
     "guard 0.5": _strength(0.5),
     "guard 0.75": _strength(0.75),
     "guard 2": _strength(2.0),
