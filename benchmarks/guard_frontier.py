@@ -93,9 +93,12 @@ def _relaxed(*steps: Tuple[Tuple[str, ...], str]) -> Rule:
     def rule(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         regions = _regions(rgb, mask, alpha)
         out = _shipped(rgb, mask, alpha)
+        relaxed = {"off": alpha}
+        if any(how == "ambiguity 0" for _, how in steps):  # one guard run for every step
+            relaxed["ambiguity 0"] = _ambiguity0(rgb, mask, alpha)
         for names, how in steps:
             where = np.logical_and.reduce([regions[n] for n in names])
-            out = np.where(where, alpha if how == "off" else _ambiguity0(rgb, mask, alpha), out)
+            out = np.where(where, relaxed[how], out)
         return out
 
     return rule

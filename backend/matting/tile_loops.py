@@ -32,9 +32,8 @@ def _tile_cover(
     rgb: Any, pool: Any, y0: int, x0: int, reach: Any, most: int, tau: float, out: Any
 ) -> int:
     """The cover (`colour_cover.window_cover`) of a pool around the tile at (y0, x0), written
-    to out[:k]; returns k
-    (0: no evidence). reach: (tile, margin, min_pool): pool pixels are taken `margin` around
-    the tile, the margin doubled up to 4x while fewer than `min_pool` are found."""
+    to out[:k]; returns k (0: no evidence). reach: (tile, margin, min_pool): pool pixels are
+    taken `margin` around the tile, the margin doubled up to 4x while fewer than `min_pool`."""
     h, w = pool.shape
     tile, margin, min_pool = reach[0], reach[1], reach[2]
     widest = 4 * margin
